@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Assembles the runnable plugin in the Maven target directory:
+#   target/nomad-driver-mirage   launcher that execs the JVM (so Nomad records the JVM's PID)
+#   target/runtime/              Java runtime trimmed with jlink from the JDK running the build
+#   target/<jar> + target/lib/   the application
+# Called by Maven in the package phase: assemble-launcher.sh TARGET_DIR JAR_NAME
+set -euo pipefail
+
+target=$1
+jar=$2
+java_home=${JAVA_HOME:-$(dirname "$(dirname "$(readlink -f "$(command -v java)")")")}
+modules=java.base,java.logging,java.naming,java.management,jdk.unsupported
+
+runtime="$target/runtime"
+stamp="$runtime/.built-from"
+wanted="$("$java_home/bin/java" -version 2>&1 | head -1) $modules"
+if [[ ! -x "$runtime/bin/java" || "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]]; then
+  rm -rf "$runtime"
+  "$java_home/bin/jlink" --add-modules "$modules" --strip-debug --no-header-files \
+    --no-man-pages --compress=zip-6 --output "$runtime"
+  # The default CDS archive of the JDK classes, regenerated for the trimmed module set.
+  "$runtime/bin/java" -Xshare:dump -XX:SharedArchiveFile="$runtime/lib/server/classes.jsa" >/dev/null 2>&1 || true
+  printf '%s' "$wanted" > "$stamp"
+fi
+
+launcher="$target/nomad-driver-mirage"
+cat > "$launcher" <<LAUNCHER
+#!/bin/sh
+# nomad-driver-mirage launcher: resolves its real location (it may be copied
+# or symlinked into Nomad's plugin_dir) and execs the bundled Java runtime.
+self=\$(readlink -f "\$0")
+home=\${MIRAGE_HOME:-\$(dirname "\$self")}
+# A plain copy of this file has no runtime beside it: fall back to where it was built.
+[ -x "\$home/runtime/bin/java" ] || home="$(cd "$target" && pwd)"
+exec "\$home/runtime/bin/java" \\
+  -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -XX:CICompilerCount=1 \\
+  -Xss512k -Xms16m -Xmx160m -XX:MaxMetaspaceSize=96m -XX:ReservedCodeCacheSize=24m \\
+  -XX:MaxDirectMemorySize=64m -XX:+ExitOnOutOfMemoryError --enable-native-access=ALL-UNNAMED \\
+  -Dio.netty.allocator.type=unpooled -Dio.netty.tryReflectionSetAccessible=true \\
+  \${MIRAGE_JAVA_OPTS:-} \\
+  -jar "\$home/$jar" "\$@"
+LAUNCHER
+chmod 0755 "$launcher"

@@ -1,0 +1,89 @@
+package nomadmirage;
+
+import java.io.FileDescriptor;
+import java.io.FileOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import nomadmirage.driver.Fingerprinter;
+import nomadmirage.driver.LocalHostInspector;
+import nomadmirage.driver.MirageDriver;
+import nomadmirage.goplugin.HandshakeConfig;
+import nomadmirage.goplugin.HandshakeException;
+import nomadmirage.goplugin.HostEnvironment;
+import nomadmirage.goplugin.PluginServer;
+import nomadmirage.log.LogLevel;
+import nomadmirage.log.LogSink;
+import nomadmirage.log.Logger;
+import nomadmirage.nomad.BasePluginService;
+import nomadmirage.nomad.DriverService;
+import nomadmirage.proc.ProcessCommandRunner;
+
+/** Composition root: operator commands, or the plugin server Nomad launches. */
+public final class Main {
+    /** Nomad's go-plugin handshake (plugins/base/plugin.go). */
+    static final HandshakeConfig NOMAD_HANDSHAKE = new HandshakeConfig("NOMAD_PLUGIN_MAGIC_COOKIE",
+            "e4327c2e01eabfd75a8a67adb114fb34a757d57eee7728d857a8cec6e91a7255", 2);
+
+    private Main() {
+    }
+
+    public static void main(String[] args) throws Exception {
+        if (args.length > 0) {
+            System.exit(OperatorCli.run(args, System.out, System.err));
+        }
+        System.exit(servePlugin(System.getenv()));
+    }
+
+    static int servePlugin(Map<String, String> env) throws Exception {
+        HostEnvironment host;
+        try {
+            host = HostEnvironment.from(env, NOMAD_HANDSHAKE);
+        } catch (HandshakeException e) {
+            System.err.println(e.getMessage());
+            return 1;
+        }
+        // Anything but the handshake line on stdout breaks the host, so the real
+        // stdout is kept for that one line and System.out goes to stderr.
+        PrintStream handshakeOut = new PrintStream(new FileOutputStream(FileDescriptor.out), true, StandardCharsets.UTF_8);
+        System.setOut(System.err);
+        ignoreInterrupts();
+
+        LogSink sink = LogSink.stderr();
+        Logger log = Logger.root("mirage", sink, LogLevel.INFO);
+        String version = BuildInfo.version();
+        MirageDriver driver = new MirageDriver(
+                new Fingerprinter(new LocalHostInspector(env.get("PATH")), new ProcessCommandRunner(), version),
+                log.named("driver"));
+        DriverService driverService = new DriverService(driver, log.named("grpc"));
+        PluginServer server = PluginServer.start(host,
+                List.of(new BasePluginService(driver, version, log.named("grpc")), driverService),
+                driverService::closeStreams, log.named("goplugin"));
+
+        handshakeOut.println(server.address().handshakeLine(host.negotiatedVersion()));
+        handshakeOut.flush();
+        log.info("plugin started", "version", version, "network", server.address().network(),
+                "address", server.address().address(), "pid", ProcessHandle.current().pid());
+
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            driverService.closeStreams();
+            server.shutdown(Duration.ofSeconds(1));
+        }, "shutdown-hook"));
+        server.awaitTermination();
+        log.info("plugin stopped");
+        driver.close();
+        sink.close();
+        return 0;
+    }
+
+    /**
+     * go-plugin hosts share our process group, so a Ctrl-C at the agent's
+     * terminal reaches us too; like Go plugins we ignore it and let the host
+     * decide when we stop.
+     */
+    private static void ignoreInterrupts() {
+        sun.misc.Signal.handle(new sun.misc.Signal("INT"), signal -> { });
+    }
+}

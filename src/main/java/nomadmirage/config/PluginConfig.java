@@ -1,0 +1,42 @@
+package nomadmirage.config;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import nomadmirage.log.LogLevel;
+
+/**
+ * The agent-side configuration of the plugin (the {@code config {}} of the
+ * agent's {@code plugin "nomad-driver-mirage"} block), validated.
+ */
+public record PluginConfig(
+        String solo5Hvt,
+        String solo5Spt,
+        String qemu,
+        String bridge,
+        Ipv4Cidr subnet,
+        Path stateDir,
+        List<Path> imagePaths,
+        LogLevel logLevel,
+        Duration fingerprintPeriod) {
+
+    public static final String DEFAULT_HVT = "solo5-hvt";
+    public static final String DEFAULT_SPT = "solo5-spt";
+    public static final String DEFAULT_QEMU = "qemu-system-x86_64";
+    public static final String DEFAULT_BRIDGE = "mirage0";
+    public static final String DEFAULT_SUBNET = "10.99.0.0/16";
+    public static final String DEFAULT_STATE_DIR = "/var/lib/nomad-driver-mirage";
+    public static final String DEFAULT_LOG_LEVEL = "info";
+    public static final String DEFAULT_FINGERPRINT_PERIOD = "30s";
+
+    public PluginConfig {
+        imagePaths = List.copyOf(imagePaths);
+    }
+
+    /** The configuration used before the host sends one (and by operator commands). */
+    public static PluginConfig defaults() {
+        return new PluginConfig(DEFAULT_HVT, DEFAULT_SPT, DEFAULT_QEMU, DEFAULT_BRIDGE,
+                Ipv4Cidr.parse(DEFAULT_SUBNET), Path.of(DEFAULT_STATE_DIR), List.of(), LogLevel.INFO,
+                Duration.ofSeconds(30));
+    }
+}

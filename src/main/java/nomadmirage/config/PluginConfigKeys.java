@@ -1,0 +1,22 @@
+package nomadmirage.config;
+
+import java.util.List;
+
+/** The keys of the agent-side plugin configuration, shared by the schema and the parser. */
+public final class PluginConfigKeys {
+    public static final String SOLO5_HVT = "solo5_hvt";
+    public static final String SOLO5_SPT = "solo5_spt";
+    public static final String QEMU = "qemu";
+    public static final String BRIDGE = "bridge";
+    public static final String SUBNET = "subnet";
+    public static final String STATE_DIR = "state_dir";
+    public static final String IMAGE_PATHS = "image_paths";
+    public static final String LOG_LEVEL = "log_level";
+    public static final String FINGERPRINT_PERIOD = "fingerprint_period";
+
+    public static final List<String> ALL = List.of(
+            SOLO5_HVT, SOLO5_SPT, QEMU, BRIDGE, SUBNET, STATE_DIR, IMAGE_PATHS, LOG_LEVEL, FINGERPRINT_PERIOD);
+
+    private PluginConfigKeys() {
+    }
+}

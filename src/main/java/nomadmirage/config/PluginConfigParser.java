@@ -1,0 +1,119 @@
+package nomadmirage.config;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.regex.Pattern;
+import nomadmirage.log.LogLevel;
+
+/**
+ * Builds a {@link PluginConfig} from the decoded agent configuration (a map of
+ * the schema's keys to plain values). Absent or null keys take the defaults;
+ * anything else must be valid, or a {@link ConfigException} names the field.
+ */
+public final class PluginConfigParser {
+    private static final Pattern INTERFACE_NAME = Pattern.compile("[A-Za-z0-9_.-]{1,15}");
+    private static final Pattern DURATION = Pattern.compile("(\\d+)(ms|s|m|h)");
+    static final Duration MIN_FINGERPRINT_PERIOD = Duration.ofSeconds(1);
+
+    private PluginConfigParser() {
+    }
+
+    public static PluginConfig parse(Map<String, Object> raw) throws ConfigException {
+        for (String key : raw.keySet()) {
+            if (!PluginConfigKeys.ALL.contains(key)) {
+                throw new ConfigException(key, raw.get(key), "unknown setting; known settings are " + PluginConfigKeys.ALL);
+            }
+        }
+        String hvt = executable(raw, PluginConfigKeys.SOLO5_HVT, PluginConfig.DEFAULT_HVT);
+        String spt = executable(raw, PluginConfigKeys.SOLO5_SPT, PluginConfig.DEFAULT_SPT);
+        String qemu = executable(raw, PluginConfigKeys.QEMU, PluginConfig.DEFAULT_QEMU);
+
+        String bridge = string(raw, PluginConfigKeys.BRIDGE, PluginConfig.DEFAULT_BRIDGE);
+        if (!INTERFACE_NAME.matcher(bridge).matches()) {
+            throw new ConfigException(PluginConfigKeys.BRIDGE, bridge,
+                    "a Linux interface name is 1 to 15 characters of letters, digits, '_', '.' and '-'");
+        }
+        String subnetText = string(raw, PluginConfigKeys.SUBNET, PluginConfig.DEFAULT_SUBNET);
+        Ipv4Cidr subnet = Ipv4Cidr.parse(subnetText);
+        if (subnet == null || subnet.prefixLength() > 30 || subnet.prefixLength() < 8) {
+            throw new ConfigException(PluginConfigKeys.SUBNET, subnetText,
+                    "expected an IPv4 network in CIDR form with zero host bits and a prefix from /8 to /30, e.g. 10.99.0.0/16");
+        }
+
+        String stateDirText = string(raw, PluginConfigKeys.STATE_DIR, PluginConfig.DEFAULT_STATE_DIR);
+        Path stateDir = absolutePath(PluginConfigKeys.STATE_DIR, stateDirText);
+
+        List<Path> imagePaths = new ArrayList<>();
+        Object images = raw.get(PluginConfigKeys.IMAGE_PATHS);
+        if (images != null) {
+            if (!(images instanceof List<?> list)) {
+                throw new ConfigException(PluginConfigKeys.IMAGE_PATHS, images, "expected a list of absolute directory paths");
+            }
+            for (int i = 0; i < list.size(); i++) {
+                String field = PluginConfigKeys.IMAGE_PATHS + "[" + i + "]";
+                if (!(list.get(i) instanceof String entry)) {
+                    throw new ConfigException(field, list.get(i), "expected an absolute directory path");
+                }
+                imagePaths.add(absolutePath(field, entry));
+            }
+        }
+
+        String levelText = string(raw, PluginConfigKeys.LOG_LEVEL, PluginConfig.DEFAULT_LOG_LEVEL);
+        LogLevel level = LogLevel.parse(levelText);
+        if (level == null || level == LogLevel.OFF) {
+            throw new ConfigException(PluginConfigKeys.LOG_LEVEL, levelText, "allowed: trace, debug, info, warn, error");
+        }
+
+        String periodText = string(raw, PluginConfigKeys.FINGERPRINT_PERIOD, PluginConfig.DEFAULT_FINGERPRINT_PERIOD);
+        Duration period = duration(periodText);
+        if (period == null || period.compareTo(MIN_FINGERPRINT_PERIOD) < 0) {
+            throw new ConfigException(PluginConfigKeys.FINGERPRINT_PERIOD, periodText,
+                    "expected a duration of at least 1s such as \"30s\", \"2m\" or \"1h\"");
+        }
+        return new PluginConfig(hvt, spt, qemu, bridge, subnet, stateDir, imagePaths, level, period);
+    }
+
+    private static String string(Map<String, Object> raw, String key, String fallback) throws ConfigException {
+        Object value = raw.get(key);
+        if (value == null) {
+            return fallback;
+        }
+        if (!(value instanceof String s)) {
+            throw new ConfigException(key, value, "expected a string");
+        }
+        return s;
+    }
+
+    private static String executable(Map<String, Object> raw, String key, String fallback) throws ConfigException {
+        String value = string(raw, key, fallback);
+        if (value.isBlank() || value.contains("\0") || (value.contains("/") && !value.startsWith("/"))) {
+            throw new ConfigException(key, value,
+                    "expected a command name looked up on PATH (e.g. \"" + fallback + "\") or an absolute path");
+        }
+        return value;
+    }
+
+    private static Path absolutePath(String key, String value) throws ConfigException {
+        if (!value.startsWith("/") || value.contains("\0")) {
+            throw new ConfigException(key, value, "expected an absolute path");
+        }
+        return Path.of(value).normalize();
+    }
+
+    static Duration duration(String text) {
+        var matcher = DURATION.matcher(text.trim());
+        if (!matcher.matches()) {
+            return null;
+        }
+        long amount = Long.parseLong(matcher.group(1));
+        return switch (matcher.group(2)) {
+            case "ms" -> Duration.ofMillis(amount);
+            case "s" -> Duration.ofSeconds(amount);
+            case "m" -> Duration.ofMinutes(amount);
+            default -> Duration.ofHours(amount);
+        };
+    }
+}

@@ -1,0 +1,118 @@
+package nomadmirage.driver;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import nomadmirage.config.PluginConfig;
+import nomadmirage.proc.CommandResult;
+import nomadmirage.proc.CommandRunner;
+
+/**
+ * Looks at the node and says whether unikernels can run here: which tenders are
+ * installed (and their versions), whether /dev/kvm is usable, the bridge's
+ * state and whether the state directory is writable.
+ */
+public final class Fingerprinter {
+    static final String PREFIX = "driver.mirage.";
+    private static final Duration VERSION_TIMEOUT = Duration.ofSeconds(5);
+    private static final Pattern QEMU_VERSION = Pattern.compile("version\\s+(\\S+)");
+    private static final Path KVM = Path.of("/dev/kvm");
+
+    private final HostInspector host;
+    private final CommandRunner commands;
+    private final String pluginVersion;
+    private final Map<Path, String> versionCache = new java.util.concurrent.ConcurrentHashMap<>();
+
+    public Fingerprinter(HostInspector host, CommandRunner commands, String pluginVersion) {
+        this.host = host;
+        this.commands = commands;
+        this.pluginVersion = pluginVersion;
+    }
+
+    public Fingerprint fingerprint(PluginConfig config) {
+        Map<String, Object> attrs = new LinkedHashMap<>();
+        attrs.put(PREFIX + "version", pluginVersion);
+        boolean kvm = host.canOpenReadWrite(KVM);
+        attrs.put(PREFIX + "kvm", kvm);
+
+        List<String> targets = new ArrayList<>();
+        List<String> problems = new ArrayList<>();
+        Optional<Path> hvt = tender(attrs, "solo5_hvt", config.solo5Hvt(), this::solo5Version);
+        if (hvt.isPresent()) {
+            if (kvm) {
+                targets.add("hvt");
+            } else {
+                problems.add("solo5-hvt is installed but /dev/kvm is not usable (load kvm and give the plugin access)");
+            }
+        }
+        tender(attrs, "solo5_spt", config.solo5Spt(), this::solo5Version).ifPresent(p -> targets.add("spt"));
+        tender(attrs, "qemu", config.qemu(), this::qemuVersion).ifPresent(p -> targets.add("virtio"));
+        attrs.put(PREFIX + "targets", String.join(",", targets));
+
+        attrs.put(PREFIX + "bridge", config.bridge());
+        attrs.put(PREFIX + "bridge.state", host.interfaceState(config.bridge()).orElse("absent"));
+        attrs.put(PREFIX + "subnet", config.subnet().toString());
+
+        Optional<String> stateProblem = host.prepareWritableDirectory(config.stateDir());
+        attrs.put(PREFIX + "state_dir", config.stateDir().toString());
+
+        if (targets.isEmpty() && hvt.isEmpty()) {
+            return new Fingerprint(Health.UNDETECTED, "no unikernel tender found: install solo5-hvt, solo5-spt or "
+                    + "qemu-system-x86_64, or point solo5_hvt / solo5_spt / qemu in the plugin config at them "
+                    + "(looked for \"" + config.solo5Hvt() + "\", \"" + config.solo5Spt() + "\", \"" + config.qemu() + "\")",
+                    attrs);
+        }
+        if (stateProblem.isPresent()) {
+            return new Fingerprint(Health.UNHEALTHY, "state_dir unusable: " + stateProblem.get(), attrs);
+        }
+        if (targets.isEmpty()) {
+            return new Fingerprint(Health.UNHEALTHY, String.join("; ", problems), attrs);
+        }
+        String description = problems.isEmpty()
+                ? "Healthy"
+                : "Healthy (targets " + String.join(", ", targets) + "); " + String.join("; ", problems);
+        return new Fingerprint(Health.HEALTHY, description, attrs);
+    }
+
+    private Optional<Path> tender(Map<String, Object> attrs, String key, String configured,
+            java.util.function.Function<Path, String> version) {
+        Optional<Path> path = host.findExecutable(configured);
+        attrs.put(PREFIX + key + ".path", path.map(Path::toString).orElse(""));
+        path.ifPresent(p -> attrs.put(PREFIX + key + ".version", versionCache.computeIfAbsent(p, version)));
+        return path;
+    }
+
+    private String solo5Version(Path tender) {
+        return firstLine(runVersion(tender)).orElse("unknown");
+    }
+
+    private String qemuVersion(Path qemu) {
+        Optional<String> line = firstLine(runVersion(qemu));
+        if (line.isEmpty()) {
+            return "unknown";
+        }
+        Matcher m = QEMU_VERSION.matcher(line.get());
+        return m.find() ? m.group(1) : line.get();
+    }
+
+    private Optional<CommandResult> runVersion(Path executable) {
+        try {
+            return Optional.of(commands.run(List.of(executable.toString(), "--version"), VERSION_TIMEOUT));
+        } catch (IOException e) {
+            return Optional.empty();
+        }
+    }
+
+    private static Optional<String> firstLine(Optional<CommandResult> result) {
+        return result.filter(CommandResult::succeeded)
+                .map(r -> r.stdout().isBlank() ? r.stderr() : r.stdout())
+                .flatMap(text -> text.lines().map(String::strip).filter(l -> !l.isEmpty()).findFirst());
+    }
+}

@@ -1,0 +1,209 @@
+package nomadmirage.goplugin;
+
+import io.grpc.BindableService;
+import io.grpc.Server;
+import io.grpc.netty.NettyServerBuilder;
+import io.grpc.protobuf.services.HealthStatusManager;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.ServerChannel;
+import io.netty.channel.epoll.Epoll;
+import io.netty.channel.epoll.EpollIoHandler;
+import io.netty.channel.epoll.EpollServerDomainSocketChannel;
+import io.netty.channel.epoll.EpollServerSocketChannel;
+import io.netty.channel.nio.NioIoHandler;
+import io.netty.channel.socket.nio.NioServerSocketChannel;
+import io.netty.channel.unix.DomainSocketAddress;
+import java.io.IOException;
+import java.net.BindException;
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.GroupPrincipal;
+import java.nio.file.attribute.PosixFileAttributeView;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import nomadmirage.log.Logger;
+
+/**
+ * The gRPC server a go-plugin host connects to: a unix socket in a private
+ * directory (TCP on loopback as the fallback), the health service reporting
+ * "plugin" as SERVING, and go-plugin's controller, stdio and broker services
+ * next to the application's own.
+ */
+public final class PluginServer {
+    /** The health service name go-plugin's host checks. */
+    public static final String HEALTH_SERVICE = "plugin";
+    /** sun_path holds 108 bytes including the terminating NUL. */
+    static final int MAX_SOCKET_PATH_BYTES = 107;
+    private static final int MAX_MESSAGE_BYTES = 256 * 1024 * 1024;
+
+    private final Server server;
+    private final ListenAddress address;
+    private final Path socketDir;
+    private final EventLoopGroup eventLoops;
+    private final ExecutorService executor;
+    private final HealthStatusManager health;
+    private final StdioService stdio;
+    private final Logger log;
+
+    private PluginServer(Server server, ListenAddress address, Path socketDir, EventLoopGroup eventLoops,
+            ExecutorService executor, HealthStatusManager health, StdioService stdio, Logger log) {
+        this.server = server;
+        this.address = address;
+        this.socketDir = socketDir;
+        this.eventLoops = eventLoops;
+        this.executor = executor;
+        this.health = health;
+        this.stdio = stdio;
+        this.log = log;
+    }
+
+    /**
+     * Binds and starts serving. {@code onShutdownRequest} runs when the host calls
+     * GRPCController.Shutdown, before the server stops.
+     */
+    public static PluginServer start(HostEnvironment env, List<BindableService> services,
+            Runnable onShutdownRequest, Logger log) throws IOException {
+        boolean epoll = Epoll.isAvailable();
+        EventLoopGroup loops = new MultiThreadIoEventLoopGroup(2,
+                epoll ? EpollIoHandler.newFactory() : NioIoHandler.newFactory());
+        ExecutorService executor = Executors.newThreadPerTaskExecutor(
+                Thread.ofVirtual().name("grpc-", 0).factory());
+        HealthStatusManager health = new HealthStatusManager();
+        StdioService stdio = new StdioService();
+        PluginServer[] self = new PluginServer[1];
+        ControllerService controller = new ControllerService(() -> {
+            onShutdownRequest.run();
+            self[0].shutdown(Duration.ofSeconds(1));
+        });
+        try {
+            Bound bound = epoll ? bindUnix(env, loops, executor, health, stdio, controller, services, log) : null;
+            if (bound == null) {
+                bound = bindTcp(env, loops, epoll, executor, health, stdio, controller, services);
+            }
+            health.setStatus(HEALTH_SERVICE, io.grpc.health.v1.HealthCheckResponse.ServingStatus.SERVING);
+            self[0] = new PluginServer(bound.server, bound.address, bound.socketDir, loops, executor, health, stdio, log);
+            return self[0];
+        } catch (IOException | RuntimeException e) {
+            loops.shutdownGracefully(0, 0, TimeUnit.MILLISECONDS);
+            executor.shutdownNow();
+            throw e;
+        }
+    }
+
+    private record Bound(Server server, ListenAddress address, Path socketDir) {
+    }
+
+    private static NettyServerBuilder builder(java.net.SocketAddress at, EventLoopGroup loops,
+            Class<? extends ServerChannel> channel, ExecutorService executor, HealthStatusManager health,
+            StdioService stdio, ControllerService controller, List<BindableService> services) {
+        NettyServerBuilder builder = NettyServerBuilder.forAddress(at)
+                .bossEventLoopGroup(loops)
+                .workerEventLoopGroup(loops)
+                .channelType(channel)
+                .executor(executor)
+                .maxInboundMessageSize(MAX_MESSAGE_BYTES)
+                .permitKeepAliveWithoutCalls(true)
+                .permitKeepAliveTime(5, TimeUnit.SECONDS)
+                .addService(health.getHealthService())
+                .addService(controller)
+                .addService(stdio)
+                .addService(new BrokerService());
+        services.forEach(builder::addService);
+        return builder;
+    }
+
+    private static Bound bindUnix(HostEnvironment env, EventLoopGroup loops, ExecutorService executor,
+            HealthStatusManager health, StdioService stdio, ControllerService controller,
+            List<BindableService> services, Logger log) throws IOException {
+        Files.createDirectories(env.unixSocketDir());
+        Path dir = Files.createTempDirectory(env.unixSocketDir(), "mirage-plugin-",
+                PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx--x---")));
+        Path socket = dir.resolve("plugin.sock");
+        if (socket.toString().getBytes(StandardCharsets.UTF_8).length > MAX_SOCKET_PATH_BYTES) {
+            log.warn("unix socket path too long, falling back to TCP on loopback",
+                    "path", socket, "max_bytes", MAX_SOCKET_PATH_BYTES);
+            Files.deleteIfExists(dir);
+            return null;
+        }
+        Server server = builder(new DomainSocketAddress(socket.toString()), loops,
+                EpollServerDomainSocketChannel.class, executor, health, stdio, controller, services).build();
+        server.start();
+        restrict(socket, dir, env.unixSocketGroup());
+        return new Bound(server, ListenAddress.unix(socket.toString()), dir);
+    }
+
+    private static void restrict(Path socket, Path dir, String group) throws IOException {
+        if (group == null) {
+            Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwx------"));
+            Files.setPosixFilePermissions(socket, PosixFilePermissions.fromString("rw-------"));
+            return;
+        }
+        GroupPrincipal principal = socket.getFileSystem().getUserPrincipalLookupService()
+                .lookupPrincipalByGroupName(group);
+        for (Path p : List.of(dir, socket)) {
+            Files.getFileAttributeView(p, PosixFileAttributeView.class).setGroup(principal);
+        }
+        Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwx--x---"));
+        Files.setPosixFilePermissions(socket, PosixFilePermissions.fromString("rw-rw----"));
+    }
+
+    private static Bound bindTcp(HostEnvironment env, EventLoopGroup loops, boolean epoll, ExecutorService executor,
+            HealthStatusManager health, StdioService stdio, ControllerService controller,
+            List<BindableService> services) throws IOException {
+        Class<? extends ServerChannel> channel = epoll ? EpollServerSocketChannel.class : NioServerSocketChannel.class;
+        for (int port = env.minPort(); port <= env.maxPort(); port++) {
+            Server server = builder(new InetSocketAddress("127.0.0.1", port), loops, channel, executor, health,
+                    stdio, controller, services).build();
+            try {
+                server.start();
+                return new Bound(server, ListenAddress.tcp("127.0.0.1:" + port), null);
+            } catch (IOException e) {
+                if (!(e.getCause() instanceof BindException) && !(e instanceof BindException)) {
+                    throw e;
+                }
+            }
+        }
+        throw new IOException("no free TCP port on 127.0.0.1 between " + env.minPort() + " and " + env.maxPort());
+    }
+
+    public ListenAddress address() {
+        return address;
+    }
+
+    /** Stops accepting calls, lets running ones finish within {@code grace}, then cancels the rest. */
+    public void shutdown(Duration grace) {
+        health.enterTerminalState();
+        stdio.closeAll();
+        server.shutdown();
+        try {
+            if (!server.awaitTermination(grace.toMillis(), TimeUnit.MILLISECONDS)) {
+                server.shutdownNow();
+                server.awaitTermination(1, TimeUnit.SECONDS);
+            }
+        } catch (InterruptedException e) {
+            server.shutdownNow();
+            Thread.currentThread().interrupt();
+        }
+        eventLoops.shutdownGracefully(0, 200, TimeUnit.MILLISECONDS);
+        executor.shutdownNow();
+        if (socketDir != null) {
+            try {
+                Files.deleteIfExists(socketDir.resolve("plugin.sock"));
+                Files.deleteIfExists(socketDir);
+            } catch (IOException e) {
+                log.warn("could not remove the plugin socket directory", "path", socketDir, "error", e);
+            }
+        }
+    }
+
+    public void awaitTermination() throws InterruptedException {
+        server.awaitTermination();
+    }
+}

@@ -1,0 +1,39 @@
+package nomadmirage.nomad;
+
+import static nomadmirage.nomad.HclSpecs.attrWithDefault;
+import static nomadmirage.nomad.HclSpecs.quoted;
+
+import java.util.LinkedHashMap;
+import java.util.Map;
+import nomadmirage.config.PluginConfig;
+import nomadmirage.config.PluginConfigKeys;
+import nomadmirage.proto.hclspec.Spec;
+
+/** The hclspec of the agent-side plugin configuration, with the defaults filled in by Nomad. */
+final class PluginConfigSchema {
+    private PluginConfigSchema() {
+    }
+
+    static Spec spec() {
+        Map<String, Spec> fields = new LinkedHashMap<>();
+        fields.put(PluginConfigKeys.SOLO5_HVT,
+                attrWithDefault(PluginConfigKeys.SOLO5_HVT, "string", quoted(PluginConfig.DEFAULT_HVT)));
+        fields.put(PluginConfigKeys.SOLO5_SPT,
+                attrWithDefault(PluginConfigKeys.SOLO5_SPT, "string", quoted(PluginConfig.DEFAULT_SPT)));
+        fields.put(PluginConfigKeys.QEMU,
+                attrWithDefault(PluginConfigKeys.QEMU, "string", quoted(PluginConfig.DEFAULT_QEMU)));
+        fields.put(PluginConfigKeys.BRIDGE,
+                attrWithDefault(PluginConfigKeys.BRIDGE, "string", quoted(PluginConfig.DEFAULT_BRIDGE)));
+        fields.put(PluginConfigKeys.SUBNET,
+                attrWithDefault(PluginConfigKeys.SUBNET, "string", quoted(PluginConfig.DEFAULT_SUBNET)));
+        fields.put(PluginConfigKeys.STATE_DIR,
+                attrWithDefault(PluginConfigKeys.STATE_DIR, "string", quoted(PluginConfig.DEFAULT_STATE_DIR)));
+        fields.put(PluginConfigKeys.IMAGE_PATHS,
+                attrWithDefault(PluginConfigKeys.IMAGE_PATHS, "list(string)", "[]"));
+        fields.put(PluginConfigKeys.LOG_LEVEL,
+                attrWithDefault(PluginConfigKeys.LOG_LEVEL, "string", quoted(PluginConfig.DEFAULT_LOG_LEVEL)));
+        fields.put(PluginConfigKeys.FINGERPRINT_PERIOD, attrWithDefault(PluginConfigKeys.FINGERPRINT_PERIOD,
+                "string", quoted(PluginConfig.DEFAULT_FINGERPRINT_PERIOD)));
+        return HclSpecs.object(fields);
+    }
+}
