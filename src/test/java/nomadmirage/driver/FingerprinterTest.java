@@ -1,0 +1,122 @@
+package nomadmirage.driver;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import nomadmirage.config.PluginConfig;
+import nomadmirage.proc.CommandResult;
+import nomadmirage.proc.CommandRunner;
+import org.junit.jupiter.api.Test;
+
+class FingerprinterTest {
+    /** A host whose executables, /dev/kvm and interfaces are whatever the test says. */
+    private static final class FakeHost implements HostInspector {
+        Map<String, Path> executables = Map.of();
+        boolean kvm;
+        String bridgeState;
+        String stateDirProblem;
+
+        @Override
+        public Optional<Path> findExecutable(String nameOrPath) {
+            return Optional.ofNullable(executables.get(nameOrPath));
+        }
+
+        @Override
+        public boolean canOpenReadWrite(Path path) {
+            return kvm && path.equals(Path.of("/dev/kvm"));
+        }
+
+        @Override
+        public Optional<String> interfaceState(String name) {
+            return Optional.ofNullable(bridgeState);
+        }
+
+        @Override
+        public Optional<String> prepareWritableDirectory(Path dir) {
+            return Optional.ofNullable(stateDirProblem);
+        }
+    }
+
+    private final List<List<String>> commandsRun = new ArrayList<>();
+    private final CommandRunner versions = (argv, timeout) -> {
+        commandsRun.add(argv);
+        String out = argv.getFirst().contains("qemu")
+                ? "QEMU emulator version 7.2.18 (Debian 1:7.2+dfsg-7+deb12u18)\nCopyright (c) 2003-2022\n"
+                : "Solo5 v0.9.3\n";
+        return new CommandResult(argv, 0, out, "", false);
+    };
+
+    @Test
+    void noTenderAtAllIsUndetectedWithAHint() {
+        FakeHost host = new FakeHost();
+        Fingerprint fp = new Fingerprinter(host, versions, "1.2.3").fingerprint(PluginConfig.defaults());
+        assertEquals(Health.UNDETECTED, fp.health());
+        assertTrue(fp.description().contains("install solo5-hvt"), fp.description());
+        assertEquals("", fp.attributes().get("driver.mirage.qemu.path"));
+        assertEquals("1.2.3", fp.attributes().get("driver.mirage.version"));
+    }
+
+    @Test
+    void qemuAloneIsHealthyForVirtioWithItsVersion() {
+        FakeHost host = new FakeHost();
+        host.executables = Map.of("qemu-system-x86_64", Path.of("/usr/bin/qemu-system-x86_64"));
+        host.bridgeState = "up";
+        Fingerprint fp = new Fingerprinter(host, versions, "1.2.3").fingerprint(PluginConfig.defaults());
+        assertEquals(Health.HEALTHY, fp.health());
+        assertEquals("Healthy", fp.description());
+        assertEquals("7.2.18", fp.attributes().get("driver.mirage.qemu.version"));
+        assertEquals("/usr/bin/qemu-system-x86_64", fp.attributes().get("driver.mirage.qemu.path"));
+        assertEquals("virtio", fp.attributes().get("driver.mirage.targets"));
+        assertEquals("up", fp.attributes().get("driver.mirage.bridge.state"));
+        assertEquals(false, fp.attributes().get("driver.mirage.kvm"));
+    }
+
+    @Test
+    void hvtWithoutKvmIsUnhealthyAndSaysWhy() {
+        FakeHost host = new FakeHost();
+        host.executables = Map.of("solo5-hvt", Path.of("/usr/local/bin/solo5-hvt"));
+        Fingerprint fp = new Fingerprinter(host, versions, "1").fingerprint(PluginConfig.defaults());
+        assertEquals(Health.UNHEALTHY, fp.health());
+        assertTrue(fp.description().contains("/dev/kvm"), fp.description());
+        assertEquals("Solo5 v0.9.3", fp.attributes().get("driver.mirage.solo5_hvt.version"));
+        assertEquals("absent", fp.attributes().get("driver.mirage.bridge.state"));
+    }
+
+    @Test
+    void allTendersWithKvmRunEveryTarget() {
+        FakeHost host = new FakeHost();
+        host.kvm = true;
+        host.executables = Map.of("solo5-hvt", Path.of("/a/solo5-hvt"), "solo5-spt", Path.of("/a/solo5-spt"),
+                "qemu-system-x86_64", Path.of("/a/qemu"));
+        Fingerprint fp = new Fingerprinter(host, versions, "1").fingerprint(PluginConfig.defaults());
+        assertEquals(Health.HEALTHY, fp.health());
+        assertEquals("hvt,spt,virtio", fp.attributes().get("driver.mirage.targets"));
+        assertEquals(true, fp.attributes().get("driver.mirage.kvm"));
+    }
+
+    @Test
+    void anUnusableStateDirectoryIsUnhealthy() {
+        FakeHost host = new FakeHost();
+        host.executables = Map.of("qemu-system-x86_64", Path.of("/usr/bin/qemu"));
+        host.stateDirProblem = "/var/lib/nomad-driver-mirage is not writable by the plugin";
+        Fingerprint fp = new Fingerprinter(host, versions, "1").fingerprint(PluginConfig.defaults());
+        assertEquals(Health.UNHEALTHY, fp.health());
+        assertTrue(fp.description().startsWith("state_dir unusable"), fp.description());
+    }
+
+    @Test
+    void tenderVersionsAreAskedOncePerPath() {
+        FakeHost host = new FakeHost();
+        host.executables = Map.of("qemu-system-x86_64", Path.of("/usr/bin/qemu"));
+        Fingerprinter fingerprinter = new Fingerprinter(host, versions, "1");
+        fingerprinter.fingerprint(PluginConfig.defaults());
+        fingerprinter.fingerprint(PluginConfig.defaults());
+        assertEquals(1, commandsRun.size());
+        assertEquals(List.of("/usr/bin/qemu", "--version"), commandsRun.getFirst());
+    }
+}
