@@ -14,6 +14,7 @@ import nomadmirage.goplugin.HandshakeConfig;
 import nomadmirage.goplugin.HandshakeException;
 import nomadmirage.goplugin.HostEnvironment;
 import nomadmirage.goplugin.PluginServer;
+import nomadmirage.log.JulBridge;
 import nomadmirage.log.LogLevel;
 import nomadmirage.log.LogSink;
 import nomadmirage.log.Logger;
@@ -53,6 +54,7 @@ public final class Main {
 
         LogSink sink = LogSink.stderr();
         Logger log = Logger.root("mirage", sink, LogLevel.INFO);
+        JulBridge.install(log.named("lib"));
         String version = BuildInfo.version();
         MirageDriver driver = new MirageDriver(
                 new Fingerprinter(new LocalHostInspector(env.get("PATH")), new ProcessCommandRunner(), version),

@@ -1,6 +1,8 @@
 package nomadmirage.goplugin;
 
 import io.grpc.stub.StreamObserver;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import nomadmirage.proto.goplugin.ConnInfo;
 import nomadmirage.proto.goplugin.GRPCBrokerGrpc;
 
@@ -10,8 +12,11 @@ import nomadmirage.proto.goplugin.GRPCBrokerGrpc;
  * what arrives and close our side when the host closes its side.
  */
 final class BrokerService extends GRPCBrokerGrpc.GRPCBrokerImplBase {
+    private final Set<StreamObserver<ConnInfo>> open = ConcurrentHashMap.newKeySet();
+
     @Override
     public StreamObserver<ConnInfo> startStream(StreamObserver<ConnInfo> toHost) {
+        open.add(toHost);
         return new StreamObserver<>() {
             @Override
             public void onNext(ConnInfo info) {
@@ -20,13 +25,27 @@ final class BrokerService extends GRPCBrokerGrpc.GRPCBrokerImplBase {
 
             @Override
             public void onError(Throwable t) {
-                // the host went away; nothing to clean up
+                open.remove(toHost);
             }
 
             @Override
             public void onCompleted() {
-                toHost.onCompleted();
+                if (open.remove(toHost)) {
+                    toHost.onCompleted();
+                }
             }
         };
+    }
+
+    /** Ends every open stream from our side; the plugin is stopping. */
+    void closeAll() {
+        for (StreamObserver<ConnInfo> stream : open) {
+            try {
+                stream.onCompleted();
+            } catch (RuntimeException alreadyClosed) {
+                // the host went away first
+            }
+        }
+        open.clear();
     }
 }

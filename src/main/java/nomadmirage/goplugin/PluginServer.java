@@ -50,10 +50,13 @@ public final class PluginServer {
     private final ExecutorService executor;
     private final HealthStatusManager health;
     private final StdioService stdio;
+    private final BrokerService broker;
     private final Logger log;
+    private final java.util.concurrent.atomic.AtomicBoolean stopping = new java.util.concurrent.atomic.AtomicBoolean();
 
     private PluginServer(Server server, ListenAddress address, Path socketDir, EventLoopGroup eventLoops,
-            ExecutorService executor, HealthStatusManager health, StdioService stdio, Logger log) {
+            ExecutorService executor, HealthStatusManager health, StdioService stdio, BrokerService broker,
+            Logger log) {
         this.server = server;
         this.address = address;
         this.socketDir = socketDir;
@@ -61,6 +64,7 @@ public final class PluginServer {
         this.executor = executor;
         this.health = health;
         this.stdio = stdio;
+        this.broker = broker;
         this.log = log;
     }
 
@@ -77,18 +81,20 @@ public final class PluginServer {
                 Thread.ofVirtual().name("grpc-", 0).factory());
         HealthStatusManager health = new HealthStatusManager();
         StdioService stdio = new StdioService();
+        BrokerService broker = new BrokerService();
         PluginServer[] self = new PluginServer[1];
         ControllerService controller = new ControllerService(() -> {
             onShutdownRequest.run();
-            self[0].shutdown(Duration.ofSeconds(1));
+            self[0].shutdown(Duration.ofMillis(500));
         });
         try {
-            Bound bound = epoll ? bindUnix(env, loops, executor, health, stdio, controller, services, log) : null;
+            Bound bound = epoll ? bindUnix(env, loops, executor, health, stdio, broker, controller, services, log) : null;
             if (bound == null) {
-                bound = bindTcp(env, loops, epoll, executor, health, stdio, controller, services);
+                bound = bindTcp(env, loops, epoll, executor, health, stdio, broker, controller, services);
             }
             health.setStatus(HEALTH_SERVICE, io.grpc.health.v1.HealthCheckResponse.ServingStatus.SERVING);
-            self[0] = new PluginServer(bound.server, bound.address, bound.socketDir, loops, executor, health, stdio, log);
+            self[0] = new PluginServer(bound.server, bound.address, bound.socketDir, loops, executor, health, stdio,
+                    broker, log);
             return self[0];
         } catch (IOException | RuntimeException e) {
             loops.shutdownGracefully(0, 0, TimeUnit.MILLISECONDS);
@@ -102,7 +108,8 @@ public final class PluginServer {
 
     private static NettyServerBuilder builder(java.net.SocketAddress at, EventLoopGroup loops,
             Class<? extends ServerChannel> channel, ExecutorService executor, HealthStatusManager health,
-            StdioService stdio, ControllerService controller, List<BindableService> services) {
+            StdioService stdio, BrokerService broker, ControllerService controller,
+            List<BindableService> services) {
         NettyServerBuilder builder = NettyServerBuilder.forAddress(at)
                 .bossEventLoopGroup(loops)
                 .workerEventLoopGroup(loops)
@@ -114,13 +121,13 @@ public final class PluginServer {
                 .addService(health.getHealthService())
                 .addService(controller)
                 .addService(stdio)
-                .addService(new BrokerService());
+                .addService(broker);
         services.forEach(builder::addService);
         return builder;
     }
 
     private static Bound bindUnix(HostEnvironment env, EventLoopGroup loops, ExecutorService executor,
-            HealthStatusManager health, StdioService stdio, ControllerService controller,
+            HealthStatusManager health, StdioService stdio, BrokerService broker, ControllerService controller,
             List<BindableService> services, Logger log) throws IOException {
         Files.createDirectories(env.unixSocketDir());
         Path dir = Files.createTempDirectory(env.unixSocketDir(), "mirage-plugin-",
@@ -133,7 +140,7 @@ public final class PluginServer {
             return null;
         }
         Server server = builder(new DomainSocketAddress(socket.toString()), loops,
-                EpollServerDomainSocketChannel.class, executor, health, stdio, controller, services).build();
+                EpollServerDomainSocketChannel.class, executor, health, stdio, broker, controller, services).build();
         server.start();
         restrict(socket, dir, env.unixSocketGroup());
         return new Bound(server, ListenAddress.unix(socket.toString()), dir);
@@ -155,12 +162,12 @@ public final class PluginServer {
     }
 
     private static Bound bindTcp(HostEnvironment env, EventLoopGroup loops, boolean epoll, ExecutorService executor,
-            HealthStatusManager health, StdioService stdio, ControllerService controller,
+            HealthStatusManager health, StdioService stdio, BrokerService broker, ControllerService controller,
             List<BindableService> services) throws IOException {
         Class<? extends ServerChannel> channel = epoll ? EpollServerSocketChannel.class : NioServerSocketChannel.class;
         for (int port = env.minPort(); port <= env.maxPort(); port++) {
             Server server = builder(new InetSocketAddress("127.0.0.1", port), loops, channel, executor, health,
-                    stdio, controller, services).build();
+                    stdio, broker, controller, services).build();
             try {
                 server.start();
                 return new Bound(server, ListenAddress.tcp("127.0.0.1:" + port), null);
@@ -179,8 +186,12 @@ public final class PluginServer {
 
     /** Stops accepting calls, lets running ones finish within {@code grace}, then cancels the rest. */
     public void shutdown(Duration grace) {
+        if (!stopping.compareAndSet(false, true)) {
+            return;
+        }
         health.enterTerminalState();
         stdio.closeAll();
+        broker.closeAll();
         server.shutdown();
         try {
             if (!server.awaitTermination(grace.toMillis(), TimeUnit.MILLISECONDS)) {
