@@ -1,0 +1,128 @@
+package nomadmirage.testing;
+
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+
+import com.google.protobuf.ByteString;
+import io.grpc.ManagedChannel;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import io.grpc.health.v1.HealthCheckRequest;
+import io.grpc.health.v1.HealthCheckResponse;
+import io.grpc.health.v1.HealthGrpc;
+import io.grpc.netty.NettyChannelBuilder;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.epoll.EpollDomainSocketChannel;
+import io.netty.channel.epoll.EpollIoHandler;
+import io.netty.channel.socket.nio.NioSocketChannel;
+import io.netty.channel.nio.NioIoHandler;
+import io.netty.channel.unix.DomainSocketAddress;
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import nomadmirage.proto.base.BasePluginGrpc;
+import nomadmirage.proto.base.SetConfigRequest;
+
+/**
+ * The plugin started directly, the way go-plugin's host starts it (cookie in
+ * the environment, pipes on stdout and stderr), for tests of the process
+ * contract itself.
+ */
+public final class LaunchedPlugin implements AutoCloseable {
+    public static final String COOKIE_KEY = "NOMAD_PLUGIN_MAGIC_COOKIE";
+    public static final String COOKIE = "e4327c2e01eabfd75a8a67adb114fb34a757d57eee7728d857a8cec6e91a7255";
+
+    public final Process process;
+    public final BufferedReader stdout;
+    public final String handshakeLine;
+
+    private LaunchedPlugin(Process process, BufferedReader stdout, String handshakeLine) {
+        this.process = process;
+        this.stdout = stdout;
+        this.handshakeLine = handshakeLine;
+    }
+
+    /** Starts the plugin with the cookie plus {@code extraEnv} and waits for its first stdout line. */
+    public static LaunchedPlugin start(Map<String, String> extraEnv) throws Exception {
+        ProcessBuilder builder = new ProcessBuilder(List.of(TestEnv.launcher().toString()));
+        builder.environment().put(COOKIE_KEY, COOKIE);
+        builder.environment().put("PLUGIN_PROTOCOL_VERSIONS", "2");
+        builder.environment().putAll(extraEnv);
+        builder.redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")));
+        Process process = builder.start();
+        BufferedReader stdout = new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8));
+        String line = CompletableFuture.supplyAsync(() -> {
+            try {
+                return stdout.readLine();
+            } catch (IOException e) {
+                return null;
+            }
+        }).get(60, TimeUnit.SECONDS);
+        assertNotNull(line, "plugin exited before printing its handshake line");
+        return new LaunchedPlugin(process, stdout, line);
+    }
+
+    public String network() {
+        return handshakeLine.split("\\|")[2];
+    }
+
+    public String address() {
+        return handshakeLine.split("\\|")[3];
+    }
+
+    /** Asks the gRPC health service for go-plugin's "plugin" service. */
+    public HealthCheckResponse.ServingStatus health() throws InterruptedException {
+        return withChannel(channel -> HealthGrpc.newBlockingStub(channel).withDeadlineAfter(10, TimeUnit.SECONDS)
+                .check(HealthCheckRequest.newBuilder().setService("plugin").build()).getStatus());
+    }
+
+    /** Calls BasePlugin.SetConfig with raw msgpack bytes; the gRPC status code it answered. */
+    public Status.Code setConfig(byte[] msgpack) throws InterruptedException {
+        return withChannel(channel -> {
+            try {
+                BasePluginGrpc.newBlockingStub(channel).withDeadlineAfter(10, TimeUnit.SECONDS)
+                        .setConfig(SetConfigRequest.newBuilder().setMsgpackConfig(ByteString.copyFrom(msgpack)).build());
+                return Status.Code.OK;
+            } catch (StatusRuntimeException e) {
+                return e.getStatus().getCode();
+            }
+        });
+    }
+
+    private <T> T withChannel(java.util.function.Function<ManagedChannel, T> call) throws InterruptedException {
+        boolean unix = network().equals("unix");
+        EventLoopGroup group = new MultiThreadIoEventLoopGroup(1,
+                unix ? EpollIoHandler.newFactory() : NioIoHandler.newFactory());
+        NettyChannelBuilder builder;
+        if (unix) {
+            builder = NettyChannelBuilder.forAddress(new DomainSocketAddress(address()))
+                    .channelType(EpollDomainSocketChannel.class);
+        } else {
+            String[] hostPort = address().split(":");
+            builder = NettyChannelBuilder.forAddress(new InetSocketAddress(hostPort[0], Integer.parseInt(hostPort[1])))
+                    .channelType(NioSocketChannel.class);
+        }
+        ManagedChannel channel = builder.eventLoopGroup(group).usePlaintext().build();
+        try {
+            return call.apply(channel);
+        } finally {
+            channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+            group.shutdownGracefully(0, 0, TimeUnit.SECONDS).await(5, TimeUnit.SECONDS);
+        }
+    }
+
+    @Override
+    public void close() throws InterruptedException {
+        process.destroy();
+        if (!process.waitFor(10, TimeUnit.SECONDS)) {
+            process.destroyForcibly();
+            process.waitFor(10, TimeUnit.SECONDS);
+        }
+    }
+}
