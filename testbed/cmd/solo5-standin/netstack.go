@@ -1,0 +1,210 @@
+package main
+
+// The TEST STAND-IN's minimal "network stack" on an attached tap: enough for
+// tests to see a live unikernel. It answers ARP requests for its IPv4
+// address, ICMP echo requests, and UDP datagrams to port 7 (echo). Nothing
+// else (no TCP, no fragments, no IP options handling beyond skipping them).
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"net/netip"
+	"os"
+	"sync"
+)
+
+var be = binary.BigEndian
+
+type netIface struct {
+	name   string
+	file   *os.File
+	mac    [6]byte
+	mtu    int
+	prefix netip.Prefix // zero: no address, stay silent
+	fatal  func(err error)
+
+	wmu sync.Mutex
+}
+
+var broadcastMAC = [6]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}
+
+// serve reads frames until the descriptor fails or is closed.
+func (n *netIface) serve() {
+	buf := make([]byte, 65536)
+	for {
+		k, err := n.file.Read(buf)
+		if err != nil {
+			if errors.Is(err, os.ErrClosed) {
+				return
+			}
+			// EAGAIN is handled by the poller; anything else ends service.
+			return
+		}
+		if k == 0 {
+			continue
+		}
+		if reply := n.handleFrame(buf[:k]); reply != nil {
+			n.write(reply)
+		}
+	}
+}
+
+func (n *netIface) write(frame []byte) {
+	n.wmu.Lock()
+	defer n.wmu.Unlock()
+	k, err := n.file.Write(frame)
+	if err != nil {
+		n.fatal(err)
+		return
+	}
+	if k != len(frame) {
+		n.fatal(errors.New("short write"))
+	}
+}
+
+func (n *netIface) handleFrame(f []byte) []byte {
+	if !n.prefix.IsValid() || len(f) < 14 {
+		return nil
+	}
+	var dst [6]byte
+	copy(dst[:], f[0:6])
+	if dst != n.mac && dst != broadcastMAC {
+		return nil
+	}
+	switch be.Uint16(f[12:14]) {
+	case 0x0806:
+		return n.handleARP(f)
+	case 0x0800:
+		return n.handleIPv4(f)
+	}
+	return nil
+}
+
+func (n *netIface) ourIP() [4]byte { return n.prefix.Addr().As4() }
+
+func (n *netIface) handleARP(f []byte) []byte {
+	a := f[14:]
+	if len(a) < 28 {
+		return nil
+	}
+	if be.Uint16(a[0:]) != 1 || be.Uint16(a[2:]) != 0x0800 || a[4] != 6 || a[5] != 4 || be.Uint16(a[6:]) != 1 {
+		return nil
+	}
+	ip := n.ourIP()
+	if !bytes.Equal(a[24:28], ip[:]) {
+		return nil
+	}
+	r := make([]byte, 42)
+	copy(r[0:6], a[8:14]) // to the requester
+	copy(r[6:12], n.mac[:])
+	be.PutUint16(r[12:], 0x0806)
+	p := r[14:]
+	be.PutUint16(p[0:], 1)
+	be.PutUint16(p[2:], 0x0800)
+	p[4], p[5] = 6, 4
+	be.PutUint16(p[6:], 2) // reply
+	copy(p[8:14], n.mac[:])
+	copy(p[14:18], ip[:])
+	copy(p[18:24], a[8:14])
+	copy(p[24:28], a[14:18])
+	return r
+}
+
+func (n *netIface) handleIPv4(f []byte) []byte {
+	p := f[14:]
+	if len(p) < 20 || p[0]>>4 != 4 {
+		return nil
+	}
+	ihl := int(p[0]&0x0f) * 4
+	total := int(be.Uint16(p[2:]))
+	if ihl < 20 || total < ihl || total > len(p) {
+		return nil
+	}
+	p = p[:total]
+	if be.Uint16(p[6:])&0x3fff != 0 { // fragment (MF or offset)
+		return nil
+	}
+	ip := n.ourIP()
+	if !bytes.Equal(p[16:20], ip[:]) {
+		return nil
+	}
+	var src [4]byte
+	copy(src[:], p[12:16])
+	payload := p[ihl:]
+	switch p[9] {
+	case 1: // ICMP
+		if len(payload) < 8 || payload[0] != 8 || payload[1] != 0 {
+			return nil
+		}
+		icmp := append([]byte(nil), payload...)
+		icmp[0] = 0
+		be.PutUint16(icmp[2:], 0)
+		be.PutUint16(icmp[2:], checksum(icmp, 0))
+		return n.ipv4Frame(f[6:12], src, 1, be.Uint16(p[4:]), icmp)
+	case 17: // UDP
+		if len(payload) < 8 {
+			return nil
+		}
+		ulen := int(be.Uint16(payload[4:]))
+		if ulen < 8 || ulen > len(payload) || be.Uint16(payload[2:]) != 7 {
+			return nil
+		}
+		udp := append([]byte(nil), payload[:ulen]...)
+		sport, dport := be.Uint16(udp[0:]), be.Uint16(udp[2:])
+		be.PutUint16(udp[0:], dport)
+		be.PutUint16(udp[2:], sport)
+		be.PutUint16(udp[6:], 0)
+		sum := pseudoHeaderSum(ip, src, 17, len(udp))
+		c := checksum(udp, sum)
+		if c == 0 {
+			c = 0xffff
+		}
+		be.PutUint16(udp[6:], c)
+		return n.ipv4Frame(f[6:12], src, 17, 0, udp)
+	}
+	return nil
+}
+
+func (n *netIface) ipv4Frame(dstMAC []byte, dst [4]byte, proto byte, id uint16, payload []byte) []byte {
+	r := make([]byte, 14+20+len(payload))
+	copy(r[0:6], dstMAC)
+	copy(r[6:12], n.mac[:])
+	be.PutUint16(r[12:], 0x0800)
+	h := r[14:34]
+	h[0] = 0x45
+	be.PutUint16(h[2:], uint16(20+len(payload)))
+	be.PutUint16(h[4:], id)
+	be.PutUint16(h[6:], 0x4000) // DF
+	h[8] = 64
+	h[9] = proto
+	src := n.ourIP()
+	copy(h[12:16], src[:])
+	copy(h[16:20], dst[:])
+	be.PutUint16(h[10:], checksum(h, 0))
+	copy(r[34:], payload)
+	return r
+}
+
+func pseudoHeaderSum(src, dst [4]byte, proto byte, length int) uint32 {
+	var s uint32
+	s += uint32(be.Uint16(src[0:])) + uint32(be.Uint16(src[2:]))
+	s += uint32(be.Uint16(dst[0:])) + uint32(be.Uint16(dst[2:]))
+	s += uint32(proto) + uint32(length)
+	return s
+}
+
+// checksum is the Internet checksum of b, starting from partial sum s.
+func checksum(b []byte, s uint32) uint16 {
+	for len(b) >= 2 {
+		s += uint32(be.Uint16(b))
+		b = b[2:]
+	}
+	if len(b) == 1 {
+		s += uint32(b[0]) << 8
+	}
+	for s>>16 != 0 {
+		s = s&0xffff + s>>16
+	}
+	return ^uint16(s)
+}
