@@ -40,7 +40,7 @@ exec "\$home/runtime/bin/java" \$aot \\
   -XX:MaxDirectMemorySize=64m -XX:+ExitOnOutOfMemoryError --enable-native-access=ALL-UNNAMED \\
   --sun-misc-unsafe-memory-access=allow \\
   -Dio.netty.allocator.type=unpooled -Dio.netty.tryReflectionSetAccessible=true \\
-  \${MIRAGE_JAVA_OPTS:-} \\
+  -Dmirage.home="\$home" \${MIRAGE_JAVA_OPTS:-} \\
   -jar "\$home/$jar" "\$@"
 LAUNCHER
 chmod 0755 "$launcher"
@@ -66,3 +66,28 @@ if "$runtime/bin/java" -XX:AOTCacheOutput=/dev/null -version >/dev/null 2>&1; th
   [ -f "$target/app.aot" ] || { echo "AOT training run produced no cache; see below" >&2; cat "$training/stderr" >&2; }
   rm -rf "$training"
 fi
+
+# --- mirage-supervisor -------------------------------------------------------
+# target/mirage-supervisor: the small C program (src/main/c/mirage-supervisor.c)
+# that supervises each tender outside the JVM, so tasks survive the plugin.
+# Linked statically when the C library allows it: about 0.7 MB resident per
+# task instead of 1.5 MB for the dynamically linked build.
+supervisor_src="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/src/main/c/mirage-supervisor.c"
+supervisor_cc=${CC:-cc}
+if ! command -v "$supervisor_cc" >/dev/null 2>&1; then
+  echo "assemble-launcher.sh: no C compiler found ('$supervisor_cc'): one is needed to build" \
+       "$target/mirage-supervisor from $supervisor_src; install gcc (or clang) or set CC" >&2
+  exit 1
+fi
+supervisor_flags=(-std=gnu11 -O2 -Wall -Wextra -s)
+supervisor_out="$target/mirage-supervisor.tmp"
+supervisor_log=$(mktemp)
+if "$supervisor_cc" "${supervisor_flags[@]}" -static -o "$supervisor_out" "$supervisor_src" 2>"$supervisor_log"; then
+  cat "$supervisor_log" >&2
+elif ! "$supervisor_cc" "${supervisor_flags[@]}" -o "$supervisor_out" "$supervisor_src"; then
+  rm -f "$supervisor_log" "$supervisor_out"
+  echo "assemble-launcher.sh: compiling $supervisor_src with $supervisor_cc failed (see above)" >&2
+  exit 1
+fi
+rm -f "$supervisor_log"
+mv -f "$supervisor_out" "$target/mirage-supervisor"

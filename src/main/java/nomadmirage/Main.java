@@ -7,7 +7,14 @@ import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
+import java.nio.file.Path;
 import nomadmirage.driver.Fingerprinter;
+import nomadmirage.driver.NodeCompute;
+import nomadmirage.proc.NativeSupervisor;
+import nomadmirage.task.LaunchPlanner;
+import nomadmirage.task.TaskEventBus;
+import nomadmirage.task.TaskManager;
+import nomadmirage.task.TaskUserResolver;
 import nomadmirage.driver.LocalHostInspector;
 import nomadmirage.driver.MirageDriver;
 import nomadmirage.goplugin.HandshakeConfig;
@@ -56,10 +63,15 @@ public final class Main {
         Logger log = Logger.root("mirage", sink, LogLevel.INFO);
         JulBridge.install(log.named("lib"));
         String version = BuildInfo.version();
+        LocalHostInspector hostInspector = new LocalHostInspector(env.get("PATH"));
+        ProcessCommandRunner commands = new ProcessCommandRunner();
+        NativeSupervisor supervisor = new NativeSupervisor(installHome().resolve("mirage-supervisor"));
         MirageDriver driver = new MirageDriver(
-                new Fingerprinter(new LocalHostInspector(env.get("PATH")), new ProcessCommandRunner(), version),
+                new Fingerprinter(hostInspector, commands, version),
+                config -> new TaskManager(config, new LaunchPlanner(hostInspector), new TaskUserResolver(commands),
+                        supervisor, new TaskEventBus(), log.named("tasks")),
                 log.named("driver"));
-        DriverService driverService = new DriverService(driver, log.named("grpc"));
+        DriverService driverService = new DriverService(driver, NodeCompute.detect(), log.named("grpc"));
         PluginServer server = PluginServer.start(host,
                 List.of(new BasePluginService(driver, version, log.named("grpc")), driverService),
                 driverService::closeStreams, log.named("goplugin"));
@@ -78,6 +90,19 @@ public final class Main {
         driver.close();
         sink.close();
         return 0;
+    }
+
+    /** Where the launcher, runtime and helper binaries are installed (set by the launcher). */
+    static Path installHome() {
+        String home = System.getProperty("mirage.home");
+        if (home != null) {
+            return Path.of(home);
+        }
+        try {
+            return Path.of(Main.class.getProtectionDomain().getCodeSource().getLocation().toURI()).getParent();
+        } catch (java.net.URISyntaxException e) {
+            return Path.of(".");
+        }
     }
 
     /**

@@ -1,6 +1,8 @@
 package nomadmirage;
 
 import java.io.PrintStream;
+import java.util.Arrays;
+import nomadmirage.solo5.ManifestCommand;
 
 /** Commands an operator runs directly (the plugin itself is started by Nomad). */
 final class OperatorCli {
@@ -12,6 +14,9 @@ final class OperatorCli {
             case "version", "--version", "-version" -> {
                 out.println("nomad-driver-mirage " + BuildInfo.version());
                 return 0;
+            }
+            case "manifest" -> {
+                return ManifestCommand.run(Arrays.asList(args).subList(1, args.length), out, err);
             }
             case "help", "--help", "-h" -> {
                 out.println(usage());
@@ -29,6 +34,9 @@ final class OperatorCli {
                 usage: nomad-driver-mirage [COMMAND]
                   (no command)  serve the plugin; only Nomad starts it this way
                   version       print the plugin version
+                  manifest FILE print the Solo5 ABI and device manifest of unikernel FILE
+                                as two JSON lines, like solo5-elftool query-abi and
+                                query-manifest; exit 1 if FILE is not a valid unikernel
                   help          show this text""";
     }
 }

@@ -18,7 +18,10 @@ public record PluginConfig(
         Path stateDir,
         List<Path> imagePaths,
         LogLevel logLevel,
-        Duration fingerprintPeriod) {
+        Duration fingerprintPeriod,
+        String defaultUser,
+        boolean qemuAutoKvm,
+        List<String> qemuAllowedArgs) {
 
     public static final String DEFAULT_HVT = "solo5-hvt";
     public static final String DEFAULT_SPT = "solo5-spt";
@@ -28,15 +31,17 @@ public record PluginConfig(
     public static final String DEFAULT_STATE_DIR = "/var/lib/nomad-driver-mirage";
     public static final String DEFAULT_LOG_LEVEL = "info";
     public static final String DEFAULT_FINGERPRINT_PERIOD = "30s";
+    public static final String DEFAULT_USER = "nobody";
 
     public PluginConfig {
         imagePaths = List.copyOf(imagePaths);
+        qemuAllowedArgs = List.copyOf(qemuAllowedArgs);
     }
 
     /** The configuration used before the host sends one (and by operator commands). */
     public static PluginConfig defaults() {
         return new PluginConfig(DEFAULT_HVT, DEFAULT_SPT, DEFAULT_QEMU, DEFAULT_BRIDGE,
                 Ipv4Cidr.parse(DEFAULT_SUBNET), Path.of(DEFAULT_STATE_DIR), List.of(), LogLevel.INFO,
-                Duration.ofSeconds(30));
+                Duration.ofSeconds(30), DEFAULT_USER, false, List.of());
     }
 }

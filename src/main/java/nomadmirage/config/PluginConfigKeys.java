@@ -13,9 +13,13 @@ public final class PluginConfigKeys {
     public static final String IMAGE_PATHS = "image_paths";
     public static final String LOG_LEVEL = "log_level";
     public static final String FINGERPRINT_PERIOD = "fingerprint_period";
+    public static final String DEFAULT_USER = "default_user";
+    public static final String QEMU_AUTO_KVM = "qemu_auto_kvm";
+    public static final String QEMU_ALLOWED_ARGS = "qemu_allowed_args";
 
     public static final List<String> ALL = List.of(
-            SOLO5_HVT, SOLO5_SPT, QEMU, BRIDGE, SUBNET, STATE_DIR, IMAGE_PATHS, LOG_LEVEL, FINGERPRINT_PERIOD);
+            SOLO5_HVT, SOLO5_SPT, QEMU, BRIDGE, SUBNET, STATE_DIR, IMAGE_PATHS, LOG_LEVEL, FINGERPRINT_PERIOD,
+            DEFAULT_USER, QEMU_AUTO_KVM, QEMU_ALLOWED_ARGS);
 
     private PluginConfigKeys() {
     }

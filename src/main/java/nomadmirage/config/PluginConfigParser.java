@@ -15,6 +15,7 @@ import nomadmirage.log.LogLevel;
  */
 public final class PluginConfigParser {
     private static final Pattern INTERFACE_NAME = Pattern.compile("[A-Za-z0-9_.-]{1,15}");
+    private static final Pattern USER = Pattern.compile("[a-z_][a-z0-9_.-]{0,31}|\\d+(:\\d+)?");
     private static final Pattern DURATION = Pattern.compile("(\\d+)(ms|s|m|h)");
     static final Duration MIN_FINGERPRINT_PERIOD = Duration.ofSeconds(1);
 
@@ -73,7 +74,25 @@ public final class PluginConfigParser {
             throw new ConfigException(PluginConfigKeys.FINGERPRINT_PERIOD, periodText,
                     "expected a duration of at least 1s such as \"30s\", \"2m\" or \"1h\"");
         }
-        return new PluginConfig(hvt, spt, qemu, bridge, subnet, stateDir, imagePaths, level, period);
+        String user = string(raw, PluginConfigKeys.DEFAULT_USER, PluginConfig.DEFAULT_USER);
+        if (!USER.matcher(user).matches()) {
+            throw new ConfigException(PluginConfigKeys.DEFAULT_USER, user,
+                    "expected a user name or a numeric uid (optionally uid:gid) to run tenders as");
+        }
+        Object autoKvm = raw.get(PluginConfigKeys.QEMU_AUTO_KVM);
+        if (autoKvm != null && !(autoKvm instanceof Boolean)) {
+            throw new ConfigException(PluginConfigKeys.QEMU_AUTO_KVM, autoKvm, "expected true or false");
+        }
+        List<String> allowed = ConfigValues.stringList(raw, PluginConfigKeys.QEMU_ALLOWED_ARGS,
+                PluginConfigKeys.QEMU_ALLOWED_ARGS);
+        for (int i = 0; i < allowed.size(); i++) {
+            if (!allowed.get(i).matches("-[A-Za-z0-9-]+")) {
+                throw new ConfigException(PluginConfigKeys.QEMU_ALLOWED_ARGS + "[" + i + "]", allowed.get(i),
+                        "expected a qemu option name such as \"-smp\"");
+            }
+        }
+        return new PluginConfig(hvt, spt, qemu, bridge, subnet, stateDir, imagePaths, level, period, user,
+                Boolean.TRUE.equals(autoKvm), allowed);
     }
 
     private static String string(Map<String, Object> raw, String key, String fallback) throws ConfigException {

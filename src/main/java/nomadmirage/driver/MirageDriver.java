@@ -3,19 +3,29 @@ package nomadmirage.driver;
 import java.util.concurrent.atomic.AtomicReference;
 import nomadmirage.config.PluginConfig;
 import nomadmirage.log.Logger;
+import nomadmirage.task.TaskManager;
 
 /**
- * The driver as Nomad sees it, independent of gRPC: its configuration and its
- * fingerprint. (Task lifecycle joins here as it is built.)
+ * The driver as Nomad sees it, independent of gRPC: its configuration, its
+ * fingerprint and its tasks.
  */
 public final class MirageDriver implements AutoCloseable {
     private final AtomicReference<PluginConfig> config = new AtomicReference<>(PluginConfig.defaults());
     private final FingerprintPublisher fingerprints;
+    private final TaskManager tasks;
     private final Logger log;
 
-    public MirageDriver(Fingerprinter fingerprinter, Logger log) {
+    /** {@code taskManagerFactory} receives the live configuration supplier. */
+    public MirageDriver(Fingerprinter fingerprinter,
+            java.util.function.Function<java.util.function.Supplier<PluginConfig>, TaskManager> taskManagerFactory,
+            Logger log) {
         this.log = log;
         this.fingerprints = new FingerprintPublisher(fingerprinter, config::get, log.named("fingerprint"));
+        this.tasks = taskManagerFactory.apply(config::get);
+    }
+
+    public TaskManager tasks() {
+        return tasks;
     }
 
     public PluginConfig config() {

@@ -34,6 +34,11 @@ final class PluginConfigSchema {
                 attrWithDefault(PluginConfigKeys.LOG_LEVEL, "string", quoted(PluginConfig.DEFAULT_LOG_LEVEL)));
         fields.put(PluginConfigKeys.FINGERPRINT_PERIOD, attrWithDefault(PluginConfigKeys.FINGERPRINT_PERIOD,
                 "string", quoted(PluginConfig.DEFAULT_FINGERPRINT_PERIOD)));
+        fields.put(PluginConfigKeys.DEFAULT_USER,
+                attrWithDefault(PluginConfigKeys.DEFAULT_USER, "string", quoted(PluginConfig.DEFAULT_USER)));
+        fields.put(PluginConfigKeys.QEMU_AUTO_KVM, attrWithDefault(PluginConfigKeys.QEMU_AUTO_KVM, "bool", "false"));
+        fields.put(PluginConfigKeys.QEMU_ALLOWED_ARGS,
+                attrWithDefault(PluginConfigKeys.QEMU_ALLOWED_ARGS, "list(string)", "[]"));
         return HclSpecs.object(fields);
     }
 }

@@ -23,6 +23,10 @@ final class StatusErrors {
         return Status.NOT_FOUND.withDescription(message).asRuntimeException();
     }
 
+    static StatusRuntimeException failedPrecondition(String message) {
+        return Status.FAILED_PRECONDITION.withDescription(message).asRuntimeException();
+    }
+
     static StatusRuntimeException unimplemented(String what) {
         return Status.UNIMPLEMENTED.withDescription(what + " is not supported by the mirage driver").asRuntimeException();
     }

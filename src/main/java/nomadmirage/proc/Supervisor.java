@@ -1,0 +1,13 @@
+package nomadmirage.proc;
+
+import java.io.IOException;
+import java.nio.file.Path;
+
+/** Starts tenders under a supervisor that outlives the plugin, and finds them again after a restart. */
+public interface Supervisor {
+    /** Returns once the tender was exec'd; its files are then in {@code r.runDir()}. */
+    SupervisedProcess launch(LaunchRequest r) throws LaunchException;
+
+    /** Re-attaches to a tender launched earlier, possibly by another plugin process, running or not. */
+    SupervisedProcess attach(Path runDir) throws IOException;
+}

@@ -1,0 +1,238 @@
+package nomadmirage.task;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.stream.Collectors;
+import nomadmirage.config.PluginConfig;
+import nomadmirage.config.TaskConfig;
+import nomadmirage.config.TaskConfig.BlockDeviceConfig;
+import nomadmirage.driver.HostInspector;
+import nomadmirage.solo5.Device;
+import nomadmirage.solo5.DeviceType;
+import nomadmirage.solo5.ManifestException;
+import nomadmirage.solo5.Unikernel;
+import nomadmirage.solo5.UnikernelReader;
+import nomadmirage.tender.BlockAttachment;
+import nomadmirage.tender.LaunchPlan;
+import nomadmirage.tender.NetAttachment;
+import nomadmirage.tender.QemuSettings;
+import nomadmirage.tender.TenderKind;
+
+/**
+ * Turns a job's config into a launch plan: finds and reads the unikernel,
+ * picks the tender its ABI needs, and binds every manifest device to what the
+ * job configured. Everything a job can get wrong is reported here, before
+ * anything is created on the host.
+ */
+public final class LaunchPlanner {
+    static final long DEFAULT_MEMORY_MB = 64;
+    static final int MAX_SOCKET_PATH_BYTES = 107;
+    private static final Path KVM = Path.of("/dev/kvm");
+
+    private final HostInspector host;
+
+    public LaunchPlanner(HostInspector host) {
+        this.host = host;
+    }
+
+    /** A block file that does not exist yet and must be created before launch. */
+    public record NewBlockFile(Path file, long sizeBytes) {
+    }
+
+    public record Planned(Unikernel unikernel, LaunchPlan plan, List<NewBlockFile> filesToCreate) {
+    }
+
+    public Planned plan(TaskRequest request, TaskConfig config, PluginConfig plugin, Path runDir,
+            List<NetAttachment> nets) throws InvalidTaskException {
+        Path taskDir = request.taskDir();
+        List<Path> taskRoots = PathConfinement.realRoots(List.of(taskDir, request.allocDir().resolve("alloc")));
+        Path kernel = resolveUnikernel(config.unikernel(), taskDir, taskRoots, plugin);
+        Unikernel unikernel;
+        try {
+            unikernel = UnikernelReader.read(kernel);
+        } catch (ManifestException e) {
+            throw new InvalidTaskException("unikernel: " + kernel + " is not a Solo5 unikernel: " + e.getMessage(), e);
+        }
+        TenderKind kind = chooseTender(unikernel, config);
+        Path tender = tenderPath(kind, plugin);
+
+        List<NewBlockFile> toCreate = new ArrayList<>();
+        List<BlockAttachment> blocks = bindBlocks(unikernel, config, kind, taskDir, taskRoots, toCreate);
+        checkNets(unikernel, nets);
+
+        long memory = request.memoryMb() > 0 ? request.memoryMb() : DEFAULT_MEMORY_MB;
+        Optional<QemuSettings> qemu = Optional.empty();
+        if (kind == TenderKind.QEMU) {
+            qemu = Optional.of(qemuSettings(config, plugin, taskDir, runDir));
+        } else if (kind == TenderKind.SOLO5_HVT && !host.canOpenReadWrite(KVM)) {
+            throw new InvalidTaskException("unikernel: " + config.unikernel() + " is built for hvt, which needs a usable "
+                    + "/dev/kvm on this node; none is available (constrain the job on attr.driver.mirage.kvm = true)");
+        }
+        if (kind == TenderKind.QEMU) {
+            checkSingleCommandLine(config.args());
+        }
+        LaunchPlan plan = new LaunchPlan(kind, tender, kernel, config.args(), memory, nets, blocks, qemu);
+        return new Planned(unikernel, plan, toCreate);
+    }
+
+    private Path resolveUnikernel(String written, Path taskDir, List<Path> taskRoots, PluginConfig plugin)
+            throws InvalidTaskException {
+        if (Path.of(written).isAbsolute()) {
+            if (plugin.imagePaths().isEmpty()) {
+                throw new InvalidTaskException("unikernel: \"" + written + "\" is an absolute path, but the agent allows "
+                        + "none (image_paths is empty); use a path relative to the task directory, e.g. local/app.hvt");
+            }
+            return PathConfinement.existing("unikernel", written, taskDir,
+                    PathConfinement.realRoots(plugin.imagePaths()), "the agent's image_paths " + plugin.imagePaths());
+        }
+        return PathConfinement.existing("unikernel", written, taskDir, taskRoots,
+                "the task directory " + taskDir + " and the shared alloc directory");
+    }
+
+    private static TenderKind chooseTender(Unikernel unikernel, TaskConfig config) throws InvalidTaskException {
+        String target = unikernel.abi().target().elftoolName();
+        TenderKind kind = TenderKind.forTarget(unikernel.abi().target()).orElseThrow(() -> new InvalidTaskException(
+                "unikernel: built for the Solo5 target \"" + target + "\", which this driver cannot run; "
+                        + "build it for hvt, spt or virtio"));
+        if (config.tender().isPresent() && !config.tender().get().equals(kind.configName())) {
+            throw new InvalidTaskException("tender: \"" + config.tender().get() + "\" cannot run a unikernel built for "
+                    + target + "; allowed: " + kind.configName() + " (or leave tender out)");
+        }
+        return kind;
+    }
+
+    private Path tenderPath(TenderKind kind, PluginConfig plugin) throws InvalidTaskException {
+        String configured = switch (kind) {
+            case SOLO5_HVT -> plugin.solo5Hvt();
+            case SOLO5_SPT -> plugin.solo5Spt();
+            case QEMU -> plugin.qemu();
+        };
+        return host.findExecutable(configured).orElseThrow(() -> new InvalidTaskException(
+                "this node has no " + kind.configName() + " (looked for \"" + configured + "\"); install it or set "
+                        + "the plugin's " + pluginKey(kind) + " path, and constrain jobs on attr.driver.mirage.targets"));
+    }
+
+    private static String pluginKey(TenderKind kind) {
+        return switch (kind) {
+            case SOLO5_HVT -> nomadmirage.config.PluginConfigKeys.SOLO5_HVT;
+            case SOLO5_SPT -> nomadmirage.config.PluginConfigKeys.SOLO5_SPT;
+            case QEMU -> nomadmirage.config.PluginConfigKeys.QEMU;
+        };
+    }
+
+    private static List<BlockAttachment> bindBlocks(Unikernel unikernel, TaskConfig config, TenderKind kind,
+            Path taskDir, List<Path> taskRoots, List<NewBlockFile> toCreate) throws InvalidTaskException {
+        Map<String, Device> manifest = new HashMap<>();
+        unikernel.manifest().devices().forEach(d -> manifest.put(d.name(), d));
+        String blockNames = names(unikernel, DeviceType.BLOCK_BASIC);
+        List<BlockAttachment> out = new ArrayList<>();
+        for (int i = 0; i < config.blocks().size(); i++) {
+            BlockDeviceConfig block = config.blocks().get(i);
+            String at = "block[" + i + "]";
+            Device device = manifest.get(block.name());
+            if (device == null || device.type() != DeviceType.BLOCK_BASIC) {
+                throw new InvalidTaskException(at + ".name: \"" + block.name() + "\" is not a block device of this "
+                        + "unikernel; its manifest declares " + (blockNames.isEmpty() ? "no block devices" : blockNames));
+            }
+            if (block.readOnly() && kind != TenderKind.QEMU) {
+                throw new InvalidTaskException(at + ".read_only: " + kind.configName() + " always attaches block "
+                        + "devices read-write; read_only is only available for virtio (qemu) unikernels");
+            }
+            Path file = PathConfinement.creatable(at + ".path", block.path(), taskDir, taskRoots,
+                    "the task directory " + taskDir + " and the shared alloc directory");
+            if (Files.exists(file)) {
+                long size = sizeOf(file, at);
+                if (size == 0 || size % block.sectorSize() != 0) {
+                    throw new InvalidTaskException(at + ".path: " + file + " is " + size + " bytes, not a non-zero "
+                            + "multiple of the sector size " + block.sectorSize());
+                }
+            } else if (block.sizeBytes().isEmpty()) {
+                throw new InvalidTaskException(at + ".path: " + file + " does not exist; set " + at
+                        + ".size to have it created");
+            } else {
+                toCreate.add(new NewBlockFile(file, block.sizeBytes().get()));
+            }
+            out.add(new BlockAttachment(block.name(), file, block.sectorSize(), block.readOnly()));
+        }
+        List<String> missing = unikernel.manifest().devices().stream()
+                .filter(d -> d.type() == DeviceType.BLOCK_BASIC)
+                .map(Device::name)
+                .filter(name -> config.blocks().stream().noneMatch(b -> b.name().equals(name)))
+                .toList();
+        if (!missing.isEmpty()) {
+            throw new InvalidTaskException("block: the unikernel's manifest declares block device(s) " + missing
+                    + " that the job does not configure; add a block { name = \"" + missing.getFirst()
+                    + "\" path = \"...\" } for each");
+        }
+        return out;
+    }
+
+    private static void checkNets(Unikernel unikernel, List<NetAttachment> nets) throws InvalidTaskException {
+        List<String> wanted = unikernel.manifest().devices().stream()
+                .filter(d -> d.type() == DeviceType.NET_BASIC).map(Device::name).toList();
+        List<String> bound = nets.stream().map(NetAttachment::device).toList();
+        if (!new java.util.HashSet<>(wanted).equals(new java.util.HashSet<>(bound))) {
+            throw new InvalidTaskException("network: the unikernel's manifest declares network device(s) " + wanted
+                    + " but only " + bound + " could be attached");
+        }
+    }
+
+    private QemuSettings qemuSettings(TaskConfig config, PluginConfig plugin, Path taskDir, Path runDir)
+            throws InvalidTaskException {
+        boolean kvmUsable = host.canOpenReadWrite(KVM);
+        boolean kvm = switch (config.qemu().accelerator()) {
+            case KVM -> {
+                if (!kvmUsable) {
+                    throw new InvalidTaskException("qemu.accelerator: \"kvm\" needs a usable /dev/kvm on this node; "
+                            + "use \"tcg\" or \"auto\"");
+                }
+                yield true;
+            }
+            case TCG -> false;
+            case AUTO -> kvmUsable && plugin.qemuAutoKvm();
+        };
+        List<String> extra = config.qemu().args();
+        for (int i = 0; i < extra.size(); i++) {
+            String arg = extra.get(i);
+            if (i == 0 && !arg.startsWith("-")) {
+                throw new InvalidTaskException("qemu.args[0]: \"" + arg + "\" must be an option such as -smp");
+            }
+            if (arg.startsWith("-") && !plugin.qemuAllowedArgs().contains(arg)) {
+                throw new InvalidTaskException("qemu.args[" + i + "]: \"" + arg + "\" is not allowed on this node; "
+                        + "the agent's qemu_allowed_args permits " + plugin.qemuAllowedArgs());
+            }
+        }
+        Path socket = taskDir.resolve(".mirage").resolve("qmp.sock");
+        if (socket.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8).length > MAX_SOCKET_PATH_BYTES) {
+            socket = runDir.resolve("qmp.sock");
+        }
+        return new QemuSettings(kvm, config.qemu().machine(), socket, extra);
+    }
+
+    private static void checkSingleCommandLine(List<String> args) throws InvalidTaskException {
+        for (int i = 0; i < args.size(); i++) {
+            if (args.get(i).chars().anyMatch(Character::isWhitespace)) {
+                throw new InvalidTaskException("args[" + i + "]: \"" + args.get(i) + "\" contains white space; a virtio "
+                        + "unikernel receives one command line split at spaces, so an argument cannot contain one");
+            }
+        }
+    }
+
+    private static long sizeOf(Path file, String at) throws InvalidTaskException {
+        try {
+            return Files.size(file);
+        } catch (java.io.IOException e) {
+            throw new InvalidTaskException(at + ".path: cannot read the size of " + file + ": " + e.getMessage());
+        }
+    }
+
+    private static String names(Unikernel unikernel, DeviceType type) {
+        return unikernel.manifest().devices().stream().filter(d -> d.type() == type)
+                .map(d -> "\"" + d.name() + "\"").collect(Collectors.joining(", "));
+    }
+}

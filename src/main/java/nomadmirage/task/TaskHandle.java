@@ -1,0 +1,95 @@
+package nomadmirage.task;
+
+import java.time.Instant;
+import java.util.concurrent.CompletableFuture;
+import nomadmirage.proc.SupervisedProcess;
+import nomadmirage.tender.TenderKind;
+
+/**
+ * One live (or finished) task: its supervised tender, its state machine and
+ * how it ended. The lock guards the state and the completion time.
+ */
+public final class TaskHandle {
+    private final TaskId id;
+    private final DriverState driverState;
+    private final SupervisedProcess process;
+    private final CompletableFuture<ExitOutcome> outcome = new CompletableFuture<>();
+    private final Object lock = new Object();
+    private TaskState state;
+    private Instant completedAt;
+
+    TaskHandle(TaskId id, DriverState driverState, SupervisedProcess process, TaskState initial) {
+        this.id = id;
+        this.driverState = driverState;
+        this.process = process;
+        this.state = initial;
+    }
+
+    public TaskId id() {
+        return id;
+    }
+
+    public DriverState driverState() {
+        return driverState;
+    }
+
+    public SupervisedProcess process() {
+        return process;
+    }
+
+    public TenderKind tender() {
+        return TenderKind.valueOf(driverState.tender());
+    }
+
+    public Instant startedAt() {
+        return Instant.EPOCH.plusNanos(driverState.startedAtNanos());
+    }
+
+    /** Completes once the tender has ended and its exit status is known. */
+    public CompletableFuture<ExitOutcome> outcome() {
+        return outcome;
+    }
+
+    public TaskState state() {
+        synchronized (lock) {
+            return state;
+        }
+    }
+
+    public Instant completedAt() {
+        synchronized (lock) {
+            return completedAt;
+        }
+    }
+
+    /** Moves to {@code target}; an illegal transition is a bug and throws. */
+    void moveTo(TaskState target) {
+        synchronized (lock) {
+            if (!state.canMoveTo(target)) {
+                throw new IllegalStateException("task " + id + ": illegal transition " + state + " -> " + target);
+            }
+            state = target;
+        }
+    }
+
+    /** Moves to {@code target} only from {@code expected}; false when the task was elsewhere. */
+    boolean moveIf(TaskState expected, TaskState target) {
+        synchronized (lock) {
+            if (state != expected) {
+                return false;
+            }
+            moveTo(target);
+            return true;
+        }
+    }
+
+    void exited(ExitOutcome result, Instant at) {
+        synchronized (lock) {
+            if (state != TaskState.EXITED && state != TaskState.DESTROYED) {
+                moveTo(TaskState.EXITED);
+            }
+            completedAt = at;
+        }
+        outcome.complete(result);
+    }
+}

@@ -1,0 +1,398 @@
+package nomadmirage.task;
+
+import java.io.IOException;
+import java.io.RandomAccessFile;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.function.Supplier;
+import nomadmirage.config.PluginConfig;
+import nomadmirage.config.TaskConfig;
+import nomadmirage.log.Logger;
+import nomadmirage.proc.LaunchException;
+import nomadmirage.proc.LaunchRequest;
+import nomadmirage.proc.Signals;
+import nomadmirage.proc.SupervisedProcess;
+import nomadmirage.proc.Supervisor;
+import nomadmirage.proc.TaskUser;
+import nomadmirage.solo5.Device;
+import nomadmirage.state.AtomicFiles;
+import nomadmirage.tender.BlockAttachment;
+import nomadmirage.tender.TenderCommand;
+import nomadmirage.tender.TenderKind;
+
+/**
+ * The task lifecycle with Nomad's semantics: start (with rollback), recover
+ * from driver state alone, wait, stop with escalation, signal, destroy.
+ */
+public final class TaskManager {
+    static final String TASK_RECORD = "task.json";
+    private static final Duration KILL_WAIT = Duration.ofSeconds(10);
+    private static final Duration QMP_TIMEOUT = Duration.ofSeconds(2);
+    private static final Duration MAX_POWERDOWN_WAIT = Duration.ofSeconds(5);
+
+    private final Supplier<PluginConfig> config;
+    private final LaunchPlanner planner;
+    private final TaskUserResolver users;
+    private final Supervisor supervisor;
+    private final TaskEventBus events;
+    private final Logger log;
+    private final Map<TaskId, TaskHandle> tasks = new ConcurrentHashMap<>();
+
+    public TaskManager(Supplier<PluginConfig> config, LaunchPlanner planner, TaskUserResolver users,
+            Supervisor supervisor, TaskEventBus events, Logger log) {
+        this.config = config;
+        this.planner = planner;
+        this.users = users;
+        this.supervisor = supervisor;
+        this.events = events;
+        this.log = log;
+    }
+
+    public TaskEventBus events() {
+        return events;
+    }
+
+    public Optional<TaskHandle> find(TaskId id) {
+        return Optional.ofNullable(tasks.get(id));
+    }
+
+    public TaskHandle get(TaskId id) throws TaskNotFoundException {
+        TaskHandle handle = tasks.get(id);
+        if (handle == null) {
+            throw new TaskNotFoundException(id);
+        }
+        return handle;
+    }
+
+    public List<TaskHandle> all() {
+        return List.copyOf(tasks.values());
+    }
+
+    public TaskHandle start(TaskRequest request, TaskConfig taskConfig) throws InvalidTaskException, HostFailureException {
+        if (tasks.containsKey(request.id())) {
+            throw new InvalidTaskException("task " + request.id() + " is already running under this plugin");
+        }
+        PluginConfig plugin = config.get();
+        Path runDir = plugin.stateDir().resolve("tasks").resolve(request.id().fileName());
+        Logger taskLog = log.named("task");
+        try (Cleanup cleanup = new Cleanup(taskLog)) {
+            createRunDir(runDir, cleanup);
+            LaunchPlanner.Planned planned = planner.plan(request, taskConfig, plugin, runDir, List.of());
+            var plan = planned.plan();
+            emit(request.id(), request.allocId(), request.name(), "Read unikernel manifest: target "
+                    + planned.unikernel().abi().target().elftoolName() + ", ABI version " + planned.unikernel().abi().version()
+                    + ", devices " + deviceList(planned.unikernel().manifest().devices()),
+                    Map.of("target", planned.unikernel().abi().target().elftoolName(),
+                            "tender", plan.kind().configName()));
+
+            String userName = request.user() == null || request.user().isEmpty() ? plugin.defaultUser() : request.user();
+            boolean wantsKvm = plan.kind() == TenderKind.SOLO5_HVT
+                    || plan.qemu().map(q -> q.kvm()).orElse(false);
+            Optional<TaskUser> user = users.resolve(userName, wantsKvm);
+
+            for (LaunchPlanner.NewBlockFile file : planned.filesToCreate()) {
+                createBlockFile(file, user, cleanup);
+            }
+            if (plan.qemu().isPresent()) {
+                prepareSocketDir(plan.qemu().get().qmpSocket().getParent(), user, cleanup);
+            }
+            if (!plan.blocks().isEmpty() || !plan.nets().isEmpty()) {
+                emit(request.id(), request.allocId(), request.name(), "Attached devices: " + attachments(plan),
+                        Map.of());
+            }
+
+            List<String> argv = TenderCommand.argv(plan);
+            LaunchRequest launch = new LaunchRequest(argv, request.env(), request.taskDir(),
+                    consolePath(request.stdoutPath()), consolePath(request.stderrPath()), runDir, user.orElse(null));
+            SupervisedProcess process;
+            try {
+                process = supervisor.launch(launch);
+            } catch (LaunchException e) {
+                throw new InvalidTaskException("could not start " + plan.kind().configName() + ": " + e.getMessage(), e);
+            }
+            cleanup.add(() -> killAndWait(process));
+
+            DriverState state = new DriverState(DriverState.CURRENT_VERSION, request.id().value(), request.allocId(),
+                    request.name(), plan.kind().name(), runDir.toString(), plan.kernel().toString(), argv,
+                    nowNanos(), plan.qemu().map(q -> q.qmpSocket().toString()).orElse(null), plan.memoryMb(),
+                    planned.unikernel().manifest().devices().stream().map(d -> d.name() + ":" + d.type()).toList());
+            try {
+                AtomicFiles.write(runDir.resolve(TASK_RECORD), state.encode());
+            } catch (IOException e) {
+                throw new HostFailureException("cannot record the task in " + runDir + ": " + e.getMessage(), e);
+            }
+            TaskHandle handle = new TaskHandle(request.id(), state, process, TaskState.STARTING);
+            handle.moveTo(TaskState.RUNNING);
+            tasks.put(request.id(), handle);
+            cleanup.commit();
+            emit(handle, "Started " + plan.kind().configName() + " (pid " + process.tender().pid() + ", "
+                    + plan.memoryMb() + " MB)", Map.of("pid", Long.toString(process.tender().pid())));
+            taskLog.info("task started", "task_id", request.id(), "tender", plan.kind().configName(),
+                    "pid", process.tender().pid(), "argv", String.join(" ", argv));
+            watchExit(handle);
+            return handle;
+        }
+    }
+
+    /** Finds a task again from its driver state alone; a task already tracked is returned as is. */
+    public TaskHandle recover(TaskId id, byte[] driverState) throws InvalidTaskException, HostFailureException {
+        TaskHandle known = tasks.get(id);
+        if (known != null) {
+            return known;
+        }
+        DriverState state = DriverState.decode(driverState);
+        if (!state.taskId().equals(id.value())) {
+            throw new InvalidTaskException("driver state belongs to task " + state.taskId() + ", not " + id);
+        }
+        SupervisedProcess process;
+        try {
+            process = supervisor.attach(Path.of(state.runDir()));
+        } catch (IOException e) {
+            throw new InvalidTaskException("cannot recover task " + id + " from " + state.runDir() + ": " + e.getMessage(), e);
+        }
+        TaskHandle handle = new TaskHandle(id, state, process, TaskState.RUNNING);
+        TaskHandle raced = tasks.putIfAbsent(id, handle);
+        if (raced != null) {
+            return raced;
+        }
+        log.info("task recovered", "task_id", id, "pid", process.tender().pid(), "alive", process.isAlive());
+        emit(handle, "Recovered after a plugin restart (tender pid " + process.tender().pid()
+                + (process.isAlive() ? ", running)" : ", already exited)"), Map.of());
+        watchExit(handle);
+        return handle;
+    }
+
+    /**
+     * Stops a task: QMP power-down first for qemu, then the signal, then SIGKILL
+     * once the timeout has passed. Returns once the tender is gone. A task that
+     * already ended, or that this plugin does not know, needs nothing.
+     */
+    public void stop(TaskId id, Duration timeout, String signalName) throws InvalidTaskException {
+        int signal = parseSignal(signalName == null || signalName.isEmpty() ? "SIGTERM" : signalName);
+        TaskHandle handle = tasks.get(id);
+        if (handle == null) {
+            log.warn("stop requested for an unknown task; nothing to do", "task_id", id);
+            return;
+        }
+        if (!handle.moveIf(TaskState.RUNNING, TaskState.STOPPING)) {
+            if (handle.state() == TaskState.STOPPING) {
+                awaitExit(handle, timeout.plus(KILL_WAIT));
+            }
+            return;
+        }
+        long deadline = System.nanoTime() + timeout.toNanos();
+        if (handle.tender() == TenderKind.QEMU && handle.driverState().qmpSocket() != null) {
+            boolean accepted = QmpClient.powerdown(Path.of(handle.driverState().qmpSocket()), QMP_TIMEOUT);
+            emit(handle, accepted ? "Asked the guest to power down (QMP system_powerdown)"
+                    : "QMP system_powerdown failed; signalling qemu", Map.of());
+            if (accepted) {
+                Duration share = timeout.dividedBy(2);
+                awaitExit(handle, share.compareTo(MAX_POWERDOWN_WAIT) < 0 ? share : MAX_POWERDOWN_WAIT);
+            }
+        }
+        if (!handle.outcome().isDone()) {
+            sendSignal(handle, signal);
+            awaitExit(handle, Duration.ofNanos(Math.max(0, deadline - System.nanoTime())));
+        }
+        if (!handle.outcome().isDone()) {
+            emit(handle, "Stop timeout of " + timeout.toMillis() + " ms passed; killing the tender", Map.of());
+            sendSignal(handle, 9);
+            awaitExit(handle, KILL_WAIT);
+        }
+    }
+
+    public void signal(TaskId id, String signalName) throws TaskNotFoundException, InvalidTaskException {
+        int signal = parseSignal(signalName);
+        TaskHandle handle = get(id);
+        if (!handle.state().isLive() || !sendSignal(handle, signal)) {
+            throw new InvalidTaskException("task " + id + " has already exited; cannot send " + signalName);
+        }
+        emit(handle, "Sent " + signalName + " to the tender", Map.of("signal", signalName));
+    }
+
+    /** Frees everything the task holds and forgets it; idempotent. */
+    public void destroy(TaskId id, boolean force) throws TaskRunningException {
+        TaskHandle handle = tasks.get(id);
+        if (handle == null) {
+            return;
+        }
+        if (!handle.outcome().isDone()) {
+            if (!force) {
+                throw new TaskRunningException(id);
+            }
+            sendSignal(handle, 9);
+            awaitExit(handle, KILL_WAIT);
+        }
+        if (!handle.outcome().isDone()) {
+            log.error("tender survived SIGKILL; keeping its run directory", "task_id", id,
+                    "pid", handle.process().tender().pid());
+            return;
+        }
+        if (handle.state() != TaskState.DESTROYED) {
+            handle.moveTo(TaskState.DESTROYED);
+        }
+        tasks.remove(id);
+        try {
+            AtomicFiles.deleteTree(Path.of(handle.driverState().runDir()));
+            String qmp = handle.driverState().qmpSocket();
+            if (qmp != null) {
+                Files.deleteIfExists(Path.of(qmp));
+            }
+        } catch (IOException e) {
+            log.warn("could not remove the task's run directory", "task_id", id, "error", e);
+        }
+        log.info("task destroyed", "task_id", id);
+    }
+
+    /** Kills every tracked task's tender; used only by tests and benchmarks, never on plugin shutdown. */
+    public void destroyAll() {
+        for (TaskId id : List.copyOf(tasks.keySet())) {
+            try {
+                destroy(id, true);
+            } catch (TaskRunningException e) {
+                throw new IllegalStateException(e);
+            }
+        }
+    }
+
+    private void watchExit(TaskHandle handle) {
+        handle.process().exit().whenComplete((status, error) -> {
+            ExitOutcome outcome = error != null
+                    ? new ExitOutcome(-1, 0, "lost track of the tender: " + error.getMessage(), "lost track of the tender")
+                    : ExitOutcome.from(status, handle.tender());
+            Instant at = status != null && status.exitedAt() != null ? status.exitedAt() : Instant.now();
+            handle.exited(outcome, at);
+            emit(handle, "Tender exited: " + outcome.description(), Map.of(
+                    "exit_code", Integer.toString(outcome.exitCode()), "signal", Integer.toString(outcome.signal())));
+            log.info("task exited", "task_id", handle.id(), "exit_code", outcome.exitCode(), "signal", outcome.signal(),
+                    "description", outcome.description());
+        });
+    }
+
+    private boolean sendSignal(TaskHandle handle, int signal) {
+        try {
+            return handle.process().signal(signal);
+        } catch (IOException e) {
+            log.warn("could not signal the tender", "task_id", handle.id(), "signal", signal, "error", e);
+            return false;
+        }
+    }
+
+    private static void awaitExit(TaskHandle handle, Duration timeout) {
+        try {
+            handle.outcome().get(Math.max(1, timeout.toMillis()), TimeUnit.MILLISECONDS);
+        } catch (TimeoutException | ExecutionException e) {
+            // the caller escalates
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    private static int parseSignal(String name) throws InvalidTaskException {
+        try {
+            return Signals.parse(name);
+        } catch (IllegalArgumentException e) {
+            throw new InvalidTaskException(e.getMessage(), e);
+        }
+    }
+
+    private void emit(TaskHandle handle, String message, Map<String, String> annotations) {
+        DriverState s = handle.driverState();
+        emit(handle.id(), s.allocId(), s.taskName(), message, annotations);
+    }
+
+    private void emit(TaskId id, String allocId, String taskName, String message, Map<String, String> annotations) {
+        events.publish(new TaskEvent(id, allocId, taskName, Instant.now(), message, annotations));
+    }
+
+    private static void createRunDir(Path runDir, Cleanup cleanup) throws HostFailureException {
+        try {
+            Files.createDirectories(runDir.getParent());
+            Files.createDirectory(runDir, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
+            cleanup.add(() -> AtomicFiles.deleteTree(runDir));
+        } catch (java.nio.file.FileAlreadyExistsException e) {
+            throw new HostFailureException("run directory " + runDir + " already exists (a previous start of this task "
+                    + "left it behind)", e);
+        } catch (IOException e) {
+            throw new HostFailureException("cannot create the run directory " + runDir + ": " + e.getMessage(), e);
+        }
+    }
+
+    private static void createBlockFile(LaunchPlanner.NewBlockFile file, Optional<TaskUser> user, Cleanup cleanup)
+            throws HostFailureException {
+        try (RandomAccessFile raf = new RandomAccessFile(Files.createFile(file.file()).toFile(), "rw")) {
+            cleanup.add(() -> Files.deleteIfExists(file.file()));
+            raf.setLength(file.sizeBytes());
+            if (user.isPresent()) {
+                Files.setAttribute(file.file(), "unix:uid", user.get().uid());
+                Files.setAttribute(file.file(), "unix:gid", user.get().gid());
+            }
+        } catch (IOException e) {
+            throw new HostFailureException("cannot create block file " + file.file() + ": " + e.getMessage(), e);
+        }
+    }
+
+    private static void prepareSocketDir(Path dir, Optional<TaskUser> user, Cleanup cleanup) throws HostFailureException {
+        try {
+            if (!Files.isDirectory(dir)) {
+                Files.createDirectory(dir, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
+                cleanup.add(() -> AtomicFiles.deleteTree(dir));
+            }
+            if (user.isPresent()) {
+                Files.setAttribute(dir, "unix:uid", user.get().uid());
+                Files.setAttribute(dir, "unix:gid", user.get().gid());
+            }
+        } catch (IOException e) {
+            throw new HostFailureException("cannot prepare the QMP socket directory " + dir + ": " + e.getMessage(), e);
+        }
+    }
+
+    private static void killAndWait(SupervisedProcess process) throws Exception {
+        process.signal(9);
+        try {
+            process.exit().get(KILL_WAIT.toMillis(), TimeUnit.MILLISECONDS);
+        } catch (TimeoutException e) {
+            throw new IllegalStateException("tender pid " + process.tender().pid() + " did not die", e);
+        }
+    }
+
+    private static Path consolePath(Path path) {
+        return path == null || path.toString().isEmpty() ? Path.of("/dev/null") : path;
+    }
+
+    private static long nowNanos() {
+        Instant now = Instant.now();
+        return now.getEpochSecond() * 1_000_000_000L + now.getNano();
+    }
+
+    private static String deviceList(List<Device> devices) {
+        if (devices.isEmpty()) {
+            return "none";
+        }
+        List<String> out = new ArrayList<>();
+        for (Device d : devices) {
+            out.add(d.name() + " (" + d.type() + ")");
+        }
+        return String.join(", ", out);
+    }
+
+    private static String attachments(nomadmirage.tender.LaunchPlan plan) {
+        List<String> out = new ArrayList<>();
+        for (BlockAttachment b : plan.blocks()) {
+            out.add(b.device() + " -> " + b.file() + (b.readOnly() ? " (read-only)" : ""));
+        }
+        plan.nets().forEach(n -> out.add(n.device() + " -> " + n.tap() + " " + n.mac()));
+        return String.join(", ", out);
+    }
+}

@@ -1,0 +1,42 @@
+package nomadmirage.task;
+
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * What Nomad asks to start, independent of the wire format: identity, where
+ * the task lives, its console FIFOs, environment, user and resources. (The
+ * job's driver config travels separately, decoded.)
+ */
+public record TaskRequest(
+        TaskId id,
+        String name,
+        String allocId,
+        String jobName,
+        String groupName,
+        String namespace,
+        Path allocDir,
+        Path stdoutPath,
+        Path stderrPath,
+        Map<String, String> env,
+        String user,
+        long memoryMb,
+        long memoryMaxMb,
+        long cpuMhz,
+        List<PortMapping> ports) {
+
+    public TaskRequest {
+        env = Map.copyOf(env);
+        ports = List.copyOf(ports);
+    }
+
+    /** The task's own directory, {@code <alloc_dir>/<task name>}. */
+    public Path taskDir() {
+        return allocDir.resolve(name);
+    }
+
+    /** A group-level port Nomad allocated: host {@code value} → task port {@code to}. */
+    public record PortMapping(String label, int value, int to, String hostIp) {
+    }
+}

@@ -1,0 +1,66 @@
+package nomadmirage.solo5;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import java.util.HexFormat;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Bytes taken from tests/test_net/test_net.hvt as the Solo5 v0.12 toolchain
+ * built it: the ELF header, its ten program headers and its three notes,
+ * every other byte zero. solo5-elftool prints this binary as
+ * {"type":"solo5.abi","target":"hvt","version":2} and
+ * {"type":"solo5.manifest","version":1,"devices":[{"name":"service0","type":"NET_BASIC"}]}.
+ */
+class RealUnikernelTest {
+    private static final String TEST_NET_HVT = """
+            00000 7f454c4602010100000000000000000002003e00010000002000100000000000
+            00020 4000000000000000102002000000000000000000400038000a00400017001600
+            00040 0300000004000000001000000000000000001000000000000000100000000000
+            00060 1800000000000000180000000000000008000000000000000100000001000000
+            00080 0010000000000000000010000000000000001000000000005148000000000000
+            000a0 5148000000000000001000000000000001000000040000000060000000000000
+            000c0 00501000000000000050100000000000e812000000000000e812000000000000
+            000e0 0010000000000000010000000600000000800000000000000070100000000000
+            00100 0070100000000000600100000000000060010000000000000010000000000000
+            00120 0100000004000000700200000000000000000000000000000000000000000000
+            00140 0000000000000000000000000000000000100000000000000700000000000000
+            00180 0000000000000000080000000000000001000000060000000000000000000000
+            001a0 008010000000000000801000000000000000000000000000b03c200000000000
+            001c0 0010000000000000040000000400000014610000000000001451100000000000
+            001e0 1451100000000000180000000000000018000000000000000400000000000000
+            00200 0400000004000000f060000000000000f050100000000000f050100000000000
+            00220 2400000000000000240000000000000004000000000000000400000004000000
+            00240 006000000000000000501000000000000050100000000000f000000000000000
+            00260 f0000000000000000400000000000000
+            06000 06000000dc0000004d465431536f6c6f35000000000000000100000002000000
+            06060 0000000000000040000000000000000000000000000000000000000000000000
+            06080 0000000000000000736572766963653000000000000000000000000000000000
+            060c0 0000000000000000000000000200000000000000000000000000000000000000
+            060e0 00000000000000000000000000000000060000001000000041424931536f6c6f
+            06100 3500000001000000020000000000000000000000080000000400000001000000
+            06120 4f70656e4253440000000000
+            """;
+
+    @Test
+    void readsTheNotesOfARealHvtBinary() throws Exception {
+        Unikernel unikernel = UnikernelReader.read(image(TEST_NET_HVT, 0x612c));
+
+        assertEquals(new Unikernel(ElfMachine.X86_64, new Abi(AbiTarget.HVT, 2),
+                new Manifest(1, List.of(new Device("service0", DeviceType.NET_BASIC)))), unikernel);
+        assertEquals("{\"type\":\"solo5.abi\",\"target\":\"hvt\",\"version\":2}", ElftoolJson.abi(unikernel.abi()));
+        assertEquals("{\"type\":\"solo5.manifest\",\"version\":1,\"devices\":[{\"name\":\"service0\",\"type\":\"NET_BASIC\"}]}",
+                ElftoolJson.manifest(unikernel.manifest()));
+    }
+
+    private static byte[] image(String sparseHex, int size) {
+        byte[] image = new byte[size];
+        for (String line : sparseHex.strip().split("\n")) {
+            String[] fields = line.strip().split(" ");
+            byte[] bytes = HexFormat.of().parseHex(fields[1]);
+            System.arraycopy(bytes, 0, image, Integer.parseInt(fields[0], 16), bytes.length);
+        }
+        return image;
+    }
+}
