@@ -7,6 +7,7 @@
 # replacing this placeholder everywhere it occurs:
 #
 #   @RUN_DIR@   absolute path of the agent's run directory DIR
+#   @REPO@      absolute path of this repository
 #
 # so that everything the driver writes stays inside DIR and goes away with
 # `dev-agent.sh stop DIR`. A file passed with `start --config FILE` must have
@@ -25,7 +26,7 @@ plugin "nomad-driver-mirage" {
     # qemu               = "qemu-system-x86_64"
     # bridge             = "mirage0"
     # subnet             = "10.99.0.0/16"
-    # image_paths        = []                   # directories unikernel images may come from
+    image_paths = ["@REPO@/target/fixtures/images"] # default []: where absolute unikernel paths may point
     # fingerprint_period = "30s"
   }
 }

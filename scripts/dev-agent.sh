@@ -450,7 +450,7 @@ EOF
         fi
         if [[ -n "$plugin_config" ]]; then
             printf '\n# ---- from %s (@RUN_DIR@ = %s) ----\n' "$plugin_config" "$dir"
-            sed "/^[[:space:]]*#/!s|@RUN_DIR@|$dir|g" -- "$plugin_config"
+            sed "/^[[:space:]]*#/!{s|@RUN_DIR@|$dir|g;s|@REPO@|$repo_dir|g}" -- "$plugin_config"
         fi
     } >"$out"
 }
@@ -730,14 +730,35 @@ show_driver_status() {
 }
 
 # ---------------------------------------------------------------------------
-# HOOK: run_example_job DIR
-# The main job's example workload. It does nothing yet; later work submits a
-# job here (e.g. `"$script_path" exec "$dir" -- nomad job run ...`) and checks
-# its result. It runs while the agent of DIR is up.
+# run_example_job DIR
+# The main job's workload: the virtio hello unikernel (examples/jobs/
+# hello-virtio.nomad.hcl) under real qemu; shows its console (nomad alloc
+# logs) and its exit (nomad alloc status).
 # ---------------------------------------------------------------------------
 run_example_job() {
     local dir=$1
-    : "$dir"
+    local image="$repo_dir/target/fixtures/images/virtio-hello.virtio"
+    local job="$repo_dir/examples/jobs/hello-virtio.nomad.hcl"
+    [[ -f "$image" ]] || die "the example unikernel is not built ($image missing); run scripts/build-test-fixtures.sh target/fixtures"
+    printf '\n== nomad job run %s ==\n' "${job#"$repo_dir"/}"
+    "$script_path" exec "$dir" -- nomad job run -var "image=$image" "$job"
+    local alloc status=""
+    alloc=$("$script_path" exec "$dir" -- nomad job allocs -json hello-virtio | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["ID"])')
+    for _ in $(seq 120); do
+        status=$("$script_path" exec "$dir" -- nomad alloc status -json "$alloc" | python3 -c 'import json,sys; print(json.load(sys.stdin)["ClientStatus"])')
+        [[ $status == complete || $status == failed ]] && break
+        sleep 1
+    done
+    printf '\n== nomad alloc logs %s hello (the unikernel console) ==\n' "${alloc:0:8}"
+    "$script_path" exec "$dir" -- nomad alloc logs "$alloc" hello || true
+    printf '\n== nomad alloc status %s ==\n' "${alloc:0:8}"
+    if [[ $status == complete ]]; then
+        "$script_path" exec "$dir" -- nomad alloc status "$alloc" | sed -n '/^Recent Events/,$p'
+    else
+        "$script_path" exec "$dir" -- nomad alloc status "$alloc"
+    fi
+    [[ $status == complete ]] || die "the example job ended as '$status', expected complete"
+    printf '\nThe unikernel ran under Nomad and exited successfully.\n'
 }
 
 cmd_run() {
@@ -755,6 +776,8 @@ cmd_run() {
 
     local dir
     dir=$(mktemp -d "${TMPDIR:-/tmp}/mirage-dev.XXXXXX")
+    # Tenders run as an unprivileged user (default_user), which must reach the task directories below.
+    chmod 0755 "$dir"
     # Tear down on any exit, including Ctrl-C, unless --keep succeeded.
     # shellcheck disable=SC2064 # expand $dir now
     trap "'$script_path' stop '$dir' || true" EXIT

@@ -202,7 +202,8 @@ public final class PluginServer {
             server.shutdownNow();
             Thread.currentThread().interrupt();
         }
-        eventLoops.shutdownGracefully(0, 200, TimeUnit.MILLISECONDS);
+        // The event loops finish their last writes before the executor they hand work to goes away.
+        eventLoops.shutdownGracefully(0, 200, TimeUnit.MILLISECONDS).awaitUninterruptibly(2, TimeUnit.SECONDS);
         executor.shutdownNow();
         if (socketDir != null) {
             try {

@@ -24,6 +24,8 @@ public final class JulBridge extends Handler {
         root.addHandler(new JulBridge(log));
         // Netty warns on every connection that unix sockets have no SO_KEEPALIVE.
         java.util.logging.Logger.getLogger("io.netty.bootstrap").setLevel(Level.SEVERE);
+        // Netty's machine id falls back to random bytes in a namespace without hardware addresses; harmless.
+        java.util.logging.Logger.getLogger("io.netty.util.internal.MacAddressUtil").setLevel(Level.SEVERE);
     }
 
     @Override
