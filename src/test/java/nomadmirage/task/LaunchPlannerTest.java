@@ -1,0 +1,260 @@
+package nomadmirage.task;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import nomadmirage.config.PluginConfig;
+import nomadmirage.config.TaskConfig;
+import nomadmirage.config.TaskConfig.Accelerator;
+import nomadmirage.config.TaskConfig.BlockDeviceConfig;
+import nomadmirage.config.TaskConfig.QemuOptions;
+import nomadmirage.driver.HostInspector;
+import nomadmirage.solo5.AbiTarget;
+import nomadmirage.solo5.DeviceType;
+import nomadmirage.solo5.TestUnikernels;
+import nomadmirage.tender.TenderKind;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class LaunchPlannerTest {
+    @TempDir
+    Path tmp;
+    Path allocDir;
+    Path taskDir;
+    boolean kvm = true;
+
+    private final HostInspector host = new HostInspector() {
+        @Override
+        public Optional<Path> findExecutable(String nameOrPath) {
+            return nameOrPath.contains("missing") ? Optional.empty() : Optional.of(Path.of("/opt/bin/" + nameOrPath));
+        }
+
+        @Override
+        public boolean canOpenReadWrite(Path path) {
+            return kvm;
+        }
+
+        @Override
+        public Optional<String> interfaceState(String name) {
+            return Optional.empty();
+        }
+
+        @Override
+        public Optional<String> prepareWritableDirectory(Path dir) {
+            return Optional.empty();
+        }
+    };
+
+    @BeforeEach
+    void layout() throws Exception {
+        allocDir = tmp.resolve("alloc-1");
+        taskDir = allocDir.resolve("web");
+        Files.createDirectories(taskDir.resolve("local"));
+        Files.createDirectories(allocDir.resolve("alloc/data"));
+    }
+
+    private Path image(String relative, AbiTarget target, Map<String, DeviceType> devices) throws Exception {
+        Path file = taskDir.resolve(relative);
+        Files.createDirectories(file.getParent());
+        Files.write(file, TestUnikernels.image(target, target == AbiTarget.VIRTIO ? 1 : 2, devices));
+        return file;
+    }
+
+    private TaskRequest request(long memoryMb) {
+        return new TaskRequest(new TaskId("alloc-1/web/0001"), "web", "alloc-1", "job", "group", "default", allocDir,
+                null, null, Map.of(), "", memoryMb, 0, 100, List.of());
+    }
+
+    private static TaskConfig config(String unikernel, List<BlockDeviceConfig> blocks, Optional<String> tender,
+            QemuOptions qemu, List<String> args) {
+        return new TaskConfig(unikernel, args, tender, blocks, qemu);
+    }
+
+    private static TaskConfig config(String unikernel) {
+        return config(unikernel, List.of(), Optional.empty(), QemuOptions.defaults(), List.of());
+    }
+
+    private LaunchPlanner.Planned plan(TaskConfig config, PluginConfig plugin) throws Exception {
+        return new LaunchPlanner(host).plan(request(48), config, plugin, tmp.resolve("run"), List.of());
+    }
+
+    private String failure(TaskConfig config, PluginConfig plugin) {
+        return assertThrows(InvalidTaskException.class, () -> plan(config, plugin)).getMessage();
+    }
+
+    @Test
+    void anHvtImageInTheTaskDirectoryRunsUnderSolo5Hvt() throws Exception {
+        Path image = image("local/app.hvt", AbiTarget.HVT, Map.of());
+        var planned = plan(config("local/app.hvt"), PluginConfig.defaults());
+        assertEquals(TenderKind.SOLO5_HVT, planned.plan().kind());
+        assertEquals(Path.of("/opt/bin/solo5-hvt"), planned.plan().tender());
+        assertEquals(image.toRealPath(), planned.plan().kernel());
+        assertEquals(48, planned.plan().memoryMb());
+    }
+
+    @Test
+    void memoryDefaultsWhenNomadSendsNone() throws Exception {
+        image("local/app.spt", AbiTarget.SPT, Map.of());
+        var planned = new LaunchPlanner(host).plan(request(0), config("local/app.spt"), PluginConfig.defaults(),
+                tmp.resolve("run"), List.of());
+        assertEquals(LaunchPlanner.DEFAULT_MEMORY_MB, planned.plan().memoryMb());
+    }
+
+    @Test
+    void virtioRunsUnderQemuWithTcgUnlessTheOperatorAllowsKvm() throws Exception {
+        image("local/app.virtio", AbiTarget.VIRTIO, Map.of());
+        var tcg = plan(config("local/app.virtio"), PluginConfig.defaults());
+        assertEquals(TenderKind.QEMU, tcg.plan().kind());
+        assertEquals(false, tcg.plan().qemu().orElseThrow().kvm());
+        assertEquals(taskDir.resolve(".mirage/qmp.sock"), tcg.plan().qemu().orElseThrow().qmpSocket());
+
+        PluginConfig auto = withAutoKvm(PluginConfig.defaults());
+        assertEquals(true, plan(config("local/app.virtio"), auto).plan().qemu().orElseThrow().kvm());
+        kvm = false;
+        assertEquals(false, plan(config("local/app.virtio"), auto).plan().qemu().orElseThrow().kvm());
+        String forced = failure(config("local/app.virtio", List.of(), Optional.empty(),
+                new QemuOptions(Accelerator.KVM, Optional.empty(), List.of()), List.of()), auto);
+        assertTrue(forced.startsWith("qemu.accelerator"), forced);
+    }
+
+    @Test
+    void aMissingOrEscapingUnikernelIsRefused() throws Exception {
+        assertTrue(failure(config("local/nope.hvt"), PluginConfig.defaults()).contains("does not exist"));
+        Path outside = Files.write(tmp.resolve("outside.hvt"), TestUnikernels.image(AbiTarget.HVT, 2, Map.of()));
+        assertTrue(failure(config("../../outside.hvt"), PluginConfig.defaults()).contains("outside"));
+        Files.createSymbolicLink(taskDir.resolve("local/link.hvt"), outside);
+        String viaLink = failure(config("local/link.hvt"), PluginConfig.defaults());
+        assertTrue(viaLink.startsWith("unikernel:") && viaLink.contains("outside"), viaLink);
+        String absolute = failure(config(outside.toString()), PluginConfig.defaults());
+        assertTrue(absolute.contains("image_paths is empty"), absolute);
+    }
+
+    @Test
+    void absolutePathsMustBeUnderImagePaths() throws Exception {
+        Path images = Files.createDirectories(tmp.resolve("images"));
+        Path inside = Files.write(images.resolve("a.hvt"), TestUnikernels.image(AbiTarget.HVT, 2, Map.of()));
+        Path other = Files.write(tmp.resolve("b.hvt"), TestUnikernels.image(AbiTarget.HVT, 2, Map.of()));
+        PluginConfig plugin = withImagePaths(PluginConfig.defaults(), List.of(images));
+        assertEquals(inside.toRealPath(), plan(config(inside.toString()), plugin).plan().kernel());
+        assertTrue(failure(config(other.toString()), plugin).contains("image_paths"));
+    }
+
+    @Test
+    void notAUnikernelSaysWhy() throws Exception {
+        Files.writeString(taskDir.resolve("local/readme.txt"), "hello");
+        String message = failure(config("local/readme.txt"), PluginConfig.defaults());
+        assertTrue(message.startsWith("unikernel:") && message.contains("not a Solo5 unikernel"), message);
+    }
+
+    @Test
+    void anIncompatibleTenderOverrideIsRefused() throws Exception {
+        image("local/app.hvt", AbiTarget.HVT, Map.of());
+        String message = failure(config("local/app.hvt", List.of(), Optional.of("solo5-spt"), QemuOptions.defaults(),
+                List.of()), PluginConfig.defaults());
+        assertTrue(message.startsWith("tender:") && message.contains("allowed: solo5-hvt"), message);
+    }
+
+    @Test
+    void hvtNeedsKvmAndAMissingTenderIsNamed() throws Exception {
+        image("local/app.hvt", AbiTarget.HVT, Map.of());
+        kvm = false;
+        assertTrue(failure(config("local/app.hvt"), PluginConfig.defaults()).contains("/dev/kvm"));
+        image("local/app.spt", AbiTarget.SPT, Map.of());
+        PluginConfig missing = new PluginConfig("solo5-hvt", "missing-spt", "qemu", "mirage0",
+                PluginConfig.defaults().subnet(), PluginConfig.defaults().stateDir(), List.of(),
+                PluginConfig.defaults().logLevel(), PluginConfig.defaults().fingerprintPeriod(), "nobody", false, List.of());
+        String message = failure(config("local/app.spt"), missing);
+        assertTrue(message.contains("no solo5-spt") && message.contains("solo5_spt"), message);
+    }
+
+    @Test
+    void blockDevicesMustMatchTheManifest() throws Exception {
+        Map<String, DeviceType> devices = new LinkedHashMap<>();
+        devices.put("storage", DeviceType.BLOCK_BASIC);
+        image("local/app.hvt", AbiTarget.HVT, devices);
+        String missing = failure(config("local/app.hvt"), PluginConfig.defaults());
+        assertTrue(missing.contains("[storage]") && missing.contains("does not configure"), missing);
+
+        var unknown = List.of(new BlockDeviceConfig("data", "local/d.img", Optional.of(4096L), 512, false));
+        String unknownMessage = failure(config("local/app.hvt", unknown, Optional.empty(), QemuOptions.defaults(),
+                List.of()), PluginConfig.defaults());
+        assertTrue(unknownMessage.startsWith("block[0].name: \"data\"") && unknownMessage.contains("\"storage\""),
+                unknownMessage);
+
+        var readOnly = List.of(new BlockDeviceConfig("storage", "local/d.img", Optional.of(4096L), 512, true));
+        assertTrue(failure(config("local/app.hvt", readOnly, Optional.empty(), QemuOptions.defaults(), List.of()),
+                PluginConfig.defaults()).startsWith("block[0].read_only"));
+
+        var noSize = List.of(new BlockDeviceConfig("storage", "local/d.img", Optional.empty(), 512, false));
+        assertTrue(failure(config("local/app.hvt", noSize, Optional.empty(), QemuOptions.defaults(), List.of()),
+                PluginConfig.defaults()).contains("set block[0].size"));
+
+        var ok = List.of(new BlockDeviceConfig("storage", "local/d.img", Optional.of(8192L), 512, false));
+        var planned = plan(config("local/app.hvt", ok, Optional.empty(), QemuOptions.defaults(), List.of()),
+                PluginConfig.defaults());
+        assertEquals(List.of(new LaunchPlanner.NewBlockFile(taskDir.toRealPath().resolve("local/d.img"), 8192L)),
+                planned.filesToCreate());
+        assertEquals("storage", planned.plan().blocks().getFirst().device());
+
+        var escaping = List.of(new BlockDeviceConfig("storage", "../../../escape.img", Optional.of(8192L), 512, false));
+        assertTrue(failure(config("local/app.hvt", escaping, Optional.empty(), QemuOptions.defaults(), List.of()),
+                PluginConfig.defaults()).contains("outside"));
+    }
+
+    @Test
+    void anExistingBlockFileMustBeWholeSectors() throws Exception {
+        image("local/app.spt", AbiTarget.SPT, Map.of("storage", DeviceType.BLOCK_BASIC));
+        Files.write(taskDir.resolve("local/d.img"), new byte[1000]);
+        var blocks = List.of(new BlockDeviceConfig("storage", "local/d.img", Optional.empty(), 512, false));
+        assertTrue(failure(config("local/app.spt", blocks, Optional.empty(), QemuOptions.defaults(), List.of()),
+                PluginConfig.defaults()).contains("1000 bytes"));
+    }
+
+    @Test
+    void networkDevicesNeedAttachments() throws Exception {
+        image("local/app.hvt", AbiTarget.HVT, Map.of("service", DeviceType.NET_BASIC));
+        String message = failure(config("local/app.hvt"), PluginConfig.defaults());
+        assertTrue(message.startsWith("network:") && message.contains("[service]"), message);
+    }
+
+    @Test
+    void qemuExtraArgsOnlyFromTheAllowList() throws Exception {
+        image("local/app.virtio", AbiTarget.VIRTIO, Map.of());
+        QemuOptions smp = new QemuOptions(Accelerator.TCG, Optional.empty(), List.of("-smp", "2"));
+        String refused = failure(config("local/app.virtio", List.of(), Optional.empty(), smp, List.of()),
+                PluginConfig.defaults());
+        assertTrue(refused.startsWith("qemu.args[0]: \"-smp\" is not allowed"), refused);
+        PluginConfig allowing = new PluginConfig("solo5-hvt", "solo5-spt", "qemu", "mirage0",
+                PluginConfig.defaults().subnet(), PluginConfig.defaults().stateDir(), List.of(),
+                PluginConfig.defaults().logLevel(), PluginConfig.defaults().fingerprintPeriod(), "nobody", false,
+                List.of("-smp"));
+        assertEquals(List.of("-smp", "2"), plan(config("local/app.virtio", List.of(), Optional.empty(), smp, List.of()),
+                allowing).plan().qemu().orElseThrow().extraArgs());
+    }
+
+    @Test
+    void virtioArgumentsCannotContainSpaces() throws Exception {
+        image("local/app.virtio", AbiTarget.VIRTIO, Map.of());
+        String message = failure(config("local/app.virtio", List.of(), Optional.empty(), QemuOptions.defaults(),
+                List.of("--ok", "two words")), PluginConfig.defaults());
+        assertTrue(message.startsWith("args[1]"), message);
+    }
+
+    private static PluginConfig withAutoKvm(PluginConfig c) {
+        return new PluginConfig(c.solo5Hvt(), c.solo5Spt(), c.qemu(), c.bridge(), c.subnet(), c.stateDir(),
+                c.imagePaths(), c.logLevel(), c.fingerprintPeriod(), c.defaultUser(), true, c.qemuAllowedArgs());
+    }
+
+    private static PluginConfig withImagePaths(PluginConfig c, List<Path> paths) {
+        return new PluginConfig(c.solo5Hvt(), c.solo5Spt(), c.qemu(), c.bridge(), c.subnet(), c.stateDir(),
+                paths, c.logLevel(), c.fingerprintPeriod(), c.defaultUser(), c.qemuAutoKvm(), c.qemuAllowedArgs());
+    }
+}
