@@ -21,7 +21,9 @@ public record PluginConfig(
         Duration fingerprintPeriod,
         String defaultUser,
         boolean qemuAutoKvm,
-        List<String> qemuAllowedArgs) {
+        List<String> qemuAllowedArgs,
+        String macOui,
+        int mtu) {
 
     public static final String DEFAULT_HVT = "solo5-hvt";
     public static final String DEFAULT_SPT = "solo5-spt";
@@ -32,6 +34,9 @@ public record PluginConfig(
     public static final String DEFAULT_LOG_LEVEL = "info";
     public static final String DEFAULT_FINGERPRINT_PERIOD = "30s";
     public static final String DEFAULT_USER = "nobody";
+    /** The OUI the original plugin used for unikernel MACs. */
+    public static final String DEFAULT_MAC_OUI = "00:80:41";
+    public static final int DEFAULT_MTU = 1500;
 
     public PluginConfig {
         imagePaths = List.copyOf(imagePaths);
@@ -42,6 +47,6 @@ public record PluginConfig(
     public static PluginConfig defaults() {
         return new PluginConfig(DEFAULT_HVT, DEFAULT_SPT, DEFAULT_QEMU, DEFAULT_BRIDGE,
                 Ipv4Cidr.parse(DEFAULT_SUBNET), Path.of(DEFAULT_STATE_DIR), List.of(), LogLevel.INFO,
-                Duration.ofSeconds(30), DEFAULT_USER, false, List.of());
+                Duration.ofSeconds(30), DEFAULT_USER, false, List.of(), DEFAULT_MAC_OUI, DEFAULT_MTU);
     }
 }

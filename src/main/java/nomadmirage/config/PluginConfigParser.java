@@ -91,8 +91,17 @@ public final class PluginConfigParser {
                         "expected a qemu option name such as \"-smp\"");
             }
         }
+        String oui = string(raw, PluginConfigKeys.MAC_OUI, PluginConfig.DEFAULT_MAC_OUI);
+        if (!oui.matches("[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){2}") || (Integer.parseInt(oui.substring(0, 2), 16) & 1) != 0) {
+            throw new ConfigException(PluginConfigKeys.MAC_OUI, oui,
+                    "expected three hex bytes such as \"00:80:41\" with the multicast bit of the first byte clear");
+        }
+        long mtu = ConfigValues.optionalLong(raw, PluginConfigKeys.MTU, PluginConfigKeys.MTU).orElse((long) PluginConfig.DEFAULT_MTU);
+        if (mtu < 576 || mtu > 65535) {
+            throw new ConfigException(PluginConfigKeys.MTU, mtu, "expected an MTU from 576 to 65535");
+        }
         return new PluginConfig(hvt, spt, qemu, bridge, subnet, stateDir, imagePaths, level, period, user,
-                Boolean.TRUE.equals(autoKvm), allowed);
+                Boolean.TRUE.equals(autoKvm), allowed, oui.toLowerCase(java.util.Locale.ROOT), (int) mtu);
     }
 
     private static String string(Map<String, Object> raw, String key, String fallback) throws ConfigException {

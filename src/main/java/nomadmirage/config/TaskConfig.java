@@ -13,11 +13,29 @@ public record TaskConfig(
         List<String> args,
         Optional<String> tender,
         List<BlockDeviceConfig> blocks,
-        QemuOptions qemu) {
+        QemuOptions qemu,
+        List<NetDeviceConfig> networks,
+        boolean autoAdvertise) {
 
     public TaskConfig {
         args = List.copyOf(args);
         blocks = List.copyOf(blocks);
+        networks = List.copyOf(networks);
+    }
+
+    /** A config without network settings (tests and callers that do not need them). */
+    public TaskConfig(String unikernel, List<String> args, Optional<String> tender, List<BlockDeviceConfig> blocks,
+            QemuOptions qemu) {
+        this(unikernel, args, tender, blocks, qemu, List.of(), false);
+    }
+
+    /**
+     * One {@code network {}}: settings for a NET_BASIC device of the manifest.
+     * Empty optionals mean "the default": a derived MAC, an address from the
+     * pool, and for the default device the MirageOS argument names.
+     */
+    public record NetDeviceConfig(String device, Optional<List<String>> ports, Optional<String> mac,
+            Optional<String> address, Optional<String> ipv4Arg, Optional<String> gatewayArg) {
     }
 
     /** One {@code block {}}: which manifest device, which file backs it. */

@@ -15,6 +15,14 @@ public final class TaskConfigKeys {
     public static final String QEMU_ACCELERATOR = "accelerator";
     public static final String QEMU_MACHINE = "machine";
     public static final String QEMU_ARGS = "args";
+    public static final String NETWORK = "network";
+    public static final String NETWORK_DEVICE = "device";
+    public static final String NETWORK_PORTS = "ports";
+    public static final String NETWORK_MAC = "mac";
+    public static final String NETWORK_ADDRESS = "address";
+    public static final String NETWORK_IPV4_ARG = "ipv4_arg";
+    public static final String NETWORK_GATEWAY_ARG = "gateway_arg";
+    public static final String AUTO_ADVERTISE = "auto_advertise";
 
     private TaskConfigKeys() {
     }

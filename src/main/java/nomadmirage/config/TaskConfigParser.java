@@ -16,6 +16,7 @@ import java.util.Optional;
 import java.util.Set;
 import nomadmirage.config.TaskConfig.Accelerator;
 import nomadmirage.config.TaskConfig.BlockDeviceConfig;
+import nomadmirage.config.TaskConfig.NetDeviceConfig;
 import nomadmirage.config.TaskConfig.QemuOptions;
 
 /** Builds a {@link TaskConfig} from a decoded job {@code config {}}; every error names its field. */
@@ -43,7 +44,44 @@ public final class TaskConfigParser {
             throw new ConfigException(TaskConfigKeys.TENDER, tender.get(), "allowed: " + String.join(", ", TENDERS)
                     + " (or leave it out to choose from the unikernel's ABI target)");
         }
-        return new TaskConfig(unikernel, args, tender, blocks(raw), qemu(raw));
+        boolean advertise = optionalBool(raw, TaskConfigKeys.AUTO_ADVERTISE, TaskConfigKeys.AUTO_ADVERTISE).orElse(false);
+        return new TaskConfig(unikernel, args, tender, blocks(raw), qemu(raw), networks(raw), advertise);
+    }
+
+    private static List<NetDeviceConfig> networks(Map<String, Object> raw) throws ConfigException {
+        List<NetDeviceConfig> out = new ArrayList<>();
+        Set<String> devices = new HashSet<>();
+        List<Map<String, Object>> blocks = objectList(raw, TaskConfigKeys.NETWORK, TaskConfigKeys.NETWORK);
+        for (int i = 0; i < blocks.size(); i++) {
+            Map<String, Object> net = blocks.get(i);
+            String at = TaskConfigKeys.NETWORK + "[" + i + "].";
+            String device = requiredString(net, TaskConfigKeys.NETWORK_DEVICE, at + TaskConfigKeys.NETWORK_DEVICE);
+            if (!devices.add(device)) {
+                throw new ConfigException(at + TaskConfigKeys.NETWORK_DEVICE, device,
+                        "each network device may be configured only once");
+            }
+            Optional<List<String>> ports = net.get(TaskConfigKeys.NETWORK_PORTS) == null ? Optional.empty()
+                    : Optional.of(stringList(net, TaskConfigKeys.NETWORK_PORTS, at + TaskConfigKeys.NETWORK_PORTS));
+            Optional<String> mac = optionalString(net, TaskConfigKeys.NETWORK_MAC, at + TaskConfigKeys.NETWORK_MAC);
+            Optional<String> address = optionalString(net, TaskConfigKeys.NETWORK_ADDRESS, at + TaskConfigKeys.NETWORK_ADDRESS);
+            if (address.isPresent() && Ipv4Cidr.parseAddress(address.get()) == null) {
+                throw new ConfigException(at + TaskConfigKeys.NETWORK_ADDRESS, address.get(),
+                        "expected an IPv4 address inside the agent's subnet, e.g. 10.99.0.50");
+            }
+            Optional<String> ipv4Arg = argName(net, TaskConfigKeys.NETWORK_IPV4_ARG, at);
+            Optional<String> gatewayArg = argName(net, TaskConfigKeys.NETWORK_GATEWAY_ARG, at);
+            out.add(new NetDeviceConfig(device, ports, mac, address, ipv4Arg, gatewayArg));
+        }
+        return out;
+    }
+
+    private static Optional<String> argName(Map<String, Object> net, String key, String at) throws ConfigException {
+        Optional<String> value = optionalString(net, key, at + key);
+        if (value.isPresent() && !value.get().isEmpty() && !value.get().matches("-{1,2}[A-Za-z0-9][A-Za-z0-9_:.-]*")) {
+            throw new ConfigException(at + key, value.get(),
+                    "expected an option name such as \"--ipv4\" (the value is appended after '='), or \"\" to pass nothing");
+        }
+        return value;
     }
 
     private static List<BlockDeviceConfig> blocks(Map<String, Object> raw) throws ConfigException {

@@ -39,6 +39,10 @@ final class PluginConfigSchema {
         fields.put(PluginConfigKeys.QEMU_AUTO_KVM, attrWithDefault(PluginConfigKeys.QEMU_AUTO_KVM, "bool", "false"));
         fields.put(PluginConfigKeys.QEMU_ALLOWED_ARGS,
                 attrWithDefault(PluginConfigKeys.QEMU_ALLOWED_ARGS, "list(string)", "[]"));
+        fields.put(PluginConfigKeys.MAC_OUI,
+                attrWithDefault(PluginConfigKeys.MAC_OUI, "string", quoted(PluginConfig.DEFAULT_MAC_OUI)));
+        fields.put(PluginConfigKeys.MTU, attrWithDefault(PluginConfigKeys.MTU, "number",
+                Integer.toString(PluginConfig.DEFAULT_MTU)));
         return HclSpecs.object(fields);
     }
 }

@@ -33,6 +33,16 @@ final class TaskConfigSchema {
         qemu.put(TaskConfigKeys.QEMU_MACHINE, attr(TaskConfigKeys.QEMU_MACHINE, "string"));
         qemu.put(TaskConfigKeys.QEMU_ARGS, attr(TaskConfigKeys.QEMU_ARGS, "list(string)"));
         fields.put(TaskConfigKeys.QEMU, HclSpecs.blockList(TaskConfigKeys.QEMU, HclSpecs.object(qemu)));
+
+        Map<String, Spec> network = new LinkedHashMap<>();
+        network.put(TaskConfigKeys.NETWORK_DEVICE, requiredAttr(TaskConfigKeys.NETWORK_DEVICE, "string"));
+        network.put(TaskConfigKeys.NETWORK_PORTS, attr(TaskConfigKeys.NETWORK_PORTS, "list(string)"));
+        network.put(TaskConfigKeys.NETWORK_MAC, attr(TaskConfigKeys.NETWORK_MAC, "string"));
+        network.put(TaskConfigKeys.NETWORK_ADDRESS, attr(TaskConfigKeys.NETWORK_ADDRESS, "string"));
+        network.put(TaskConfigKeys.NETWORK_IPV4_ARG, attr(TaskConfigKeys.NETWORK_IPV4_ARG, "string"));
+        network.put(TaskConfigKeys.NETWORK_GATEWAY_ARG, attr(TaskConfigKeys.NETWORK_GATEWAY_ARG, "string"));
+        fields.put(TaskConfigKeys.NETWORK, HclSpecs.blockList(TaskConfigKeys.NETWORK, HclSpecs.object(network)));
+        fields.put(TaskConfigKeys.AUTO_ADVERTISE, attrWithDefault(TaskConfigKeys.AUTO_ADVERTISE, "bool", "false"));
         return HclSpecs.object(fields);
     }
 }
