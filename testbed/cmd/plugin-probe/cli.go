@@ -30,6 +30,7 @@ type options struct {
 	logLevel     hclog.Level
 	logJSON      bool
 	includeLog   bool
+	scriptPath   string // tasks: the JSON script (see scenario_tasks.go)
 }
 
 // stringList is a repeatable string flag.
@@ -52,6 +53,7 @@ func newFlagSet(o *options, configJSON, logLevel *string) *flag.FlagSet {
 	fs.StringVar(logLevel, "log-level", "trace", "level of the hclog logger handed to go-plugin")
 	fs.BoolVar(&o.logJSON, "log-json", false, "write the stderr log as JSON lines")
 	fs.BoolVar(&o.includeLog, "include-log", true, "include the captured hclog entries under \"log\" in the JSON")
+	fs.StringVar(&o.scriptPath, "script", "", "tasks: the JSON script of steps to run (`FILE`)")
 	return fs
 }
 

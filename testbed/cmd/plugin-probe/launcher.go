@@ -21,6 +21,7 @@ type session struct {
 	base   base.BasePlugin
 	driver drivers.DriverPlugin
 	pid    int
+	logger hclog.Logger // the logger it was launched with, for launching more
 
 	killOnce sync.Once
 	killed   teardown
@@ -40,7 +41,7 @@ func launch(o *options, logger hclog.Logger) (*session, error) {
 		Logger:           logger,
 		StartTimeout:     o.startTimeout,
 	})
-	s := &session{client: client}
+	s := &session{client: client, logger: logger}
 	if err := s.dispense(); err != nil {
 		client.Kill()
 		return nil, err

@@ -45,9 +45,8 @@ final class TaskStatusMapper {
                 .setStartedAt(timestamp(handle.startedAt()))
                 .setCompletedAt(handle.completedAt() == null ? GO_ZERO_TIME : timestamp(handle.completedAt()));
         ExitOutcome outcome = handle.outcome().getNow(null);
-        if (outcome != null) {
-            status.setResult(exitResult(outcome));
-        }
+        // Always set: Nomad's client (drivers.taskStatusFromProto) dereferences the result and panics on nil.
+        status.setResult(outcome != null ? exitResult(outcome) : ExitResult.getDefaultInstance());
         Map<String, String> attrs = new LinkedHashMap<>();
         attrs.put("pid", Long.toString(handle.process().tender().pid()));
         attrs.put("tender", handle.tender().configName());

@@ -115,6 +115,7 @@ public final class TaskManager {
             List<String> argv = TenderCommand.argv(plan);
             LaunchRequest launch = new LaunchRequest(argv, request.env(), request.taskDir(),
                     consolePath(request.stdoutPath()), consolePath(request.stderrPath()), runDir, user.orElse(null));
+            long startedAt = nowNanos();
             SupervisedProcess process;
             try {
                 process = supervisor.launch(launch);
@@ -125,7 +126,7 @@ public final class TaskManager {
 
             DriverState state = new DriverState(DriverState.CURRENT_VERSION, request.id().value(), request.allocId(),
                     request.name(), plan.kind().name(), runDir.toString(), plan.kernel().toString(), argv,
-                    nowNanos(), plan.qemu().map(q -> q.qmpSocket().toString()).orElse(null), plan.memoryMb(),
+                    startedAt, plan.qemu().map(q -> q.qmpSocket().toString()).orElse(null), plan.memoryMb(),
                     planned.unikernel().manifest().devices().stream().map(d -> d.name() + ":" + d.type()).toList());
             try {
                 AtomicFiles.write(runDir.resolve(TASK_RECORD), state.encode());

@@ -46,7 +46,7 @@ public final class TaskUserResolver {
             }
         }
         if (wantsKvm) {
-            kvmGroup().filter(g -> !groups.contains(g)).ifPresent(groups::add);
+            kvmGroup().filter(g -> g != 0 && !groups.contains(g)).ifPresent(groups::add);
         }
         return Optional.of(new TaskUser(uid, gid, groups));
     }

@@ -1,0 +1,485 @@
+package nomadmirage.it;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import java.io.File;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.Stream;
+import nomadmirage.testing.TaskScript;
+import nomadmirage.testing.TaskScript.Result;
+import nomadmirage.testing.TaskScript.Task;
+import nomadmirage.testing.TestEnv;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The task lifecycle (StartTask … DestroyTask, RecoverTask after a plugin
+ * crash and an agent restart) driven through Nomad's own driver client by the
+ * Go plugin-probe, with the fixture tenders: the solo5-hvt/solo5-spt stand-in
+ * and the real qemu-system-x86_64 (TCG) running a real multiboot kernel.
+ */
+class TaskLifecycleIT {
+    private static final int SIGHUP = 1;
+
+    @TempDir
+    Path tmp;
+
+    private Path stateDir;
+    private Path allocs;
+    private Path images;
+
+    @BeforeEach
+    void layout() throws Exception {
+        TaskScript.readable(tmp);
+        stateDir = tmp.resolve("state");
+        allocs = Files.createDirectory(tmp.resolve("allocs"));
+        TaskScript.readable(allocs);
+        images = TestEnv.fixtures().resolve("images");
+    }
+
+    @AfterEach
+    void nothingLeftRunning() {
+        // Every tender's and supervisor's command line names a path under tmp. Leftovers (of this
+        // test's own tasks) are killed so a failure does not leak into later tests, then reported.
+        List<String> left = TaskScript.processesMentioning(tmp.toString());
+        for (String entry : left) {
+            ProcessHandle.of(Long.parseLong(entry.substring(0, entry.indexOf(':')))).ifPresent(ProcessHandle::destroyForcibly);
+        }
+        assertEquals(List.of(), left, "processes left behind");
+    }
+
+    private Map<String, Object> pluginConfig(Object... extra) {
+        Map<String, Object> config = new LinkedHashMap<>();
+        Path bin = TestEnv.fixtures().resolve("bin");
+        config.put("state_dir", stateDir.toString());
+        config.put("solo5_hvt", bin.resolve("solo5-hvt").toString());
+        config.put("solo5_spt", bin.resolve("solo5-spt").toString());
+        config.put("qemu", qemu().toString());
+        config.put("default_user", "nobody");
+        config.put("log_level", "debug");
+        for (int i = 0; i < extra.length; i += 2) {
+            config.put((String) extra[i], extra[i + 1]);
+        }
+        return config;
+    }
+
+    private static Path qemu() {
+        for (String dir : System.getenv().getOrDefault("PATH", "/usr/bin:/bin").split(File.pathSeparator)) {
+            Path candidate = Path.of(dir, "qemu-system-x86_64");
+            if (Files.isExecutable(candidate)) {
+                return candidate;
+            }
+        }
+        throw new AssertionError("qemu-system-x86_64 is not on the PATH");
+    }
+
+    private Task task(String name, String image) throws Exception {
+        return Task.create(allocs, name, images.resolve(image));
+    }
+
+    private static int exitCode(JsonNode wait) {
+        return wait.get("exit_code").intValue();
+    }
+
+    private List<Path> runDirs() throws Exception {
+        Path tasks = stateDir.resolve("tasks");
+        if (!Files.isDirectory(tasks)) {
+            return List.of();
+        }
+        try (Stream<Path> dirs = Files.list(tasks)) {
+            return dirs.toList();
+        }
+    }
+
+    @Test
+    void batchUnikernelsOnTheHvtAndSptStandInsReportTheirExitAndConsole() throws Exception {
+        Task exit3 = task("exit3", "standin-hello.hvt").args("--standin-print=about-to-exit", "--standin-exit=3");
+        Task abort = task("abort", "standin-hello.hvt").args("--standin-abort=boom");
+        Task spt = task("spt", "standin-hello.spt");
+        TaskScript script = new TaskScript(pluginConfig()).launch()
+                .start("start-exit3", exit3).waitAsync("open-wait-exit3", exit3)
+                .start("start-abort", abort)
+                .start("start-spt", spt)
+                .join("wait-exit3", "open-wait-exit3", "20s")
+                .waitTask("wait-abort", abort, "20s")
+                .waitTask("wait-spt", spt, "20s")
+                .inspect("inspect-exit3", exit3)
+                .destroy("destroy-exit3", exit3, false)
+                .destroy("destroy-abort", abort, false)
+                .destroy("destroy-spt", spt, false);
+        Result r = script.run(tmp);
+
+        JsonNode started = r.ok("start-exit3");
+        assertTrue(started.at("/handle/config_id_set").booleanValue(), started.toString());
+        assertEquals(exit3.id, started.at("/handle/config_id").textValue());
+        assertEquals(exit3.id, started.at("/handle/driver_state/task_id").textValue(), "driver_state: " + started);
+        assertEquals("running", started.at("/handle/state").textValue());
+
+        JsonNode wait = r.ok("wait-exit3");
+        assertEquals(3, exitCode(wait), wait.toString());
+        assertEquals(0, wait.get("signal").intValue());
+        assertTrue(wait.get("err").isNull(), wait.toString());
+        assertTrue(exit3.stdoutText().contains("about-to-exit\n"), exit3.stdoutText());
+        assertTrue(exit3.stdoutText().contains("Solo5: solo5_exit(3) called"), exit3.stdoutText());
+
+        assertEquals(255, exitCode(r.ok("wait-abort")), r.step("wait-abort").toString());
+        assertTrue(abort.stdoutText().contains("Solo5: ABORT: standin.c:1: boom"), abort.stdoutText());
+
+        JsonNode sptWait = r.ok("wait-spt");
+        assertEquals(0, exitCode(sptWait), sptWait.toString());
+        assertEquals(0, sptWait.get("signal").intValue());
+        assertTrue(spt.stdoutText().contains("Hello from a stand-in spt unikernel"), spt.stdoutText());
+
+        JsonNode inspect = r.ok("inspect-exit3");
+        assertEquals("exited", inspect.get("state").textValue(), inspect.toString());
+        assertEquals(3, inspect.at("/exit_result/exit_code").intValue(), inspect.toString());
+        assertFalse(inspect.get("completed_at").isNull(), inspect.toString());
+        assertEquals("solo5-hvt", inspect.at("/driver_attributes/tender").textValue());
+
+        for (String destroy : List.of("destroy-exit3", "destroy-abort", "destroy-spt")) {
+            r.ok(destroy);
+        }
+        List<String> events = r.events(0, exit3);
+        assertTrue(events.stream().anyMatch(e -> e.startsWith("Started solo5-hvt")), events.toString());
+        assertTrue(events.stream().anyMatch(e -> e.contains("exited with status 3")), events.toString());
+        assertEquals(List.of(), runDirs(), "destroy must remove the run directories");
+    }
+
+    @Test
+    void aVirtioUnikernelRunsUnderQemuWithTcgAndItsGuestExitMeansSuccess() throws Exception {
+        Task virtio = task("virtio", "virtio-hello.virtio").args("alpha", "beta", "gamma");
+        Result r = new TaskScript(pluginConfig()).launch()
+                .start("start", virtio)
+                .waitTask("wait", virtio, "60s")
+                .inspect("inspect", virtio)
+                .destroy("destroy", virtio, false)
+                .run(tmp);
+
+        r.ok("start");
+        JsonNode wait = r.ok("wait");
+        assertEquals(0, exitCode(wait), wait.toString());
+        assertEquals(0, wait.get("signal").intValue(), wait.toString());
+        assertTrue(wait.get("err").isNull(), wait.toString());
+        String console = virtio.stdoutText();
+        assertTrue(console.contains("Hello from a virtio unikernel"), console);
+        assertTrue(console.contains("cmdline: alpha beta gamma"), console);
+
+        JsonNode inspect = r.ok("inspect");
+        assertEquals("qemu", inspect.at("/driver_attributes/tender").textValue(), inspect.toString());
+        String argv = inspect.at("/driver_attributes/argv").textValue();
+        assertTrue(argv.contains("-accel tcg"), argv);
+        assertTrue(argv.contains("-append alpha beta gamma"), argv);
+        r.ok("destroy");
+    }
+
+    @Test
+    void aLongRunningHvtTaskIsInspectedMeasuredSignalledStoppedAndDestroyed() throws Exception {
+        Task run = task("run", "standin-hello.hvt").args("--standin-print=serving", "--standin-run");
+        Task usr1 = task("usr1", "standin-hello.hvt").args("--standin-run");
+        Task sptRun = task("sptrun", "standin-hello.spt").args("--standin-run");
+        Result r = new TaskScript(pluginConfig()).launch()
+                .start("start", run).waitAsync("open-wait", run)
+                .start("start-usr1", usr1)
+                .start("start-spt", sptRun)
+                .inspect("inspect", run)
+                .step("proc", "proc-run", "task_id", run.id)
+                .step("proc", "proc-spt", "task_id", sptRun.id)
+                .stats("stats", run, "200ms", 3)
+                .destroy("destroy-running", usr1, false)
+                .signal("signal-usr1", usr1, "SIGUSR1")
+                .inspect("inspect-usr1", usr1)
+                .signal("signal-hup", usr1, "SIGHUP")
+                .waitTask("wait-hup", usr1, "20s")
+                .signal("signal-exited", usr1, "SIGUSR1")
+                .stop("stop", run, "5s", "")
+                .join("wait", "open-wait", "20s")
+                .inspect("inspect-after", run)
+                .stop("stop-again", run, "5s", "")
+                .destroy("destroy", run, false)
+                .destroy("destroy-again", run, false)
+                .inspect("inspect-destroyed", run)
+                .destroy("destroy-usr1", usr1, true)
+                .stop("stop-spt", sptRun, "5s", "SIGTERM")
+                .waitTask("wait-spt", sptRun, "20s")
+                .destroy("destroy-spt", sptRun, false)
+                .run(tmp);
+
+        r.ok("start");
+        JsonNode inspect = r.ok("inspect");
+        assertEquals("running", inspect.get("state").textValue(), inspect.toString());
+        long pid = Long.parseLong(inspect.at("/driver_attributes/pid").textValue());
+        assertTrue(pid > 1, inspect.toString());
+        assertEquals("solo5-hvt", inspect.at("/driver_attributes/tender").textValue());
+        assertTrue(inspect.get("completed_at").isNull(), "a running task has no completion time: " + inspect);
+        assertEquals(0, inspect.at("/exit_result/exit_code").intValue(), "no exit yet: " + inspect);
+
+        // The plugin runs as root; tenders run as default_user "nobody", never with the root group.
+        for (String proc : List.of("proc-run", "proc-spt")) {
+            JsonNode creds = r.ok(proc);
+            for (String id : List.of("uid", "gid")) {
+                for (JsonNode n : creds.get(id)) {
+                    assertEquals("65534", n.textValue(), proc + ": " + creds);
+                }
+            }
+            for (JsonNode g : creds.get("groups")) {
+                assertNotEquals("0", g.textValue(), proc + ": supplementary group root: " + creds);
+            }
+        }
+
+        JsonNode stats = r.ok("stats");
+        List<JsonNode> complete = new ArrayList<>();
+        for (JsonNode sample : stats.get("samples")) {
+            if (sample.get("complete").booleanValue() && sample.get("rss").longValue() > 0) {
+                complete.add(sample);
+            }
+        }
+        assertTrue(complete.size() >= 2, "want >= 2 complete samples with rss > 0: " + stats);
+        JsonNode last = complete.getLast();
+        assertTrue(last.get("memory_measured").toString().contains("RSS"), last.toString());
+        assertTrue(last.get("cpu_measured").toString().contains("Percent"), last.toString());
+        assertTrue(last.get("pids").toString().contains(Long.toString(pid)), last.toString());
+        assertTrue(complete.get(1).get("timestamp_ns").longValue() > complete.get(0).get("timestamp_ns").longValue(),
+                stats.toString());
+
+        assertTrue(r.error("destroy-running").contains("running"), "destroy without force of a running task");
+        // The stand-in (a Go program) ignores SIGUSR1, so the signal is delivered and the task runs on;
+        // SIGHUP kills it (no handler), which must be reported as a signal death.
+        r.ok("signal-usr1");
+        assertEquals("running", r.ok("inspect-usr1").get("state").textValue());
+        r.ok("signal-hup");
+        JsonNode hupWait = r.ok("wait-hup");
+        assertEquals(SIGHUP, hupWait.get("signal").intValue(), hupWait.toString());
+        assertEquals(128 + SIGHUP, exitCode(hupWait), hupWait.toString());
+        assertTrue(r.error("signal-exited").contains("already exited"), r.step("signal-exited").toString());
+        List<String> usr1Events = r.events(0, usr1);
+        assertTrue(usr1Events.contains("Sent SIGUSR1 to the tender"), usr1Events.toString());
+        assertTrue(usr1Events.contains("Sent SIGHUP to the tender"), usr1Events.toString());
+        assertTrue(usr1Events.stream().anyMatch(e -> e.contains("killed by signal 1")), usr1Events.toString());
+
+        JsonNode stop = r.ok("stop");
+        assertTrue(stop.get("elapsed_ms").longValue() < 5000, "SIGTERM should end hvt before the kill timeout: " + stop);
+        JsonNode wait = r.ok("wait");
+        assertEquals(1, exitCode(wait), "hvt exits 1 on SIGTERM: " + wait);
+        assertEquals(0, wait.get("signal").intValue(), wait.toString());
+        assertTrue(run.stderrText().contains("solo5-hvt: Exiting on signal 15"), run.stderrText());
+        assertTrue(run.stdoutText().contains("serving"), run.stdoutText());
+        assertEquals("exited", r.ok("inspect-after").get("state").textValue());
+
+        r.ok("stop-again");
+        r.ok("destroy");
+        r.ok("destroy-again");
+        assertTrue(r.error("inspect-destroyed").contains("not known"), r.step("inspect-destroyed").toString());
+        r.ok("destroy-usr1");
+
+        // spt installs no handler: SIGTERM kills it, reported as Nomad's executor reports it.
+        r.ok("stop-spt");
+        JsonNode sptWait = r.ok("wait-spt");
+        assertEquals(15, sptWait.get("signal").intValue(), sptWait.toString());
+        assertEquals(128 + 15, exitCode(sptWait), sptWait.toString());
+        r.ok("destroy-spt");
+        assertEquals(List.of(), runDirs());
+    }
+
+    @Test
+    void stoppingAQemuGuestThatIgnoresPowerdownFallsBackToTheSignal() throws Exception {
+        Task hang = task("hang", "virtio-hello.virtio").args("--hang");
+        Result r = new TaskScript(pluginConfig()).launch()
+                .start("start", hang).waitAsync("open-wait", hang)
+                // The guest printed: qemu is up, its QMP socket listens.
+                .awaitFile("booted", hang.stdout, "Hello from a virtio unikernel", "30s")
+                .inspect("inspect", hang)
+                .stop("stop", hang, "4s", "SIGTERM")
+                .join("wait", "open-wait", "30s")
+                .destroy("destroy", hang, false)
+                .run(tmp);
+
+        r.ok("start");
+        r.ok("booted");
+        JsonNode inspect = r.ok("inspect");
+        assertEquals("running", inspect.get("state").textValue(), inspect.toString());
+        String argv = inspect.at("/driver_attributes/argv").textValue();
+        assertTrue(argv.contains("-qmp unix:"), argv);
+
+        JsonNode stop = r.ok("stop");
+        long stopMs = stop.get("elapsed_ms").longValue();
+        // Power-down gets half the timeout (2 s) before SIGTERM; SIGKILL would only come after 4 s.
+        assertTrue(stopMs >= 1900 && stopMs < 4000, "stop took " + stopMs + " ms: " + stop);
+        JsonNode wait = r.ok("wait");
+        assertEquals(0, wait.get("signal").intValue(), wait.toString());
+        assertEquals(0, exitCode(wait), "qemu ends with status 0 on SIGTERM: " + wait);
+        List<String> events = r.events(0, hang);
+        assertTrue(events.contains("Asked the guest to power down (QMP system_powerdown)"), events.toString());
+        assertFalse(events.stream().anyMatch(e -> e.contains("killing the tender")), events.toString());
+        assertTrue(events.stream().anyMatch(e -> e.contains("qemu exited with status 0")), events.toString());
+        r.ok("destroy");
+        assertFalse(Files.exists(hang.taskDir.resolve(".mirage/qmp.sock")), "the QMP socket must be removed");
+    }
+
+    @Test
+    void badConfigsFailToStartNonRecoverablyNamingTheFieldAndLeaveNothingBehind() throws Exception {
+        Path outside = Files.createDirectory(tmp.resolve("outside"));
+        TaskScript.readable(outside);
+        Path stray = outside.resolve("standin-hello.hvt");
+        Files.copy(images.resolve("standin-hello.hvt"), stray);
+        TaskScript.readable(stray);
+        Path allowedImages = Files.createDirectory(tmp.resolve("images"));
+
+        Map<String, Task> bad = new LinkedHashMap<>();
+        Map<String, String> field = new LinkedHashMap<>();
+        bad.put("missing", task("missing", "standin-hello.hvt").config("unikernel", "local/nope.hvt"));
+        field.put("missing", "unikernel: \"local/nope.hvt\" does not exist");
+        bad.put("tender", task("tender", "standin-hello.hvt").config("tender", "solo5-spt"));
+        field.put("tender", "tender: \"solo5-spt\"");
+        bad.put("noblock", task("noblock", "standin-hello-block.hvt"));
+        field.put("noblock", "block: ");
+        bad.put("blockname", task("blockname", "standin-hello-block.hvt").config("block",
+                List.of(Map.of("name", "nope", "path", "local/unknown.img", "size", "1MiB"))));
+        field.put("blockname", "block[0].name: \"nope\"");
+        bad.put("readonly", task("readonly", "standin-hello-block.hvt").config("block",
+                List.of(Map.of("name", "storage", "path", "local/ro.img", "size", "1MiB", "read_only", true))));
+        field.put("readonly", "block[0].read_only");
+        bad.put("qemuargs", task("qemuargs", "virtio-hello.virtio").config("qemu",
+                List.of(Map.of("args", List.of("-smp", "2")))));
+        field.put("qemuargs", "qemu.args[0]: \"-smp\" is not allowed");
+        bad.put("absolute", task("absolute", "standin-hello.hvt").config("unikernel", stray.toString()));
+        field.put("absolute", "unikernel: \"" + stray + "\" resolves to");
+        bad.put("dotdot", task("dotdot", "standin-hello.hvt").config("unikernel", "../../../outside/standin-hello.hvt"));
+        field.put("dotdot", "unikernel: \"../../../outside/standin-hello.hvt\" resolves to");
+        Task symlink = task("symlink", "standin-hello.hvt");
+        Files.createSymbolicLink(symlink.taskDir.resolve("local/link.hvt"), stray);
+        bad.put("symlink", symlink.config("unikernel", "local/link.hvt"));
+        field.put("symlink", "unikernel: \"local/link.hvt\" resolves to " + stray.toRealPath());
+
+        TaskScript script = new TaskScript(pluginConfig("image_paths", List.of(allowedImages.toString()))).launch();
+        bad.forEach((label, t) -> script.start(label, t));
+        Task good = task("good", "standin-hello.hvt");
+        script.start("good", good).waitTask("good-wait", good, "20s").destroy("good-destroy", good, false);
+        Result r = script.run(tmp);
+
+        for (var entry : bad.entrySet()) {
+            JsonNode step = r.step(entry.getKey());
+            String error = r.error(entry.getKey());
+            assertTrue(error.contains(field.get(entry.getKey())), entry.getKey() + ": " + error);
+            assertTrue(step.get("recoverable_error").booleanValue(), "the plugin must say whether: " + step);
+            assertFalse(step.get("recoverable").booleanValue(), "a config error cannot be retried: " + step);
+            assertTrue(step.get("decode_error").isNull(), step.toString());
+        }
+        assertTrue(r.error("absolute").contains("image_paths"), r.error("absolute"));
+        assertFalse(Files.exists(bad.get("blockname").taskDir.resolve("local/unknown.img")));
+        assertFalse(Files.exists(bad.get("readonly").taskDir.resolve("local/ro.img")));
+        // The same plugin still starts a good task; only its run dir existed, and destroy removed it.
+        assertEquals(0, exitCode(r.ok("good-wait")));
+        r.ok("good-destroy");
+        assertEquals(List.of(), runDirs(), "a failed start must not leave its run directory");
+        assertEquals(List.of(), r.out.get("cleanup").findValuesAsText("task_id"), "no task was left to clean up");
+    }
+
+    @Test
+    void aBlockDeviceFileIsCreatedAtItsSizeAndAttached() throws Exception {
+        Task block = task("block", "standin-hello-block.hvt").config("block",
+                List.of(Map.of("name", "storage", "path", "local/disk.img", "size", "1MiB")));
+        Result r = new TaskScript(pluginConfig()).launch()
+                .start("start", block)
+                .waitTask("wait", block, "20s")
+                .inspect("inspect", block)
+                .destroy("destroy", block, false)
+                .run(tmp);
+
+        r.ok("start");
+        assertEquals(0, exitCode(r.ok("wait")), r.step("wait").toString());
+        Path disk = block.taskDir.resolve("local/disk.img").toRealPath();
+        assertEquals(1L << 20, Files.size(disk));
+        assertEquals(65534, Files.getAttribute(disk, "unix:uid"), "the block file belongs to the task user");
+        String argv = r.ok("inspect").at("/driver_attributes/argv").textValue();
+        assertTrue(argv.contains("--block:storage=" + disk + " "), argv);
+        assertEquals("storage:BLOCK_BASIC", r.ok("inspect").at("/driver_attributes/devices").textValue());
+        assertTrue(block.stdoutText().contains("standin: block storage: 1048576 bytes, sector size 512"),
+                block.stdoutText());
+        r.ok("destroy");
+        assertTrue(Files.exists(disk), "the block file is the task's data; destroy keeps it");
+    }
+
+    @Test
+    void tasksSurviveAPluginCrashAndAreRecoveredFromDriverStateAlone() throws Exception {
+        Task run = task("run", "standin-hello.hvt").args("--standin-run");
+        Task brief = task("brief", "standin-hello.hvt")
+                .args("--standin-sleep=2000", "--standin-print=done", "--standin-exit=5");
+        Result r = new TaskScript(pluginConfig()).launch()
+                .start("start-run", run)
+                .start("start-brief", brief).waitAsync("old-wait", brief)
+                .inspect("inspect-run-before", run)
+                .inspect("inspect-brief-before", brief)
+                .killPlugin("kill")
+                .join("old-wait-result", "old-wait", "20s")
+                // The brief task finishes while no plugin runs; its supervisor records the status.
+                .awaitFile("brief-done", brief.stdout, "done", "20s")
+                .awaitFile("brief-status", brief.runDir(stateDir).resolve("status"), "exit_code=", "20s")
+                .launch()
+                .recover("recover-run", run, true)
+                .recover("recover-brief", brief, true)
+                .waitTask("wait-brief", brief, "20s")
+                .inspect("inspect-run-after", run)
+                .inspect("inspect-brief-after", brief)
+                .recover("recover-run-again", run, true)
+                .stop("stop-run", run, "5s", "")
+                .waitTask("wait-run", run, "20s")
+                .destroy("destroy-run", run, false)
+                .destroy("destroy-brief", brief, false)
+                .run(tmp);
+
+        r.ok("start-run");
+        r.ok("start-brief");
+        assertEquals("running", r.ok("inspect-brief-before").get("state").textValue(),
+                "the brief task must still run when the plugin dies");
+        String runPid = r.ok("inspect-run-before").at("/driver_attributes/pid").textValue();
+        JsonNode kill = r.ok("kill");
+        assertTrue(kill.get("exited").booleanValue(), kill.toString());
+        JsonNode oldWait = r.step("old-wait-result");
+        assertFalse(oldWait.get("err").isNull(), "a WaitTask open on the dead plugin must fail: " + oldWait);
+        r.ok("brief-done");
+        r.ok("brief-status");
+
+        assertEquals(1, r.step("recover-run").get("plugin").intValue(), "recovered on the new instance");
+        for (String recover : List.of("recover-run", "recover-brief")) {
+            JsonNode step = r.ok(recover);
+            assertTrue(step.get("stripped").booleanValue());
+            assertEquals(0, step.get("raw_driver_config_len").intValue(), "as after an agent restart: " + step);
+        }
+        JsonNode briefWait = r.ok("wait-brief");
+        assertEquals(5, exitCode(briefWait), briefWait.toString());
+        assertTrue(briefWait.get("err").isNull(), briefWait.toString());
+        assertEquals("exited", r.ok("inspect-brief-after").get("state").textValue());
+
+        JsonNode runAfter = r.ok("inspect-run-after");
+        assertEquals("running", runAfter.get("state").textValue(), runAfter.toString());
+        assertEquals(runPid, runAfter.at("/driver_attributes/pid").textValue(), "the same tender, not a new one");
+        assertEquals(run.id, runAfter.get("id").textValue());
+
+        r.ok("recover-run-again");
+        r.ok("stop-run");
+        JsonNode runWait = r.ok("wait-run");
+        assertEquals(1, exitCode(runWait), runWait.toString());
+        r.ok("destroy-run");
+        r.ok("destroy-brief");
+
+        List<String> recovered = r.events(1, brief);
+        assertTrue(recovered.stream().anyMatch(e -> e.startsWith("Recovered after a plugin restart")
+                && e.contains("already exited")), recovered.toString());
+        List<String> runEvents = r.events(1, run);
+        assertTrue(runEvents.stream().anyMatch(e -> e.startsWith("Recovered after a plugin restart")
+                && e.contains("running")), runEvents.toString());
+        assertNotEquals(r.plugin(0).get("pid"), r.plugin(1).get("pid"));
+        assertEquals(List.of(), runDirs());
+    }
+}
