@@ -1,0 +1,152 @@
+#!/usr/bin/env python3
+"""Task benchmark: StartTask latency (p50/p99) over N tasks, StopTask latency,
+per-task RSS overhead besides the tender, plugin RSS with N live tasks.
+
+Prints figures only; asserts nothing. Drives the real plugin through the Go
+plugin-probe ("tasks" scenario, real go-plugin client) with the stand-in
+solo5-hvt tender from the test fixtures (scripts/build-test-fixtures.sh).
+
+Usage: bench/tasks.py [--tasks N] [--probe PATH] [--launcher PATH] [--fixtures DIR]
+"""
+import argparse
+import glob
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(HERE)
+
+
+def rss_kib(pid):
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def key_values(path):
+    out = {}
+    with open(path) as f:
+        for line in f:
+            if "=" in line:
+                k, v = line.strip().split("=", 1)
+                out[k] = v
+    return out
+
+
+def find_plugin(probe_pid):
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                cmd = f.read().split(b"\0")
+            with open(f"/proc/{pid}/stat") as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+        except OSError:
+            continue
+        if ppid == probe_pid and any(b"nomad-driver-mirage" in part for part in cmd):
+            return int(pid)
+    return None
+
+
+def percentile(values, p):
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(p / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--tasks", type=int, default=50)
+    parser.add_argument("--probe", default=os.path.join(REPO, "target/testbed/plugin-probe"))
+    parser.add_argument("--launcher", default=os.path.join(REPO, "target/nomad-driver-mirage"))
+    parser.add_argument("--fixtures", default=os.path.join(REPO, "target/fixtures"))
+    args = parser.parse_args()
+
+    work = tempfile.mkdtemp(prefix="mirage-bench-")
+    os.chmod(work, 0o755)
+    try:
+        state = os.path.join(work, "state")
+        go = os.path.join(work, "go")
+        ready = os.path.join(work, "ready")
+        image = os.path.join(args.fixtures, "images/standin-hello.hvt")
+        steps = [{"op": "launch"}, {"op": "await_file", "path": ready, "timeout": "300s"}]
+        for i in range(args.tasks):
+            alloc = os.path.join(work, f"alloc{i}")
+            os.makedirs(os.path.join(alloc, "t/local"))
+            os.makedirs(os.path.join(alloc, "alloc/logs"))
+            shutil.copy(image, os.path.join(alloc, "t/local/app.hvt"))
+            for root, dirs, files in os.walk(alloc):
+                os.chmod(root, 0o755)
+            steps.append({"op": "start", "label": f"start{i}", "task": {
+                "id": f"bench{i}/t/{i:08d}", "name": "t", "alloc_id": f"bench{i}", "alloc_dir": alloc,
+                "stdout_path": os.path.join(alloc, "alloc/logs/t.stdout"),
+                "stderr_path": os.path.join(alloc, "alloc/logs/t.stderr"), "memory_mb": 16,
+                "config": {"unikernel": "local/app.hvt", "args": ["--solo5:quiet", "--standin-run"]}}})
+        steps.append({"op": "await_file", "path": go, "timeout": "300s"})
+        for i in range(args.tasks):
+            steps.append({"op": "stop", "label": f"stop{i}", "task_id": f"bench{i}/t/{i:08d}", "timeout": "5s"})
+            steps.append({"op": "destroy", "task_id": f"bench{i}/t/{i:08d}", "force": True})
+        script = {"config": {"state_dir": state, "solo5_hvt": os.path.join(args.fixtures, "bin/solo5-hvt"),
+                             "log_level": "warn"}, "steps": steps}
+        with open(os.path.join(work, "script.json"), "w") as f:
+            json.dump(script, f)
+
+        probe = subprocess.Popen([args.probe, "-plugin", args.launcher, "-include-log=false", "-timeout", "600s",
+                                  "-script", os.path.join(work, "script.json"), "tasks"],
+                                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        plugin_pid = None
+        deadline = time.time() + 120
+        while plugin_pid is None and time.time() < deadline:
+            plugin_pid = find_plugin(probe.pid)
+            time.sleep(0.1)
+        time.sleep(2)  # let start-up settle before the idle reading
+        idle_rss = rss_kib(plugin_pid) if plugin_pid else 0
+        open(ready, "w").close()
+        deadline = time.time() + 300
+        tender_files = []
+        while time.time() < deadline:
+            tender_files = glob.glob(os.path.join(state, "tasks/*/tender"))
+            if len(tender_files) >= args.tasks or probe.poll() is not None:
+                break
+            time.sleep(0.2)
+        supervisors = [rss_kib(int(key_values(os.path.join(os.path.dirname(t), "supervisor"))["pid"]))
+                       for t in tender_files]
+        tenders = [rss_kib(int(key_values(t)["pid"])) for t in tender_files]
+        plugin_rss = rss_kib(plugin_pid) if plugin_pid else 0
+        open(go, "w").close()
+        out, _ = probe.communicate(timeout=600)
+        result = json.loads(out)
+
+        starts = [s["elapsed_ms"] for s in result["steps"] if (s.get("label") or "").startswith("start") and not s["error"]]
+        stops = [s["elapsed_ms"] for s in result["steps"] if (s.get("label") or "").startswith("stop") and not s["error"]]
+        errors = [s for s in result["steps"] if s["error"]]
+        print(f"tasks: {args.tasks} (stand-in solo5-hvt, --standin-run), errors: {len(errors)}")
+        if starts:
+            print(f"StartTask latency: p50 {percentile(starts, 50):.1f} ms, p99 {percentile(starts, 99):.1f} ms, "
+                  f"max {max(starts):.1f} ms")
+        if stops:
+            print(f"StopTask latency (SIGTERM, hvt exits at once): p50 {percentile(stops, 50):.1f} ms, "
+                  f"p99 {percentile(stops, 99):.1f} ms")
+        if supervisors:
+            print(f"per-task overhead besides the tender (mirage-supervisor RSS): median "
+                  f"{statistics.median(supervisors) / 1024:.2f} MiB, max {max(supervisors) / 1024:.2f} MiB")
+            print(f"tender RSS (stand-in, for scale): median {statistics.median(tenders) / 1024:.1f} MiB")
+        print(f"plugin RSS: idle {idle_rss / 1024:.1f} MiB, with {len(tender_files)} live tasks "
+              f"{plugin_rss / 1024:.1f} MiB (+{(plugin_rss - idle_rss) / 1024 / max(1, len(tender_files)):.2f} MiB per task)")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
