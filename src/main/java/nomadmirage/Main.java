@@ -12,6 +12,7 @@ import nomadmirage.driver.Fingerprinter;
 import nomadmirage.driver.NodeCompute;
 import nomadmirage.proc.NativeSupervisor;
 import nomadmirage.task.LaunchPlanner;
+import nomadmirage.task.NetworkService;
 import nomadmirage.task.TaskEventBus;
 import nomadmirage.task.TaskManager;
 import nomadmirage.task.TaskUserResolver;
@@ -69,7 +70,8 @@ public final class Main {
         MirageDriver driver = new MirageDriver(
                 new Fingerprinter(hostInspector, commands, version),
                 config -> new TaskManager(config, new LaunchPlanner(hostInspector), new TaskUserResolver(commands),
-                        supervisor, new TaskEventBus(), log.named("tasks")),
+                        supervisor, new TaskEventBus(), new NetworkService(commands, log.named("network")),
+                        log.named("tasks")),
                 log.named("driver"));
         DriverService driverService = new DriverService(driver, NodeCompute.detect(), log.named("grpc"));
         PluginServer server = PluginServer.start(host,

@@ -23,7 +23,8 @@ public record PluginConfig(
         boolean qemuAutoKvm,
         List<String> qemuAllowedArgs,
         String macOui,
-        int mtu) {
+        int mtu,
+        Duration reconcileDelay) {
 
     public static final String DEFAULT_HVT = "solo5-hvt";
     public static final String DEFAULT_SPT = "solo5-spt";
@@ -37,6 +38,7 @@ public record PluginConfig(
     /** The OUI the original plugin used for unikernel MACs. */
     public static final String DEFAULT_MAC_OUI = "00:80:41";
     public static final int DEFAULT_MTU = 1500;
+    public static final String DEFAULT_RECONCILE_DELAY = "2m";
 
     public PluginConfig {
         imagePaths = List.copyOf(imagePaths);
@@ -47,6 +49,7 @@ public record PluginConfig(
     public static PluginConfig defaults() {
         return new PluginConfig(DEFAULT_HVT, DEFAULT_SPT, DEFAULT_QEMU, DEFAULT_BRIDGE,
                 Ipv4Cidr.parse(DEFAULT_SUBNET), Path.of(DEFAULT_STATE_DIR), List.of(), LogLevel.INFO,
-                Duration.ofSeconds(30), DEFAULT_USER, false, List.of(), DEFAULT_MAC_OUI, DEFAULT_MTU);
+                Duration.ofSeconds(30), DEFAULT_USER, false, List.of(), DEFAULT_MAC_OUI, DEFAULT_MTU,
+                Duration.ofMinutes(2));
     }
 }

@@ -100,8 +100,14 @@ public final class PluginConfigParser {
         if (mtu < 576 || mtu > 65535) {
             throw new ConfigException(PluginConfigKeys.MTU, mtu, "expected an MTU from 576 to 65535");
         }
+        String delayText = string(raw, PluginConfigKeys.RECONCILE_DELAY, PluginConfig.DEFAULT_RECONCILE_DELAY);
+        Duration delay = duration(delayText);
+        if (delay == null) {
+            throw new ConfigException(PluginConfigKeys.RECONCILE_DELAY, delayText,
+                    "expected a duration such as \"2m\" or \"30s\": how long after start-up orphaned network objects are removed");
+        }
         return new PluginConfig(hvt, spt, qemu, bridge, subnet, stateDir, imagePaths, level, period, user,
-                Boolean.TRUE.equals(autoKvm), allowed, oui.toLowerCase(java.util.Locale.ROOT), (int) mtu);
+                Boolean.TRUE.equals(autoKvm), allowed, oui.toLowerCase(java.util.Locale.ROOT), (int) mtu, delay);
     }
 
     private static String string(Map<String, Object> raw, String key, String fallback) throws ConfigException {

@@ -14,6 +14,7 @@ public final class MirageDriver implements AutoCloseable {
     private final FingerprintPublisher fingerprints;
     private final TaskManager tasks;
     private final Logger log;
+    private boolean reconcileScheduled;
 
     /** {@code taskManagerFactory} receives the live configuration supplier. */
     public MirageDriver(Fingerprinter fingerprinter,
@@ -39,11 +40,33 @@ public final class MirageDriver implements AutoCloseable {
     public void configure(PluginConfig next) {
         PluginConfig previous = config.getAndSet(next);
         log.setLevel(next.logLevel());
+        scheduleReconcile(next.reconcileDelay());
         if (!next.equals(previous)) {
             log.debug("plugin configured", "bridge", next.bridge(), "subnet", next.subnet(),
                     "state_dir", next.stateDir(), "log_level", next.logLevel().hclogName());
             fingerprints.refreshIfStarted();
         }
+    }
+
+    /**
+     * Once, a while after the first configuration: by then Nomad has recovered
+     * the tasks it still knows, so network objects of the others are orphans.
+     */
+    private synchronized void scheduleReconcile(java.time.Duration delay) {
+        if (reconcileScheduled) {
+            return;
+        }
+        reconcileScheduled = true;
+        Thread.ofPlatform().daemon().name("reconcile").start(() -> {
+            try {
+                Thread.sleep(delay);
+                tasks.reconcileNetwork();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            } catch (RuntimeException e) {
+                log.error("reconcile failed", "error", e);
+            }
+        });
     }
 
     public FingerprintPublisher fingerprints() {

@@ -87,13 +87,14 @@ public final class DriverService extends DriverGrpc.DriverImplBase {
             nomadmirage.config.TaskConfig config = TaskConfigParser.parse(
                     CtyMsgpack.decodeObject(task.getMsgpackDriverConfig().toByteArray()));
             TaskHandle handle = driver.tasks().start(TaskRequestMapper.fromProto(task), config);
-            response.onNext(StartTaskResponse.newBuilder()
+            StartTaskResponse.Builder out = StartTaskResponse.newBuilder()
                     .setHandle(nomadmirage.proto.drivers.TaskHandle.newBuilder()
                             .setVersion(HANDLE_VERSION)
                             .setConfig(task)
                             .setState(nomadmirage.proto.drivers.TaskState.RUNNING)
-                            .setDriverState(ByteString.copyFrom(handle.driverState().encode())))
-                    .build());
+                            .setDriverState(ByteString.copyFrom(handle.driverState().encode())));
+            NetworkOverrideMapper.of(handle.driverState()).ifPresent(out::setNetworkOverride);
+            response.onNext(out.build());
             response.onCompleted();
         } catch (ConfigException | CtyDecodeException | InvalidTaskException e) {
             log.warn("task start refused", "task_id", task.getId(), "error", e);

@@ -43,6 +43,8 @@ final class PluginConfigSchema {
                 attrWithDefault(PluginConfigKeys.MAC_OUI, "string", quoted(PluginConfig.DEFAULT_MAC_OUI)));
         fields.put(PluginConfigKeys.MTU, attrWithDefault(PluginConfigKeys.MTU, "number",
                 Integer.toString(PluginConfig.DEFAULT_MTU)));
+        fields.put(PluginConfigKeys.RECONCILE_DELAY, attrWithDefault(PluginConfigKeys.RECONCILE_DELAY, "string",
+                quoted(PluginConfig.DEFAULT_RECONCILE_DELAY)));
         return HclSpecs.object(fields);
     }
 }

@@ -55,10 +55,18 @@ final class TaskStatusMapper {
         attrs.put("devices", String.join(",", handle.driverState().devices()));
         attrs.put("memory_mb", Long.toString(handle.driverState().memoryMb()));
         attrs.put("state", handle.state().name().toLowerCase(java.util.Locale.ROOT));
-        return InspectTaskResponse.newBuilder()
+        for (var net : handle.driverState().networks()) {
+            String at = "net." + net.device() + ".";
+            attrs.put(at + "tap", net.tap());
+            attrs.put(at + "mac", net.mac());
+            attrs.put(at + "ip", net.cidr());
+            attrs.put(at + "gateway", net.gateway());
+        }
+        InspectTaskResponse.Builder out = InspectTaskResponse.newBuilder()
                 .setTask(status)
-                .setDriver(TaskDriverStatus.newBuilder().putAllAttributes(attrs))
-                .build();
+                .setDriver(TaskDriverStatus.newBuilder().putAllAttributes(attrs));
+        NetworkOverrideMapper.of(handle.driverState()).ifPresent(out::setNetworkOverride);
+        return out.build();
     }
 
     static Timestamp timestamp(Instant at) {

@@ -5,6 +5,8 @@ import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
 import java.util.List;
+import nomadmirage.network.DeviceAttachment;
+import nomadmirage.network.NetworkTeardown;
 
 /**
  * Everything needed to find a task again after the plugin or the agent
@@ -24,7 +26,10 @@ public record DriverState(
         @JsonProperty("started_at_ns") long startedAtNanos,
         @JsonProperty("qmp_socket") String qmpSocket,
         @JsonProperty("memory_mb") long memoryMb,
-        @JsonProperty("devices") List<String> devices) {
+        @JsonProperty("devices") List<String> devices,
+        @JsonProperty("networks") List<DeviceAttachment> networks,
+        @JsonProperty("network_teardown") NetworkTeardown networkTeardown,
+        @JsonProperty("auto_advertise") boolean autoAdvertise) {
 
     public static final int CURRENT_VERSION = 1;
     private static final ObjectMapper JSON = new ObjectMapper()
@@ -33,6 +38,7 @@ public record DriverState(
     public DriverState {
         argv = argv == null ? List.of() : List.copyOf(argv);
         devices = devices == null ? List.of() : List.copyOf(devices);
+        networks = networks == null ? List.of() : List.copyOf(networks);
     }
 
     public byte[] encode() {

@@ -47,8 +47,31 @@ public final class LaunchPlanner {
     public record Planned(Unikernel unikernel, LaunchPlan plan, List<NewBlockFile> filesToCreate) {
     }
 
+    /** The unikernel's network devices bound to host taps, and its final arguments. */
+    public record BoundNetwork(List<NetAttachment> nets, List<String> args) {
+    }
+
+    /**
+     * Binds the manifest's NET_BASIC devices; called last, once everything else
+     * has been validated, because binding creates host objects.
+     */
+    @FunctionalInterface
+    public interface NetBinder {
+        BoundNetwork bind(List<String> netDevices) throws InvalidTaskException, HostFailureException;
+    }
+
+    /** Plans with fixed network attachments (no host objects involved). */
     public Planned plan(TaskRequest request, TaskConfig config, PluginConfig plugin, Path runDir,
             List<NetAttachment> nets) throws InvalidTaskException {
+        try {
+            return plan(request, config, plugin, runDir, devices -> new BoundNetwork(nets, config.args()));
+        } catch (HostFailureException e) {
+            throw new IllegalStateException("a fixed binding cannot fail on the host", e);
+        }
+    }
+
+    public Planned plan(TaskRequest request, TaskConfig config, PluginConfig plugin, Path runDir,
+            NetBinder binder) throws InvalidTaskException, HostFailureException {
         Path taskDir = request.taskDir();
         List<Path> taskRoots = PathConfinement.realRoots(List.of(taskDir, request.allocDir().resolve("alloc")));
         Path kernel = resolveUnikernel(config.unikernel(), taskDir, taskRoots, plugin);
@@ -63,7 +86,6 @@ public final class LaunchPlanner {
 
         List<NewBlockFile> toCreate = new ArrayList<>();
         List<BlockAttachment> blocks = bindBlocks(unikernel, config, kind, taskDir, taskRoots, toCreate);
-        checkNets(unikernel, nets);
 
         long memory = request.memoryMb() > 0 ? request.memoryMb() : DEFAULT_MEMORY_MB;
         Optional<QemuSettings> qemu = Optional.empty();
@@ -76,7 +98,11 @@ public final class LaunchPlanner {
         if (kind == TenderKind.QEMU) {
             checkSingleCommandLine(config.args());
         }
-        LaunchPlan plan = new LaunchPlan(kind, tender, kernel, config.args(), memory, nets, blocks, qemu);
+        List<String> netDevices = unikernel.manifest().devices().stream()
+                .filter(d -> d.type() == DeviceType.NET_BASIC).map(Device::name).toList();
+        BoundNetwork network = binder.bind(netDevices);
+        checkNets(unikernel, network.nets());
+        LaunchPlan plan = new LaunchPlan(kind, tender, kernel, network.args(), memory, network.nets(), blocks, qemu);
         return new Planned(unikernel, plan, toCreate);
     }
 

@@ -18,7 +18,18 @@ import java.util.concurrent.TimeoutException;
 import java.util.function.Supplier;
 import nomadmirage.config.PluginConfig;
 import nomadmirage.config.TaskConfig;
+import java.util.HashSet;
+import java.util.OptionalInt;
+import java.util.Set;
 import nomadmirage.log.Logger;
+import nomadmirage.network.Attachment;
+import nomadmirage.network.DeviceRequest;
+import nomadmirage.network.InvalidNetworkRequestException;
+import nomadmirage.network.NetworkManager;
+import nomadmirage.network.NetworkSetupException;
+import nomadmirage.network.NetworkTeardown;
+import nomadmirage.network.ReconcileReport;
+import nomadmirage.tender.NetAttachment;
 import nomadmirage.proc.LaunchException;
 import nomadmirage.proc.LaunchRequest;
 import nomadmirage.proc.Signals;
@@ -46,12 +57,14 @@ public final class TaskManager {
     private final TaskUserResolver users;
     private final Supervisor supervisor;
     private final TaskEventBus events;
+    private final NetworkService networks;
     private final Logger log;
     private final Map<TaskId, TaskHandle> tasks = new ConcurrentHashMap<>();
 
     public TaskManager(Supplier<PluginConfig> config, LaunchPlanner planner, TaskUserResolver users,
-            Supervisor supervisor, TaskEventBus events, Logger log) {
+            Supervisor supervisor, TaskEventBus events, NetworkService networks, Logger log) {
         this.config = config;
+        this.networks = networks;
         this.planner = planner;
         this.users = users;
         this.supervisor = supervisor;
@@ -88,7 +101,11 @@ public final class TaskManager {
         Logger taskLog = log.named("task");
         try (Cleanup cleanup = new Cleanup(taskLog)) {
             createRunDir(runDir, cleanup);
-            LaunchPlanner.Planned planned = planner.plan(request, taskConfig, plugin, runDir, List.of());
+            String userName = request.user() == null || request.user().isEmpty() ? plugin.defaultUser() : request.user();
+            Optional<TaskUser> baseUser = users.resolve(userName, false);
+            Attachment[] attached = new Attachment[1];
+            LaunchPlanner.Planned planned = planner.plan(request, taskConfig, plugin, runDir,
+                    devices -> bindNetwork(request, taskConfig, plugin, baseUser, devices, cleanup, attached));
             var plan = planned.plan();
             emit(request.id(), request.allocId(), request.name(), "Read unikernel manifest: target "
                     + planned.unikernel().abi().target().elftoolName() + ", ABI version " + planned.unikernel().abi().version()
@@ -96,10 +113,9 @@ public final class TaskManager {
                     Map.of("target", planned.unikernel().abi().target().elftoolName(),
                             "tender", plan.kind().configName()));
 
-            String userName = request.user() == null || request.user().isEmpty() ? plugin.defaultUser() : request.user();
             boolean wantsKvm = plan.kind() == TenderKind.SOLO5_HVT
                     || plan.qemu().map(q -> q.kvm()).orElse(false);
-            Optional<TaskUser> user = users.resolve(userName, wantsKvm);
+            Optional<TaskUser> user = wantsKvm ? baseUser.map(TaskUserResolver::withKvmGroup) : baseUser;
 
             for (LaunchPlanner.NewBlockFile file : planned.filesToCreate()) {
                 createBlockFile(file, user, cleanup);
@@ -108,7 +124,7 @@ public final class TaskManager {
                 prepareSocketDir(plan.qemu().get().qmpSocket().getParent(), user, cleanup);
             }
             if (!plan.blocks().isEmpty() || !plan.nets().isEmpty()) {
-                emit(request.id(), request.allocId(), request.name(), "Attached devices: " + attachments(plan),
+                emit(request.id(), request.allocId(), request.name(), "Attached devices: " + attachments(plan, attached[0]),
                         Map.of());
             }
 
@@ -127,7 +143,10 @@ public final class TaskManager {
             DriverState state = new DriverState(DriverState.CURRENT_VERSION, request.id().value(), request.allocId(),
                     request.name(), plan.kind().name(), runDir.toString(), plan.kernel().toString(), argv,
                     startedAt, plan.qemu().map(q -> q.qmpSocket().toString()).orElse(null), plan.memoryMb(),
-                    planned.unikernel().manifest().devices().stream().map(d -> d.name() + ":" + d.type()).toList());
+                    planned.unikernel().manifest().devices().stream().map(d -> d.name() + ":" + d.type()).toList(),
+                    attached[0] == null ? List.of() : attached[0].devices(),
+                    attached[0] == null ? null : attached[0].teardown(),
+                    taskConfig.autoAdvertise());
             try {
                 AtomicFiles.write(runDir.resolve(TASK_RECORD), state.encode());
             } catch (IOException e) {
@@ -244,6 +263,15 @@ public final class TaskManager {
             handle.moveTo(TaskState.DESTROYED);
         }
         tasks.remove(id);
+        NetworkTeardown teardown = handle.driverState().networkTeardown();
+        if (teardown != null) {
+            try {
+                networks.forConfig(config.get()).detach(teardown);
+            } catch (NetworkSetupException e) {
+                log.error("could not remove all of the task's network objects; the next reconcile retries",
+                        "task_id", id, "error", e);
+            }
+        }
         try {
             AtomicFiles.deleteTree(Path.of(handle.driverState().runDir()));
             String qmp = handle.driverState().qmpSocket();
@@ -265,6 +293,86 @@ public final class TaskManager {
                 throw new IllegalStateException(e);
             }
         }
+    }
+
+    private LaunchPlanner.BoundNetwork bindNetwork(TaskRequest request, TaskConfig taskConfig, PluginConfig plugin,
+            Optional<TaskUser> user, List<String> devices, Cleanup cleanup, Attachment[] attached)
+            throws InvalidTaskException, HostFailureException {
+        NetworkBinding binding = NetworkBinding.of(devices, taskConfig);
+        if (binding.isEmpty()) {
+            if (!taskConfig.networks().isEmpty()) {
+                throw new InvalidTaskException("network: the unikernel's manifest declares no network devices, "
+                        + "so it cannot have network blocks");
+            }
+            return new LaunchPlanner.BoundNetwork(List.of(), taskConfig.args());
+        }
+        List<DeviceRequest> requests = binding.requests(request.ports());
+        NetworkManager manager = networks.forConfig(plugin);
+        Attachment attachment;
+        try {
+            attachment = manager.attach(request.id().value(),
+                    user.map(u -> OptionalInt.of(u.uid())).orElse(OptionalInt.empty()),
+                    user.map(u -> OptionalInt.of(u.gid())).orElse(OptionalInt.empty()), requests);
+        } catch (InvalidNetworkRequestException e) {
+            throw new InvalidTaskException("network: " + e.getMessage(), e);
+        } catch (NetworkSetupException e) {
+            throw new HostFailureException("network setup failed: " + e.getMessage(), e);
+        }
+        cleanup.add(() -> manager.detach(attachment.teardown()));
+        attached[0] = attachment;
+        List<NetAttachment> nets = attachment.devices().stream()
+                .map(d -> new NetAttachment(d.device(), d.tap(), d.mac())).toList();
+        return new LaunchPlanner.BoundNetwork(nets, binding.guestArgs(attachment.devices(), taskConfig.args()));
+    }
+
+    /**
+     * Once recovery has settled: releases the network objects of tasks that are
+     * neither tracked nor running (e.g. started before a plugin crash, never
+     * recovered, tender gone). Never touches a live task's objects.
+     */
+    public Optional<ReconcileReport> reconcileNetwork() {
+        PluginConfig plugin = config.get();
+        if (!NetworkService.inUse(plugin)) {
+            return Optional.empty();
+        }
+        Set<String> keep = new HashSet<>();
+        tasks.keySet().forEach(id -> keep.add(id.value()));
+        keep.addAll(liveRunDirTasks(plugin));
+        try {
+            ReconcileReport report = networks.forConfig(plugin).reconcile(keep);
+            if (!report.removedNothing()) {
+                log.info("removed orphaned network objects", "report", report.toString());
+            }
+            return Optional.of(report);
+        } catch (NetworkSetupException e) {
+            log.error("network reconcile failed", "error", e);
+            return Optional.empty();
+        }
+    }
+
+    /** Task ids whose run directory shows a tender that is still alive. */
+    private Set<String> liveRunDirTasks(PluginConfig plugin) {
+        Set<String> live = new HashSet<>();
+        Path root = plugin.stateDir().resolve("tasks");
+        if (!Files.isDirectory(root)) {
+            return live;
+        }
+        try (var dirs = Files.list(root)) {
+            for (Path dir : dirs.toList()) {
+                try {
+                    DriverState state = DriverState.decode(Files.readAllBytes(dir.resolve(TASK_RECORD)));
+                    SupervisedProcess process = supervisor.attach(dir);
+                    if (process.isAlive()) {
+                        live.add(state.taskId());
+                    }
+                } catch (IOException | InvalidTaskException e) {
+                    // a run dir without a readable record or tender has nothing live to protect
+                }
+            }
+        } catch (IOException e) {
+            log.warn("cannot list run directories", "dir", root, "error", e);
+        }
+        return live;
     }
 
     private void watchExit(TaskHandle handle) {
@@ -388,12 +496,16 @@ public final class TaskManager {
         return String.join(", ", out);
     }
 
-    private static String attachments(nomadmirage.tender.LaunchPlan plan) {
+    private static String attachments(nomadmirage.tender.LaunchPlan plan, Attachment network) {
         List<String> out = new ArrayList<>();
         for (BlockAttachment b : plan.blocks()) {
             out.add(b.device() + " -> " + b.file() + (b.readOnly() ? " (read-only)" : ""));
         }
-        plan.nets().forEach(n -> out.add(n.device() + " -> " + n.tap() + " " + n.mac()));
+        if (network != null) {
+            network.devices().forEach(n -> out.add(n.device() + " -> tap " + n.tap() + ", mac " + n.mac() + ", ip "
+                    + n.cidr() + (n.forwards().isEmpty() ? "" : ", ports " + n.forwards().stream()
+                    .map(f -> f.label() + " " + f.hostPort() + "->" + f.guestPort()).toList())));
+        }
         return String.join(", ", out);
     }
 }

@@ -24,6 +24,13 @@ public final class TaskUserResolver {
         this.commands = commands;
     }
 
+    /** The same user with the group of /dev/kvm added (when it is not root's). */
+    public static TaskUser withKvmGroup(TaskUser user) {
+        List<Integer> groups = new ArrayList<>(user.groups());
+        kvmGroup().filter(g -> g != 0 && !groups.contains(g)).ifPresent(groups::add);
+        return new TaskUser(user.uid(), user.gid(), groups);
+    }
+
     /** Empty when the plugin is not root (no switch possible). */
     public Optional<TaskUser> resolve(String user, boolean wantsKvm) throws InvalidTaskException, HostFailureException {
         if (!pluginIsRoot()) {

@@ -12,7 +12,7 @@ class DriverStateTest {
     private static DriverState sample() {
         return new DriverState(1, "alloc/web/abc", "alloc", "web", "QEMU", "/var/lib/m/tasks/x", "/k",
                 List.of("/usr/bin/qemu", "-kernel", "/k"), 1_700_000_000_123_456_789L, "/t/.mirage/qmp.sock", 32,
-                List.of("storage:BLOCK_BASIC"));
+                List.of("storage:BLOCK_BASIC"), List.of(), null, false);
     }
 
     @Test

@@ -170,7 +170,7 @@ class LaunchPlannerTest {
         image("local/app.spt", AbiTarget.SPT, Map.of());
         PluginConfig missing = new PluginConfig("solo5-hvt", "missing-spt", "qemu", "mirage0",
                 PluginConfig.defaults().subnet(), PluginConfig.defaults().stateDir(), List.of(),
-                PluginConfig.defaults().logLevel(), PluginConfig.defaults().fingerprintPeriod(), "nobody", false, List.of(), "00:80:41", 1500);
+                PluginConfig.defaults().logLevel(), PluginConfig.defaults().fingerprintPeriod(), "nobody", false, List.of(), "00:80:41", 1500, java.time.Duration.ofMinutes(2));
         String message = failure(config("local/app.spt"), missing);
         assertTrue(message.contains("no solo5-spt") && message.contains("solo5_spt"), message);
     }
@@ -235,7 +235,7 @@ class LaunchPlannerTest {
         PluginConfig allowing = new PluginConfig("solo5-hvt", "solo5-spt", "qemu", "mirage0",
                 PluginConfig.defaults().subnet(), PluginConfig.defaults().stateDir(), List.of(),
                 PluginConfig.defaults().logLevel(), PluginConfig.defaults().fingerprintPeriod(), "nobody", false,
-                List.of("-smp"), "00:80:41", 1500);
+                List.of("-smp"), "00:80:41", 1500, java.time.Duration.ofMinutes(2));
         assertEquals(List.of("-smp", "2"), plan(config("local/app.virtio", List.of(), Optional.empty(), smp, List.of()),
                 allowing).plan().qemu().orElseThrow().extraArgs());
     }
@@ -250,11 +250,11 @@ class LaunchPlannerTest {
 
     private static PluginConfig withAutoKvm(PluginConfig c) {
         return new PluginConfig(c.solo5Hvt(), c.solo5Spt(), c.qemu(), c.bridge(), c.subnet(), c.stateDir(),
-                c.imagePaths(), c.logLevel(), c.fingerprintPeriod(), c.defaultUser(), true, c.qemuAllowedArgs(), c.macOui(), c.mtu());
+                c.imagePaths(), c.logLevel(), c.fingerprintPeriod(), c.defaultUser(), true, c.qemuAllowedArgs(), c.macOui(), c.mtu(), c.reconcileDelay());
     }
 
     private static PluginConfig withImagePaths(PluginConfig c, List<Path> paths) {
         return new PluginConfig(c.solo5Hvt(), c.solo5Spt(), c.qemu(), c.bridge(), c.subnet(), c.stateDir(),
-                paths, c.logLevel(), c.fingerprintPeriod(), c.defaultUser(), c.qemuAutoKvm(), c.qemuAllowedArgs(), c.macOui(), c.mtu());
+                paths, c.logLevel(), c.fingerprintPeriod(), c.defaultUser(), c.qemuAutoKvm(), c.qemuAllowedArgs(), c.macOui(), c.mtu(), c.reconcileDelay());
     }
 }

@@ -1,0 +1,113 @@
+package nomadmirage.network;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.OptionalInt;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import nomadmirage.config.Ipv4Cidr;
+import nomadmirage.proc.CommandResult;
+import nomadmirage.proc.CommandRunner;
+
+/** {@link HostNetwork} over iproute2's {@code ip} and procps' {@code sysctl}. */
+public final class IpCommandHostNetwork implements HostNetwork {
+    private static final Pattern LINK_NAME = Pattern.compile("^\\d+:\\s+([^:@\\s]+)[@:]");
+    private static final Pattern INET = Pattern.compile("\\sinet\\s+(\\d+\\.\\d+\\.\\d+\\.\\d+/\\d+)");
+
+    private final HostCommands commands;
+
+    public IpCommandHostNetwork(CommandRunner runner) {
+        this.commands = new HostCommands(runner);
+    }
+
+    @Override
+    public void ensureBridge(String bridge, Ipv4Cidr subnet, int mtu) throws NetworkSetupException {
+        if (!commands.attempt("ip", "link", "show", "dev", bridge).succeeded()) {
+            CommandResult add = commands.attempt("ip", "link", "add", "name", bridge, "type", "bridge");
+            if (!add.succeeded() && !add.stderr().contains("File exists")) {
+                throw HostCommands.failure(add);
+            }
+        }
+        String wanted = Ipv4Cidr.formatAddress(subnet.gateway()) + "/" + subnet.prefixLength();
+        boolean present = false;
+        for (String address : addresses(bridge)) {
+            if (address.equals(wanted)) {
+                present = true;
+            } else {
+                // Left from an earlier subnet setting: its route would shadow or confuse the new one.
+                commands.require("ip", "addr", "del", address, "dev", bridge);
+            }
+        }
+        if (!present) {
+            commands.require("ip", "addr", "add", wanted, "dev", bridge);
+        }
+        commands.require("ip", "link", "set", "dev", bridge, "mtu", Integer.toString(mtu), "up");
+    }
+
+    private List<String> addresses(String bridge) throws NetworkSetupException {
+        String out = commands.require("ip", "-o", "-4", "addr", "show", "dev", bridge);
+        List<String> addresses = new ArrayList<>();
+        Matcher m = INET.matcher(out);
+        while (m.find()) {
+            addresses.add(m.group(1));
+        }
+        return addresses;
+    }
+
+    @Override
+    public void setSysctl(String key, String value) throws NetworkSetupException {
+        commands.require("sysctl", "-q", "-w", key + "=" + value);
+    }
+
+    @Override
+    public void createTap(String tap, String bridge, int mtu, OptionalInt uid, OptionalInt gid)
+            throws NetworkSetupException {
+        List<String> add = new ArrayList<>(List.of("ip", "tuntap", "add", "dev", tap, "mode", "tap"));
+        uid.ifPresent(u -> add.addAll(List.of("user", Integer.toString(u))));
+        gid.ifPresent(g -> add.addAll(List.of("group", Integer.toString(g))));
+        CommandResult created = commands.attempt(add.toArray(String[]::new));
+        if (!created.succeeded()) {
+            String hint = created.stderr().contains("busy") ? " (a link named " + tap + " already exists)" : "";
+            throw new NetworkSetupException("network command failed: " + created.summary() + hint);
+        }
+        try {
+            commands.require("ip", "link", "set", "dev", tap, "mtu", Integer.toString(mtu), "master", bridge, "up");
+        } catch (NetworkSetupException e) {
+            try {
+                deleteTap(tap);
+            } catch (NetworkSetupException cleanup) {
+                e.addSuppressed(cleanup);
+            }
+            throw e;
+        }
+    }
+
+    @Override
+    public boolean deleteTap(String tap) throws NetworkSetupException {
+        CommandResult result = commands.attempt("ip", "link", "del", "dev", tap);
+        if (result.succeeded()) {
+            return true;
+        }
+        if (result.stderr().contains("Cannot find device") || result.stderr().contains("does not exist")) {
+            return false;
+        }
+        throw HostCommands.failure(result);
+    }
+
+    @Override
+    public List<String> taps() throws NetworkSetupException {
+        return linkNames(commands.require("ip", "-o", "link", "show", "type", "tun")).stream()
+                .filter(TapNames::isOurs).toList();
+    }
+
+    static List<String> linkNames(String ipOneLineOutput) {
+        List<String> names = new ArrayList<>();
+        for (String line : ipOneLineOutput.split("\n")) {
+            Matcher m = LINK_NAME.matcher(line);
+            if (m.find()) {
+                names.add(m.group(1));
+            }
+        }
+        return names;
+    }
+}

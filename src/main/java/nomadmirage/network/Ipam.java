@@ -1,0 +1,180 @@
+package nomadmirage.network;
+
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Optional;
+import java.util.Set;
+import nomadmirage.config.Ipv4Cidr;
+
+/**
+ * Addresses and MACs for task devices, persisted in {@code <stateDir>/network/leases.json}
+ * under the node lock, so leases survive restarts and two plugin processes never
+ * hand out the same address. Leasing the same task and device again returns the
+ * existing lease, so a retried or crashed start does not leak addresses.
+ */
+public final class Ipam {
+    /** Candidate MACs tried before giving up; a clash needs 24 equal hash bits, so one retry is nearly always enough. */
+    private static final int MAC_ATTEMPTS = 64;
+
+    private final Ipv4Cidr subnet;
+    private final String macOui;
+    private final LeaseFile file;
+    private final NodeLock lock;
+
+    public Ipam(NetworkSettings settings) {
+        this(settings.subnet(), settings.macOui(), settings.networkDir());
+    }
+
+    Ipam(Ipv4Cidr subnet, String macOui, java.nio.file.Path networkDir) {
+        this.subnet = subnet;
+        this.macOui = macOui;
+        this.file = new LeaseFile(networkDir.resolve("leases.json"));
+        this.lock = new NodeLock(networkDir.resolve("lock"));
+    }
+
+    NodeLock lock() {
+        return lock;
+    }
+
+    /** Leases the lowest free address of the subnet; {@code mac} empty means derive one. */
+    public Lease allocate(String taskId, String device, Optional<String> mac) throws NetworkSetupException {
+        return lock.with(() -> {
+            List<Lease> leases = new ArrayList<>(file.read().leases());
+            Optional<Lease> existing = find(leases, taskId, device);
+            if (existing.isPresent()) {
+                return reuse(existing.get(), Optional.empty(), mac);
+            }
+            Set<Integer> taken = addresses(leases);
+            long size = subnet.size();
+            for (long offset = 1; offset < size - 1; offset++) {
+                int candidate = (int) (Integer.toUnsignedLong(subnet.network()) + offset);
+                if (Ipv4.isAssignable(subnet, candidate) && !taken.contains(candidate)) {
+                    return store(leases, taskId, device, candidate, mac);
+                }
+            }
+            throw new NetworkSetupException("the address pool " + subnet + " is exhausted: all " + (size - 3)
+                    + " task addresses are leased (see the driver's network status; detach or reconcile stale tasks)");
+        });
+    }
+
+    /** Leases a job-chosen address; it must be assignable and not held by another task or device. */
+    public Lease allocateStatic(String taskId, String device, String ip, Optional<String> mac)
+            throws NetworkSetupException {
+        Integer parsed = Ipv4Cidr.parseAddress(ip);
+        if (parsed == null) {
+            throw new InvalidNetworkRequestException(device, "address", ip, "not an IPv4 address");
+        }
+        int address = parsed;
+        if (!Ipv4.contains(subnet, address)) {
+            throw new InvalidNetworkRequestException(device, "address", ip, "outside the node's subnet " + subnet);
+        }
+        if (address == subnet.network() || address == Ipv4.broadcast(subnet)) {
+            throw new InvalidNetworkRequestException(device, "address", ip,
+                    "the network or broadcast address of " + subnet + " cannot be assigned");
+        }
+        if (address == subnet.gateway()) {
+            throw new InvalidNetworkRequestException(device, "address", ip, "this is the bridge's gateway address");
+        }
+        return lock.with(() -> {
+            List<Lease> leases = new ArrayList<>(file.read().leases());
+            Optional<Lease> existing = find(leases, taskId, device);
+            if (existing.isPresent()) {
+                return reuse(existing.get(), Optional.of(Ipv4Cidr.formatAddress(address)), mac);
+            }
+            for (Lease other : leases) {
+                if (other.address() == address) {
+                    throw new InvalidNetworkRequestException(device, "address", ip,
+                            "already leased to task " + other.taskId() + " (device " + other.device() + ")");
+                }
+            }
+            return store(leases, taskId, device, address, mac);
+        });
+    }
+
+    /** Releases every lease of the task; returns what was released (empty when there was nothing). */
+    public List<Lease> release(String taskId) throws NetworkSetupException {
+        return lock.with(() -> {
+            LeaseFile.Content content = file.read();
+            List<Lease> released = content.leases().stream().filter(l -> l.taskId().equals(taskId)).toList();
+            if (!released.isEmpty()) {
+                List<Lease> kept = content.leases().stream().filter(l -> !l.taskId().equals(taskId)).toList();
+                file.write(new LeaseFile.Content(LeaseFile.VERSION, subnet.toString(), kept));
+            }
+            return released;
+        });
+    }
+
+    /** Every lease, including those left outside the subnet by a configuration change. */
+    public List<Lease> leases() throws NetworkSetupException {
+        return lock.with(() -> file.read().leases());
+    }
+
+    /** Leases whose address is not assignable in the configured subnet (the subnet changed while they were held). */
+    public List<Lease> staleLeases() throws NetworkSetupException {
+        return leases().stream().filter(l -> !Ipv4.isAssignable(subnet, l.address())).toList();
+    }
+
+    private Lease reuse(Lease existing, Optional<String> wantedIp, Optional<String> wantedMac)
+            throws InvalidNetworkRequestException {
+        if (!Ipv4.isAssignable(subnet, existing.address())) {
+            throw new InvalidNetworkRequestException(existing.device(), "address", existing.ip(),
+                    "task " + existing.taskId() + " still holds this lease from before the subnet changed to "
+                            + subnet + "; detach the task first");
+        }
+        if (wantedIp.isPresent() && !wantedIp.get().equals(existing.ip())) {
+            throw new InvalidNetworkRequestException(existing.device(), "address", wantedIp.get(),
+                    "task " + existing.taskId() + " already holds " + existing.ip() + " for this device");
+        }
+        if (wantedMac.isPresent() && !wantedMac.get().equals(existing.mac())) {
+            throw new InvalidNetworkRequestException(existing.device(), "mac", wantedMac.get(),
+                    "task " + existing.taskId() + " already holds " + existing.mac() + " for this device");
+        }
+        return existing;
+    }
+
+    private Lease store(List<Lease> leases, String taskId, String device, int address, Optional<String> mac)
+            throws NetworkSetupException {
+        Lease lease = new Lease(taskId, device, Ipv4Cidr.formatAddress(address), chooseMac(leases, taskId, device, mac));
+        leases.add(lease);
+        file.write(new LeaseFile.Content(LeaseFile.VERSION, subnet.toString(), leases));
+        return lease;
+    }
+
+    private String chooseMac(List<Lease> leases, String taskId, String device, Optional<String> wanted)
+            throws InvalidNetworkRequestException {
+        Set<String> used = new HashSet<>();
+        for (Lease lease : leases) {
+            used.add(lease.mac());
+        }
+        if (wanted.isPresent()) {
+            String mac = wanted.get();
+            for (Lease other : leases) {
+                if (other.mac().equals(mac)) {
+                    throw new InvalidNetworkRequestException(device, "mac", mac,
+                            "already used by task " + other.taskId() + " (device " + other.device() + ")");
+                }
+            }
+            return mac;
+        }
+        for (int attempt = 0; attempt < MAC_ATTEMPTS; attempt++) {
+            String mac = MacAddresses.derive(macOui, taskId, device, attempt);
+            if (!used.contains(mac)) {
+                return mac;
+            }
+        }
+        throw new IllegalStateException("no free MAC after " + MAC_ATTEMPTS + " attempts for " + taskId + "/" + device);
+    }
+
+    private static Optional<Lease> find(List<Lease> leases, String taskId, String device) {
+        return leases.stream().filter(l -> l.taskId().equals(taskId) && l.device().equals(device)).findFirst();
+    }
+
+    private static Set<Integer> addresses(List<Lease> leases) {
+        Set<Integer> out = new HashSet<>();
+        for (Lease lease : leases) {
+            out.add(lease.address());
+        }
+        return out;
+    }
+}

@@ -1,0 +1,49 @@
+package nomadmirage.network;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/** Parses {@code iptables-save} output into the rules of our chains. */
+public final class IptablesSave {
+    private static final Pattern COMMENT = Pattern.compile("(?:^|\\s)--comment\\s+(?:\"((?:[^\"\\\\]|\\\\.)*)\"|(\\S+))");
+
+    private IptablesSave() {
+    }
+
+    /** Every {@code -A} rule in one of our chains, in the order printed. */
+    public static List<SavedRule> ourRules(String saveOutput) {
+        List<SavedRule> rules = new ArrayList<>();
+        String table = "";
+        for (String raw : saveOutput.split("\n")) {
+            String line = raw.strip();
+            if (line.startsWith("*")) {
+                table = line.substring(1);
+            } else if (line.startsWith("-A ")) {
+                int space = line.indexOf(' ', 3);
+                if (space < 0) {
+                    continue;
+                }
+                String chain = line.substring(3, space);
+                if (Chain.isOurs(table, chain)) {
+                    String spec = line.substring(space + 1);
+                    rules.add(new SavedRule(table, chain, spec, comment(spec)));
+                }
+            }
+        }
+        return rules;
+    }
+
+    static Optional<String> comment(String spec) {
+        Matcher m = COMMENT.matcher(spec);
+        if (!m.find()) {
+            return Optional.empty();
+        }
+        if (m.group(1) != null) {
+            return Optional.of(m.group(1).replaceAll("\\\\(.)", "$1"));
+        }
+        return Optional.of(m.group(2));
+    }
+}

@@ -1,0 +1,301 @@
+package nomadmirage.network;
+
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.OptionalInt;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.concurrent.locks.ReadWriteLock;
+import java.util.concurrent.locks.ReentrantReadWriteLock;
+import nomadmirage.config.Ipv4Cidr;
+import nomadmirage.log.Logger;
+import nomadmirage.proc.CommandRunner;
+
+/**
+ * Task networks on this node: the one entry point the driver uses. Attach and
+ * detach run concurrently for different tasks; reconcile excludes both, since it
+ * decides from a snapshot what belongs to no task.
+ */
+public final class NetworkManager {
+    private final NetworkSettings settings;
+    private final HostNetwork host;
+    private final Ipam ipam;
+    private final RuleEditor rules;
+    private final Firewall firewall;
+    private final HostSetup setup;
+    private final Logger log;
+    private final ReadWriteLock reconcileLock = new ReentrantReadWriteLock();
+    private volatile boolean hostReady;
+
+    public NetworkManager(NetworkSettings settings, HostNetwork host, Firewall firewall, Logger log) {
+        this.settings = settings;
+        this.host = host;
+        this.firewall = firewall;
+        this.ipam = new Ipam(settings);
+        this.rules = new RuleEditor(firewall);
+        this.setup = new HostSetup(settings, host, firewall);
+        this.log = log;
+    }
+
+    /** The production wiring: ip, sysctl and iptables through {@code runner}. */
+    public static NetworkManager overCommands(NetworkSettings settings, CommandRunner runner, Logger log) {
+        return new NetworkManager(settings, new IpCommandHostNetwork(runner),
+                new IptablesFirewall(runner, settings.networkDir()), log);
+    }
+
+    public NetworkSettings settings() {
+        return settings;
+    }
+
+    /** Bridge, sysctls, chains, jumps and pool rules; safe to call on every SetConfig and plugin start. */
+    public void ensureHostSetup() throws NetworkSetupException {
+        ipam.lock().with(() -> {
+            if (setup.ensure()) {
+                log.info("host network set up", "bridge", settings.bridge(), "subnet", settings.subnet().toString());
+            }
+            return null;
+        });
+        hostReady = true;
+        List<Lease> stale = ipam.staleLeases();
+        if (!stale.isEmpty()) {
+            log.warn("leases outside the configured subnet remain until their tasks are detached",
+                    "subnet", settings.subnet().toString(), "count", stale.size(), "leases", stale.toString());
+        }
+    }
+
+    /**
+     * Leases an address for each device, creates its tap (owned by uid/gid) and
+     * installs the task's port forwards in one batch. On any failure everything
+     * acquired is undone before the exception is thrown.
+     *
+     * @throws InvalidNetworkRequestException when the request itself cannot be satisfied
+     */
+    public Attachment attach(String taskId, OptionalInt uid, OptionalInt gid, List<DeviceRequest> devices)
+            throws NetworkSetupException {
+        Map<String, Optional<String>> macs = validate(devices);
+        if (!hostReady) {
+            ensureHostSetup();
+        }
+        reconcileLock.readLock().lock();
+        try (Rollback rollback = new Rollback(log, taskId)) {
+            Set<String> leftover = new HashSet<>();
+            for (Lease lease : ipam.leases()) {
+                if (lease.taskId().equals(taskId)) {
+                    leftover.add(lease.device());
+                }
+            }
+            rollback.add(() -> ipam.release(taskId));
+            List<Lease> leases = new ArrayList<>();
+            for (DeviceRequest request : devices) {
+                Optional<String> mac = macs.get(request.device());
+                leases.add(request.staticIp().isPresent()
+                        ? ipam.allocateStatic(taskId, request.device(), request.staticIp().get(), mac)
+                        : ipam.allocate(taskId, request.device(), mac));
+            }
+            if (!leftover.isEmpty()) {
+                // A start of this task that crashed half-way left these; they are ours to replace.
+                rules.removeTask(taskId);
+            }
+            List<DeviceAttachment> attached = new ArrayList<>();
+            for (int i = 0; i < devices.size(); i++) {
+                DeviceRequest request = devices.get(i);
+                Lease lease = leases.get(i);
+                String tap = lease.tap();
+                if (leftover.contains(request.device())) {
+                    host.deleteTap(tap);
+                }
+                host.createTap(tap, settings.bridge(), settings.mtu(), uid, gid);
+                rollback.add(() -> host.deleteTap(tap));
+                attached.add(new DeviceAttachment(request.device(), tap, lease.mac(), lease.ip(),
+                        settings.subnet().prefixLength(), Ipv4Cidr.formatAddress(settings.subnet().gateway()),
+                        request.forwards()));
+            }
+            rollback.add(() -> rules.removeTask(taskId));
+            firewall.apply(IptablesRules.forTask(taskId, attached));
+            rollback.commit();
+            NetworkTeardown teardown = new NetworkTeardown(taskId, attached.stream().map(DeviceAttachment::tap).toList(),
+                    attached.stream().map(DeviceAttachment::ip).toList());
+            log.info("task network attached", "task_id", taskId, "tap", teardown.taps().toString(),
+                    "ip", teardown.ips().toString());
+            return new Attachment(attached, teardown);
+        } finally {
+            reconcileLock.readLock().unlock();
+        }
+    }
+
+    private static Map<String, Optional<String>> validate(List<DeviceRequest> devices)
+            throws InvalidNetworkRequestException {
+        Map<String, Optional<String>> macs = new LinkedHashMap<>();
+        Set<String> hostEndpoints = new HashSet<>();
+        for (DeviceRequest request : devices) {
+            if (request.device().isEmpty()) {
+                throw new InvalidNetworkRequestException("", "device", "", "a device name is required");
+            }
+            if (macs.containsKey(request.device())) {
+                throw new InvalidNetworkRequestException(request.device(), "device", request.device(),
+                        "each device may be attached only once");
+            }
+            Optional<String> mac = Optional.empty();
+            if (request.mac().isPresent()) {
+                mac = Optional.of(MacAddresses.parse(request.device(), request.mac().get()));
+            }
+            macs.put(request.device(), mac);
+            for (PortForward forward : request.forwards()) {
+                String endpoint = forward.hostIp() + ":" + forward.hostPort();
+                if (!hostEndpoints.add(endpoint)) {
+                    throw new InvalidNetworkRequestException(request.device(), "port " + forward.label(),
+                            Integer.toString(forward.hostPort()), "this host port is forwarded twice");
+                }
+            }
+        }
+        return macs;
+    }
+
+    /**
+     * Removes the task's rules, deletes its taps and releases its leases. Missing
+     * pieces count as removed; a failing step does not stop the others, and the
+     * failures are reported together at the end.
+     */
+    public void detach(NetworkTeardown teardown) throws NetworkSetupException {
+        String taskId = teardown.taskId();
+        List<Exception> problems = new ArrayList<>();
+        reconcileLock.readLock().lock();
+        try {
+            try {
+                rules.removeTask(taskId);
+            } catch (NetworkSetupException e) {
+                problems.add(e);
+            }
+            Set<String> taps = new LinkedHashSet<>(teardown.taps());
+            try {
+                ipam.leases().stream().filter(l -> l.taskId().equals(taskId)).forEach(l -> taps.add(l.tap()));
+            } catch (NetworkSetupException e) {
+                problems.add(e);
+            }
+            for (String tap : taps) {
+                try {
+                    host.deleteTap(tap);
+                } catch (NetworkSetupException e) {
+                    problems.add(e);
+                }
+            }
+            try {
+                ipam.release(taskId);
+            } catch (NetworkSetupException e) {
+                problems.add(e);
+            }
+        } finally {
+            reconcileLock.readLock().unlock();
+        }
+        if (!problems.isEmpty()) {
+            NetworkSetupException failure = new NetworkSetupException("detaching the network of task " + taskId
+                    + " left " + problems.size() + " problem(s); first: " + problems.getFirst().getMessage());
+            problems.forEach(failure::addSuppressed);
+            throw failure;
+        }
+        log.info("task network detached", "task_id", taskId, "tap", teardown.taps().toString());
+    }
+
+    /**
+     * Removes everything of ours that belongs to no task in {@code keepTaskIds}: taps of
+     * our shape, task rules and leases. Meant for plugin start, after recovery.
+     */
+    public ReconcileReport reconcile(Set<String> keepTaskIds) throws NetworkSetupException {
+        reconcileLock.writeLock().lock();
+        try {
+            return ipam.lock().with(() -> reconcileLocked(keepTaskIds));
+        } finally {
+            reconcileLock.writeLock().unlock();
+        }
+    }
+
+    private ReconcileReport reconcileLocked(Set<String> keep) throws NetworkSetupException {
+        List<Lease> leases = ipam.leases();
+        Set<String> keepTaps = new HashSet<>();
+        Set<String> keepComments = new HashSet<>();
+        for (String taskId : keep) {
+            keepComments.add(IptablesRules.comment(taskId));
+        }
+        for (Lease lease : leases) {
+            if (keep.contains(lease.taskId())) {
+                keepTaps.add(lease.tap());
+            }
+        }
+        List<String> problems = new ArrayList<>();
+        List<String> removedTaps = new ArrayList<>();
+        for (String tap : host.taps()) {
+            if (!keepTaps.contains(tap)) {
+                try {
+                    if (host.deleteTap(tap)) {
+                        removedTaps.add(tap);
+                    }
+                } catch (NetworkSetupException e) {
+                    problems.add(e.getMessage());
+                }
+            }
+        }
+        List<String> removedRules = new ArrayList<>();
+        try {
+            rules.remove(rule -> rule.comment().filter(IptablesRules::isTaskComment)
+                    .filter(c -> !keepComments.contains(c)).isPresent())
+                    .forEach(rule -> removedRules.add(rule.describe()));
+        } catch (NetworkSetupException e) {
+            problems.add(e.getMessage());
+        }
+        List<Lease> released = new ArrayList<>();
+        for (String taskId : leases.stream().map(Lease::taskId).filter(id -> !keep.contains(id)).distinct().toList()) {
+            try {
+                released.addAll(ipam.release(taskId));
+            } catch (NetworkSetupException e) {
+                problems.add(e.getMessage());
+            }
+        }
+        ReconcileReport report = new ReconcileReport(removedTaps, removedRules, released, problems);
+        if (!report.removedNothing() || !problems.isEmpty()) {
+            log.info("task networks reconciled", "removed_taps", removedTaps.size(), "removed_rules",
+                    removedRules.size(), "released_leases", released.size(), "problems", problems.toString());
+        }
+        return report;
+    }
+
+    /** Every task network on the node and everything of ours that belongs to none. */
+    public NetworkStatus status() throws NetworkSetupException {
+        List<Lease> leases = ipam.leases();
+        Set<String> taps = new HashSet<>(host.taps());
+        List<SavedRule> present = firewall.rules();
+        Map<String, List<Lease>> byTask = new TreeMap<>();
+        for (Lease lease : leases) {
+            byTask.computeIfAbsent(lease.taskId(), id -> new ArrayList<>()).add(lease);
+        }
+        Set<String> leasedTaps = new HashSet<>();
+        Set<String> leasedComments = new HashSet<>();
+        List<TaskNetwork> tasks = new ArrayList<>();
+        for (Map.Entry<String, List<Lease>> task : byTask.entrySet()) {
+            String comment = IptablesRules.comment(task.getKey());
+            leasedComments.add(comment);
+            List<String> missing = new ArrayList<>();
+            for (Lease lease : task.getValue()) {
+                leasedTaps.add(lease.tap());
+                if (!taps.contains(lease.tap())) {
+                    missing.add(lease.tap());
+                }
+            }
+            List<String> taskRules = present.stream().filter(r -> r.comment().map(comment::equals).orElse(false))
+                    .map(SavedRule::describe).toList();
+            tasks.add(new TaskNetwork(task.getKey(), task.getValue(), missing, taskRules));
+        }
+        List<String> orphanTaps = taps.stream().filter(t -> !leasedTaps.contains(t)).sorted().toList();
+        List<String> orphanRules = present.stream()
+                .filter(r -> r.comment().filter(IptablesRules::isTaskComment).filter(c -> !leasedComments.contains(c))
+                        .isPresent())
+                .map(SavedRule::describe).toList();
+        List<Lease> stale = leases.stream()
+                .filter(l -> !Ipv4.isAssignable(settings.subnet(), l.address())).toList();
+        return new NetworkStatus(tasks, orphanTaps, orphanRules, stale);
+    }
+}

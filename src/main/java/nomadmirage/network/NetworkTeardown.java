@@ -1,0 +1,21 @@
+package nomadmirage.network;
+
+import com.fasterxml.jackson.annotation.JsonProperty;
+import java.util.List;
+import java.util.Objects;
+
+/**
+ * What {@link NetworkManager#detach} needs to undo an attachment, persisted in the
+ * task's driver state. Rules are found by their task-id comment, so they are not listed.
+ */
+public record NetworkTeardown(
+        @JsonProperty("task_id") String taskId,
+        @JsonProperty("taps") List<String> taps,
+        @JsonProperty("ips") List<String> ips) {
+
+    public NetworkTeardown {
+        Objects.requireNonNull(taskId, "taskId");
+        taps = taps == null ? List.of() : List.copyOf(taps);
+        ips = ips == null ? List.of() : List.copyOf(ips);
+    }
+}

@@ -1,0 +1,70 @@
+package nomadmirage.network;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.Predicate;
+
+/** Removes and reconciles rules in our chains by what {@code iptables-save} shows. */
+final class RuleEditor {
+    private final Firewall firewall;
+
+    RuleEditor(Firewall firewall) {
+        this.firewall = firewall;
+    }
+
+    /**
+     * Deletes every rule of our chains that matches, in one batch; returns them. A rule
+     * that vanished between listing and deleting fails the batch, so it is retried once.
+     */
+    List<SavedRule> remove(Predicate<SavedRule> which) throws NetworkSetupException {
+        try {
+            return removeOnce(which);
+        } catch (NetworkSetupException first) {
+            try {
+                return removeOnce(which);
+            } catch (NetworkSetupException second) {
+                second.addSuppressed(first);
+                throw second;
+            }
+        }
+    }
+
+    private List<SavedRule> removeOnce(Predicate<SavedRule> which) throws NetworkSetupException {
+        List<SavedRule> doomed = firewall.rules().stream().filter(which).toList();
+        firewall.apply(IptablesRules.removal(doomed));
+        return doomed;
+    }
+
+    List<SavedRule> removeTask(String taskId) throws NetworkSetupException {
+        String comment = IptablesRules.comment(taskId);
+        return remove(rule -> rule.comment().map(comment::equals).orElse(false));
+    }
+
+    /**
+     * Makes the rules carrying {@code comment} exactly {@code wanted}: missing ones are
+     * added, others (left by an older setting, or duplicated) deleted, all in one batch.
+     * Returns whether anything changed.
+     */
+    boolean sync(String comment, List<SavedRule> wanted) throws NetworkSetupException {
+        List<SavedRule> present = firewall.rules().stream()
+                .filter(rule -> rule.comment().map(comment::equals).orElse(false)).toList();
+        RuleBatch batch = new RuleBatch();
+        List<SavedRule> kept = new ArrayList<>();
+        for (SavedRule rule : present) {
+            boolean isWanted = wanted.stream().anyMatch(rule::sameRule);
+            boolean duplicate = kept.stream().anyMatch(rule::sameRule);
+            if (isWanted && !duplicate) {
+                kept.add(rule);
+            } else {
+                batch.add(rule.table(), rule.deleteLine());
+            }
+        }
+        for (SavedRule rule : wanted) {
+            if (kept.stream().noneMatch(rule::sameRule)) {
+                batch.add(rule.table(), rule.appendLine());
+            }
+        }
+        firewall.apply(batch);
+        return !batch.isEmpty();
+    }
+}

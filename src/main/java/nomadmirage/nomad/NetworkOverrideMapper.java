@@ -1,0 +1,35 @@
+package nomadmirage.nomad;
+
+import java.util.Optional;
+import nomadmirage.network.DeviceAttachment;
+import nomadmirage.network.PortForward;
+import nomadmirage.proto.drivers.NetworkOverride;
+import nomadmirage.task.DriverState;
+
+/**
+ * The driver network Nomad registers services with (address_mode = "driver"):
+ * the unikernel's address on its default device, and each forwarded port's
+ * label mapped to the port inside the unikernel.
+ */
+final class NetworkOverrideMapper {
+    private NetworkOverrideMapper() {
+    }
+
+    static Optional<NetworkOverride> of(DriverState state) {
+        if (state.networks().isEmpty()) {
+            return Optional.empty();
+        }
+        // The default device, as for the unikernel's --ipv4 argument: "service", else the first.
+        DeviceAttachment primary = state.networks().stream().filter(d -> d.device().equals("service")).findFirst()
+                .orElse(state.networks().getFirst());
+        NetworkOverride.Builder out = NetworkOverride.newBuilder()
+                .setAddr(primary.ip())
+                .setAutoAdvertise(state.autoAdvertise());
+        for (DeviceAttachment device : state.networks()) {
+            for (PortForward forward : device.forwards()) {
+                out.putPortMap(forward.label(), forward.guestPort());
+            }
+        }
+        return Optional.of(out.build());
+    }
+}

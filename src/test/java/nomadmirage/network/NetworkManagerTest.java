@@ -1,0 +1,187 @@
+package nomadmirage.network;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.OutputStream;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Optional;
+import java.util.OptionalInt;
+import java.util.Set;
+import nomadmirage.config.Ipv4Cidr;
+import nomadmirage.log.LogLevel;
+import nomadmirage.log.LogSink;
+import nomadmirage.log.Logger;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** NetworkManager's orchestration and rollback over in-memory host and firewall. */
+class NetworkManagerTest {
+    private static final OptionalInt UID = OptionalInt.of(1000);
+    private static final OptionalInt GID = OptionalInt.of(1000);
+
+    @TempDir
+    Path stateDir;
+
+    private final FakeHostNetwork host = new FakeHostNetwork();
+    private final FakeFirewall firewall = new FakeFirewall();
+    private NetworkManager manager;
+    private Ipam ipam;
+
+    @BeforeEach
+    void setUp() {
+        NetworkSettings settings = NetworkSettings.withDefaults("mirage0", Ipv4Cidr.parse("10.99.0.0/24"), stateDir);
+        manager = new NetworkManager(settings, host, firewall,
+                Logger.root("test", new LogSink(OutputStream.nullOutputStream()), LogLevel.OFF));
+        ipam = new Ipam(settings);
+    }
+
+    private static DeviceRequest web(String device) {
+        return DeviceRequest.pooled(device, List.of(PortForward.anyAddress("http", 8080, 80)));
+    }
+
+    private List<SavedRule> taskRules() {
+        return firewall.rules.stream().filter(r -> r.comment().filter(IptablesRules::isTaskComment).isPresent()).toList();
+    }
+
+    @Test
+    void hostSetupIsIdempotent() throws Exception {
+        for (int i = 0; i < 3; i++) {
+            manager.ensureHostSetup();
+        }
+        assertEquals(5, firewall.rules.size(), "pool rules once: " + firewall.rules);
+        assertEquals(3, firewall.ensureCalls);
+        assertEquals(List.of("net.ipv4.ip_forward=1", "net/ipv4/conf/mirage0/route_localnet=1"), host.sysctls.subList(0, 2));
+    }
+
+    @Test
+    void attachLeasesCreatesTapsAndInstallsRules() throws Exception {
+        Attachment attachment = manager.attach("t1", UID, GID, List.of(web("service"),
+                new DeviceRequest("admin", Optional.of("02:00:00:00:00:09"), Optional.of("10.99.0.50"), List.of())));
+        DeviceAttachment service = attachment.devices().get(0);
+        assertEquals(new DeviceAttachment("service", TapNames.forDevice("t1", "service"),
+                MacAddresses.derive("00:80:41", "t1", "service"), "10.99.0.2", 24, "10.99.0.1",
+                List.of(PortForward.anyAddress("http", 8080, 80))), service);
+        assertEquals("10.99.0.2/24", service.cidr());
+        DeviceAttachment admin = attachment.devices().get(1);
+        assertEquals("10.99.0.50", admin.ip());
+        assertEquals("02:00:00:00:00:09", admin.mac());
+        assertEquals(new NetworkTeardown("t1", List.of(service.tap(), admin.tap()), List.of("10.99.0.2", "10.99.0.50")),
+                attachment.teardown());
+        assertEquals(UID, host.taps.get(service.tap()));
+        assertEquals(7, taskRules().size(), "4 DNAT, 1 MASQUERADE, 2 ACCEPT");
+        assertEquals(1, host.bridgeCalls, "attach sets the host up once when nobody did");
+    }
+
+    @Test
+    void detachRemovesEverythingAndIsIdempotent() throws Exception {
+        Attachment attachment = manager.attach("t1", UID, GID, List.of(web("service")));
+        manager.attach("t2", UID, GID, List.of(web("service")));
+        manager.detach(attachment.teardown());
+        manager.detach(attachment.teardown());
+        assertEquals(List.of(TapNames.forDevice("t2", "service")), host.taps());
+        assertEquals(List.of("t2"), ipam.leases().stream().map(Lease::taskId).toList());
+        assertTrue(taskRules().stream().allMatch(r -> r.comment().orElseThrow().equals("mirage:t2")));
+        assertEquals(7, taskRules().size());
+    }
+
+    @Test
+    void invalidMacAcquiresNothing() {
+        InvalidNetworkRequestException e = assertThrows(InvalidNetworkRequestException.class,
+                () -> manager.attach("t1", UID, GID, List.of(web("service"),
+                        new DeviceRequest("admin", Optional.of("ff:ff:ff:ff:ff:ff"), Optional.empty(), List.of()))));
+        assertEquals("admin", e.device());
+        assertEquals(List.of(), host.taps());
+    }
+
+    @Test
+    void staticAddressOutsideTheSubnetOnTheSecondDeviceRollsBackTheFirst() throws Exception {
+        InvalidNetworkRequestException e = assertThrows(InvalidNetworkRequestException.class,
+                () -> manager.attach("t1", UID, GID, List.of(web("service"),
+                        new DeviceRequest("admin", Optional.empty(), Optional.of("192.0.2.1"), List.of()))));
+        assertEquals("address", e.field());
+        assertNothingOf("t1");
+    }
+
+    @Test
+    void tapFailureRollsBackTapsAndLeases() throws Exception {
+        host.failOnTap = TapNames.forDevice("t1", "admin");
+        assertThrows(NetworkSetupException.class, () -> manager.attach("t1", UID, GID, List.of(web("service"), web2("admin"))));
+        assertNothingOf("t1");
+    }
+
+    @Test
+    void ruleFailureRollsBackTapsAndLeases() throws Exception {
+        manager.ensureHostSetup();
+        firewall.failApply = true;
+        assertThrows(NetworkSetupException.class, () -> manager.attach("t1", UID, GID, List.of(web("service"))));
+        assertNothingOf("t1");
+    }
+
+    private static DeviceRequest web2(String device) {
+        return DeviceRequest.pooled(device, List.of(PortForward.anyAddress("alt", 8081, 80)));
+    }
+
+    private void assertNothingOf(String taskId) throws Exception {
+        assertEquals(List.of(), host.taps());
+        assertEquals(List.of(), ipam.leases().stream().filter(l -> l.taskId().equals(taskId)).toList());
+        assertEquals(List.of(), taskRules());
+    }
+
+    @Test
+    void duplicateHostPortIsRefused() {
+        InvalidNetworkRequestException e = assertThrows(InvalidNetworkRequestException.class,
+                () -> manager.attach("t1", UID, GID, List.of(web("service"), web("admin"))));
+        assertTrue(e.getMessage().contains("forwarded twice"), e.getMessage());
+    }
+
+    @Test
+    void retryAfterACrashHalfWayReplacesTheLeftovers() throws Exception {
+        manager.attach("t1", UID, GID, List.of(web("service")));
+        // The process died before the driver persisted the teardown: the same start runs again.
+        Attachment again = manager.attach("t1", UID, GID, List.of(web("service")));
+        assertEquals("10.99.0.2", again.devices().getFirst().ip());
+        assertEquals(7, taskRules().size(), "no duplicate rules");
+        assertEquals(1, host.taps().size());
+    }
+
+    @Test
+    void preexistingTapOfAnotherOriginFailsTheAttach() throws Exception {
+        host.taps.put(TapNames.forDevice("t1", "service"), OptionalInt.empty());
+        assertThrows(NetworkSetupException.class, () -> manager.attach("t1", UID, GID, List.of(web("service"))));
+        assertEquals(List.of(), ipam.leases());
+        assertEquals(List.of(), taskRules());
+        assertEquals(1, host.taps().size(), "a tap the attach did not create is left alone");
+    }
+
+    @Test
+    void reconcileRemovesWhatNoKeptTaskOwns() throws Exception {
+        manager.attach("keep", UID, GID, List.of(web("service")));
+        manager.attach("gone", UID, GID, List.of(web2("service")));
+        host.taps.put("mgzzzzzzzzzzzzz", OptionalInt.empty());
+        host.taps.put("mgmt0", OptionalInt.empty());
+        firewall.apply(new RuleBatch().add("nat", "-A NOMAD_MG_PRE -p tcp -m comment --comment \"mirage:ghost\" -j RETURN"));
+
+        NetworkStatus before = manager.status();
+        assertEquals(List.of("gone", "keep"), before.tasks().stream().map(TaskNetwork::taskId).toList());
+        assertEquals(List.of("mgzzzzzzzzzzzzz"), before.orphanTaps());
+        assertEquals(1, before.orphanRules().size());
+        assertEquals(7, before.tasks().get(1).rules().size());
+
+        ReconcileReport report = manager.reconcile(Set.of("keep"));
+        assertEquals(Set.of("mgzzzzzzzzzzzzz", TapNames.forDevice("gone", "service")), Set.copyOf(report.removedTaps()));
+        assertEquals(8, report.removedRules().size());
+        assertEquals(List.of("gone"), report.releasedLeases().stream().map(Lease::taskId).toList());
+        assertEquals(List.of(), report.problems());
+
+        NetworkStatus after = manager.status();
+        assertEquals(List.of("keep"), after.tasks().stream().map(TaskNetwork::taskId).toList());
+        assertEquals(List.of(), after.orphanTaps());
+        assertEquals(List.of(), after.orphanRules());
+        assertEquals(Set.of(TapNames.forDevice("keep", "service"), "mgmt0"), host.taps.keySet());
+        assertTrue(manager.reconcile(Set.of("keep")).removedNothing());
+    }
+}
