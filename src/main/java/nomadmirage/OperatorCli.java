@@ -3,6 +3,7 @@ package nomadmirage;
 import java.io.PrintStream;
 import java.util.Arrays;
 import nomadmirage.solo5.ManifestCommand;
+import nomadmirage.status.StatusCommand;
 
 /** Commands an operator runs directly (the plugin itself is started by Nomad). */
 final class OperatorCli {
@@ -17,6 +18,9 @@ final class OperatorCli {
             }
             case "manifest" -> {
                 return ManifestCommand.run(Arrays.asList(args).subList(1, args.length), out, err);
+            }
+            case "status" -> {
+                return StatusCommand.run(Arrays.asList(args).subList(1, args.length), out, err);
             }
             case "help", "--help", "-h" -> {
                 out.println(usage());
@@ -37,6 +41,7 @@ final class OperatorCli {
                   manifest FILE print the Solo5 ABI and device manifest of unikernel FILE
                                 as two JSON lines, like solo5-elftool query-abi and
                                 query-manifest; exit 1 if FILE is not a valid unikernel
-                  help          show this text""";
+                  %s
+                  help          show this text""".formatted(StatusCommand.USAGE);
     }
 }
