@@ -24,7 +24,7 @@ job "hvt-service" {
 
       config {
         unikernel = var.image
-        args      = ["--standin-print=service up", "--standin-run"]
+        args      = ["--standin-print=service-up", "--standin-run"]
       }
 
       resources {
