@@ -34,7 +34,8 @@ home=\${MIRAGE_HOME:-\$(dirname "\$self")}
 [ -x "\$home/runtime/bin/java" ] || home="$(cd "$target" && pwd)"
 aot=
 [ -f "\$home/app.aot" ] && aot="-XX:AOTCache=\$home/app.aot"
-exec "\$home/runtime/bin/java" \$aot \\
+# JVM diagnostics go to stderr: stdout carries only the go-plugin handshake line.
+exec "\$home/runtime/bin/java" \$aot -Xlog:disable -Xlog:all=warning:stderr \\
   -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -XX:CICompilerCount=1 \\
   -Xss512k -Xms16m -Xmx160m -XX:MaxMetaspaceSize=96m -XX:ReservedCodeCacheSize=24m \\
   -XX:MaxDirectMemorySize=64m -XX:+ExitOnOutOfMemoryError --enable-native-access=ALL-UNNAMED \\
@@ -48,12 +49,12 @@ chmod 0755 "$launcher"
 # Ahead-of-time cache (JDK 25+): one training run of the real start-up path
 # (listen, handshake, shut down) records the loaded and linked classes, which
 # roughly halves the time to the handshake line.
-rm -f "$target/app.aot"
+rm -f "$target/app.aot" "$target/app.aot.tmp"
 if "$runtime/bin/java" -XX:AOTCacheOutput=/dev/null -version >/dev/null 2>&1; then
   training=$(mktemp -d)
   NOMAD_PLUGIN_MAGIC_COOKIE=e4327c2e01eabfd75a8a67adb114fb34a757d57eee7728d857a8cec6e91a7255 \
   PLUGIN_PROTOCOL_VERSIONS=2 TMPDIR="$training" \
-  MIRAGE_JAVA_OPTS="-XX:AOTCacheOutput=$target/app.aot" \
+  MIRAGE_JAVA_OPTS="-XX:AOTCacheOutput=$target/app.aot.tmp" \
     "$launcher" > "$training/stdout" 2> "$training/stderr" < /dev/null &
   pid=$!
   for _ in $(seq 600); do
@@ -63,7 +64,13 @@ if "$runtime/bin/java" -XX:AOTCacheOutput=/dev/null -version >/dev/null 2>&1; th
   done
   kill -TERM "$pid" 2>/dev/null || true
   wait "$pid" || true
-  [ -f "$target/app.aot" ] || { echo "AOT training run produced no cache; see below" >&2; cat "$training/stderr" >&2; }
+  # Published in one rename: a plugin starting meanwhile never maps a half-written cache.
+  if [ -f "$target/app.aot.tmp" ]; then
+    mv -f "$target/app.aot.tmp" "$target/app.aot"
+  else
+    echo "AOT training run produced no cache; see below" >&2
+    cat "$training/stderr" >&2
+  fi
   rm -rf "$training"
 fi
 

@@ -53,6 +53,7 @@ public final class PluginServer {
     private final BrokerService broker;
     private final Logger log;
     private final java.util.concurrent.atomic.AtomicBoolean stopping = new java.util.concurrent.atomic.AtomicBoolean();
+    private final java.util.concurrent.CountDownLatch stopped = new java.util.concurrent.CountDownLatch(1);
 
     private PluginServer(Server server, ListenAddress address, Path socketDir, EventLoopGroup eventLoops,
             ExecutorService executor, HealthStatusManager health, StdioService stdio, BrokerService broker,
@@ -187,6 +188,12 @@ public final class PluginServer {
     /** Stops accepting calls, lets running ones finish within {@code grace}, then cancels the rest. */
     public void shutdown(Duration grace) {
         if (!stopping.compareAndSet(false, true)) {
+            // Another caller is stopping: wait for it, so the process does not exit before the socket directory is gone.
+            try {
+                stopped.await(grace.toMillis() + 5000, TimeUnit.MILLISECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
             return;
         }
         health.enterTerminalState();
@@ -213,6 +220,7 @@ public final class PluginServer {
                 log.warn("could not remove the plugin socket directory", "path", socketDir, "error", e);
             }
         }
+        stopped.countDown();
     }
 
     public void awaitTermination() throws InterruptedException {

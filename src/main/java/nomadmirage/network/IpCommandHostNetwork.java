@@ -72,6 +72,9 @@ public final class IpCommandHostNetwork implements HostNetwork {
         }
         try {
             commands.require("ip", "link", "set", "dev", tap, "mtu", Integer.toString(mtu), "master", bridge, "up");
+            // With br_netfilter loaded, a guest's connection to its own forwarded port is DNATed in the
+            // bridge and must leave through the port it came in on.
+            commands.require("ip", "link", "set", "dev", tap, "type", "bridge_slave", "hairpin", "on");
         } catch (NetworkSetupException e) {
             try {
                 deleteTap(tap);

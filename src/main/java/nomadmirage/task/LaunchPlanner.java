@@ -95,9 +95,6 @@ public final class LaunchPlanner {
             throw new InvalidTaskException("unikernel: " + config.unikernel() + " is built for hvt, which needs a usable "
                     + "/dev/kvm on this node; none is available (constrain the job on attr.driver.mirage.kvm = true)");
         }
-        if (kind == TenderKind.QEMU) {
-            checkSingleCommandLine(config.args());
-        }
         List<String> netDevices = unikernel.manifest().devices().stream()
                 .filter(d -> d.type() == DeviceType.NET_BASIC).map(Device::name).toList();
         BoundNetwork network = binder.bind(netDevices);
@@ -238,15 +235,6 @@ public final class LaunchPlanner {
             socket = runDir.resolve("qmp.sock");
         }
         return new QemuSettings(kvm, config.qemu().machine(), socket, extra);
-    }
-
-    private static void checkSingleCommandLine(List<String> args) throws InvalidTaskException {
-        for (int i = 0; i < args.size(); i++) {
-            if (args.get(i).chars().anyMatch(Character::isWhitespace)) {
-                throw new InvalidTaskException("args[" + i + "]: \"" + args.get(i) + "\" contains white space; a virtio "
-                        + "unikernel receives one command line split at spaces, so an argument cannot contain one");
-            }
-        }
     }
 
     private static long sizeOf(Path file, String at) throws InvalidTaskException {

@@ -240,14 +240,6 @@ class LaunchPlannerTest {
                 allowing).plan().qemu().orElseThrow().extraArgs());
     }
 
-    @Test
-    void virtioArgumentsCannotContainSpaces() throws Exception {
-        image("local/app.virtio", AbiTarget.VIRTIO, Map.of());
-        String message = failure(config("local/app.virtio", List.of(), Optional.empty(), QemuOptions.defaults(),
-                List.of("--ok", "two words")), PluginConfig.defaults());
-        assertTrue(message.startsWith("args[1]"), message);
-    }
-
     private static PluginConfig withAutoKvm(PluginConfig c) {
         return new PluginConfig(c.solo5Hvt(), c.solo5Spt(), c.qemu(), c.bridge(), c.subnet(), c.stateDir(),
                 c.imagePaths(), c.logLevel(), c.fingerprintPeriod(), c.defaultUser(), true, c.qemuAllowedArgs(), c.macOui(), c.mtu(), c.reconcileDelay());
