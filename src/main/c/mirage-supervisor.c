@@ -29,6 +29,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -214,7 +215,8 @@ static void usage_error(const char *fmt, ...)
     putf(2, "mirage-supervisor: %s\n"
             "usage: mirage-supervisor --run-dir DIR [--stdout PATH] [--stderr PATH]\n"
             "         [--user UID --group GID [--groups G1,G2,...]] [--chdir DIR] -- TENDER [ARGS...]\n"
-            "       mirage-supervisor --signal SIGNO --pid PID --start-ticks TICKS\n", msg);
+            "       mirage-supervisor --signal SIGNO --pid PID --start-ticks TICKS\n"
+            "       mirage-supervisor --watch --pid PID --start-ticks TICKS\n", msg);
     _exit(2);
 }
 
@@ -254,6 +256,34 @@ static int send_signal(long long signo, long long pid, long long ticks)
         return EXIT_GONE;
     putf(2, "mirage-supervisor: signal %lld to %lld: %s\n", signo, pid, strerror(errno));
     return 1;
+}
+
+/*
+ * Blocks until the process ends. The plugin runs this as its own child for a
+ * supervisor it did not start (after a restart): the JDK can only poll a
+ * non-child for its exit, while waiting on this child's exit is immediate.
+ */
+static int watch(long long pid, long long ticks)
+{
+    char state;
+    unsigned long long actual;
+#if defined(SYS_pidfd_open)
+    int pidfd = (int)syscall(SYS_pidfd_open, (pid_t)pid, 0U);
+    if (pidfd < 0)
+        return EXIT_GONE;
+    if (read_stat((pid_t)pid, &state, &actual) < 0 || actual != (unsigned long long)ticks || state == 'Z'
+        || state == 'X')
+        return EXIT_GONE;
+    struct pollfd p = {.fd = pidfd, .events = POLLIN};
+    while (poll(&p, 1, -1) < 0 && errno == EINTR)
+        ;
+    return 0;
+#else
+    while (read_stat((pid_t)pid, &state, &actual) == 0 && actual == (unsigned long long)ticks && state != 'Z'
+           && state != 'X')
+        usleep(100000);
+    return 0;
+#endif
 }
 
 static void on_forwarded_signal(int sig)
@@ -340,6 +370,10 @@ static void parse_options(int argc, char **argv, struct options *o, long long si
             i++;
             break;
         }
+        if (strcmp(a, "--watch") == 0) {
+            signal_args[0] = 0; /* watch mode: wait for the process instead of signalling it */
+            continue;
+        }
         if (i + 1 >= argc)
             usage_error("%s needs a value", a);
         const char *v = argv[++i];
@@ -367,7 +401,7 @@ static void parse_options(int argc, char **argv, struct options *o, long long si
     }
     if (signal_args[0] >= 0 || signal_args[1] >= 0 || signal_args[2] >= 0) {
         if (signal_args[0] < 0 || signal_args[1] < 0 || signal_args[2] < 0 || i < argc)
-            usage_error("--signal needs --pid and --start-ticks and nothing else");
+            usage_error("--signal/--watch need --pid and --start-ticks and nothing else");
         if (signal_args[0] >= NSIG || signal_args[1] > INT_MAX)
             usage_error("signal or pid out of range");
         return;
@@ -433,6 +467,8 @@ int main(int argc, char **argv)
     parse_options(argc, argv, &o, signal_args);
     if (signal_args[0] > 0)
         return send_signal(signal_args[0], signal_args[1], signal_args[2]);
+    if (signal_args[0] == 0)
+        return watch(signal_args[1], signal_args[2]);
 
     close_inherited_fds();
     if (setsid() < 0)

@@ -119,9 +119,28 @@ public final class NativeSupervisor implements Supervisor {
                     : "the supervisor is gone"));
         }
         CompletableFuture<?> supervisorGone = supervisorAlive
-                ? handle.get().onExit()
+                ? watch(supervisor, handle.get())
                 : CompletableFuture.completedFuture(null);
         return new NativeSupervisedProcess(binary, runner, dir, tender.get(), supervisor, supervisorGone);
+    }
+
+    /**
+     * The exit of a supervisor this JVM did not start. The JDK polls such a
+     * process (up to seconds late); a "--watch" child that waits on a pidfd
+     * ends the moment it does, and a child's exit is seen at once.
+     */
+    private CompletableFuture<?> watch(ProcessIdentity supervisor, ProcessHandle fallback) {
+        try {
+            Process watcher = new ProcessBuilder(binary.toString(), "--watch", "--pid", Long.toString(supervisor.pid()),
+                    "--start-ticks", Long.toString(supervisor.startTicks()))
+                    .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")))
+                    .redirectOutput(ProcessBuilder.Redirect.DISCARD)
+                    .redirectError(ProcessBuilder.Redirect.DISCARD)
+                    .start();
+            return watcher.onExit();
+        } catch (IOException e) {
+            return fallback.onExit();
+        }
     }
 
     private SupervisedProcess started(Process process, Path dir, String tenderPath, String[] words)
