@@ -14,7 +14,7 @@ public interface HostNetwork {
 
     /**
      * Creates a tap owned by the given user and group (so an unprivileged tender can open it),
-     * attached to the bridge and up. Fails if a link of that name exists.
+     * attached to the bridge in hairpin mode and up. Fails if a link of that name exists.
      */
     void createTap(String tap, String bridge, int mtu, OptionalInt uid, OptionalInt gid) throws NetworkSetupException;
 

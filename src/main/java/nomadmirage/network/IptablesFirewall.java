@@ -20,7 +20,7 @@ public final class IptablesFirewall implements Firewall {
 
     private final HostCommands commands;
     private final Path batchDir;
-    /** Concurrent restores in one process gain nothing and make nft retry; serialise them. */
+    /** One restore at a time from this process; a batch computed from a listing must not race our own edits. */
     private final ReentrantLock restoreLock = new ReentrantLock();
 
     public IptablesFirewall(CommandRunner runner, Path batchDir) {
@@ -60,6 +60,10 @@ public final class IptablesFirewall implements Firewall {
         return commands.attempt(argv);
     }
 
+    private static String abbreviate(String text) {
+        return text.length() <= 4000 ? text : text.substring(0, 4000) + "\n... (" + text.length() + " characters)";
+    }
+
     @Override
     public List<SavedRule> rules() throws NetworkSetupException {
         return IptablesSave.ourRules(commands.require("iptables-save"));
@@ -82,7 +86,8 @@ public final class IptablesFirewall implements Firewall {
             Files.writeString(file, batch.render(), StandardCharsets.UTF_8);
             CommandResult result = commands.attempt("iptables-restore", "-w", WAIT_SECONDS, "--noflush", file.toString());
             if (!result.succeeded()) {
-                throw new NetworkSetupException("network command failed: " + result.summary() + "\nbatch:\n" + batch.render());
+                throw new NetworkSetupException("network command failed: " + result.summary() + "\nbatch:\n"
+                        + abbreviate(batch.render()));
             }
         } catch (IOException e) {
             throw new NetworkSetupException("cannot write the iptables batch " + file + ": " + e.getMessage(), e);

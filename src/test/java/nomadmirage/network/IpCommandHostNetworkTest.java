@@ -19,7 +19,8 @@ class IpCommandHostNetworkTest {
         host.createTap("mgaaaaaaaaaaaaa", "mirage0", 1400, OptionalInt.of(1000), OptionalInt.of(100));
         assertEquals(List.of(
                 "ip tuntap add dev mgaaaaaaaaaaaaa mode tap user 1000 group 100",
-                "ip link set dev mgaaaaaaaaaaaaa mtu 1400 master mirage0 up"), runner.commands);
+                "ip link set dev mgaaaaaaaaaaaaa mtu 1400 master mirage0 up",
+                "ip link set dev mgaaaaaaaaaaaaa type bridge_slave hairpin on"), runner.commands);
     }
 
     @Test

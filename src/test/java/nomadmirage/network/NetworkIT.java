@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
@@ -34,6 +35,8 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /** The real ip, sysctl and iptables, inside a network namespace the test creates and deletes. */
 @Tag("root")
@@ -154,9 +157,10 @@ class NetworkIT {
 
             Set<String> taps = devices.stream().map(DeviceAttachment::tap).collect(Collectors.toSet());
             assertEquals(taps, new HashSet<>(tapsInNamespace()));
-            for (String line : ns.run("ip", "-o", "link", "show", "type", "tun").split("\n")) {
+            for (String line : ns.run("ip", "-d", "-o", "link", "show", "type", "tun").split("\n")) {
                 assertTrue(line.contains(" master " + BRIDGE + " "), line);
                 assertTrue(line.contains("mtu 1500"), line);
+                assertTrue(line.contains(" hairpin on "), line);
             }
             Map<String, String> owners = sysfs("owner");
             Map<String, String> groups = sysfs("group");
@@ -303,20 +307,19 @@ class NetworkIT {
      * forwards: from 127.0.0.1 and from the bridge address on the host, and from the
      * guest to its own published port through the host (hairpin).
      */
-    @Test
-    void forwardsCarryTrafficToAGuest() throws Exception {
+    @ParameterizedTest(name = "bridge-nf-call-iptables={0}")
+    @ValueSource(strings = {"0", "1"})
+    void forwardsCarryTrafficToAGuest(String bridgeNetfilter) throws Exception {
+        // Hosts differ in whether br_netfilter runs bridged frames through iptables; both must work.
+        assumeTrue(ns.exec("test", "-e", "/proc/sys/net/bridge/bridge-nf-call-iptables").succeeded(),
+                "br_netfilter is not loaded");
+        ns.run("sysctl", "-q", "-w", "net.bridge.bridge-nf-call-iptables=" + bridgeNetfilter);
         manager.ensureHostSetup();
         Attachment attachment = manager.attach("t-echo", UID, GID,
                 List.of(DeviceRequest.pooled("service", List.of(PortForward.anyAddress("echo", 8080, 7)))));
         DeviceAttachment device = attachment.devices().getFirst();
 
-        Netns guest = Netns.create();
-        guests.add(guest);
-        ns.run("ip", "link", "add", "mgtestveth", "type", "veth", "peer", "name", "eth0", "netns", guest.name());
-        ns.run("ip", "link", "set", "dev", "mgtestveth", "master", BRIDGE, "up");
-        guest.run("ip", "addr", "add", device.cidr(), "dev", "eth0");
-        guest.run("ip", "link", "set", "dev", "eth0", "address", device.mac(), "up");
-        guest.run("ip", "route", "add", "default", "via", device.gateway());
+        Netns guest = guestFor(device);
         Process server = guest.start("python3", "-u", "-c", ECHO_SERVER);
         BufferedReader serverOut = new BufferedReader(new InputStreamReader(server.getInputStream(), StandardCharsets.UTF_8));
         assertEquals("ready", serverOut.readLine());
@@ -329,6 +332,53 @@ class NetworkIT {
 
         manager.detach(attachment.teardown());
         assertTrue(ns.exec("python3", "-c", client("127.0.0.1")).exitCode() != 0, "no forward after detach");
+    }
+
+    /** A namespace on the bridge through a veth, configured as the guest of {@code device} would be. */
+    private Netns guestFor(DeviceAttachment device) throws Exception {
+        Netns guest = Netns.create();
+        guests.add(guest);
+        ns.run("ip", "link", "add", "mgtestveth", "type", "veth", "peer", "name", "eth0", "netns", guest.name());
+        ns.run("ip", "link", "set", "dev", "mgtestveth", "master", BRIDGE, "up");
+        ns.run("ip", "link", "set", "dev", "mgtestveth", "type", "bridge_slave", "hairpin", "on"); // as on our taps
+        guest.run("ip", "addr", "add", device.cidr(), "dev", "eth0");
+        guest.run("ip", "link", "set", "dev", "eth0", "address", device.mac(), "up");
+        guest.run("ip", "route", "add", "default", "via", device.gateway());
+        return guest;
+    }
+
+    /**
+     * route_localnet on the bridge would let a guest (which writes raw frames) reach services
+     * the host binds to 127.0.0.1; the pool's INPUT rule must stop that.
+     */
+    @Test
+    void guestsCannotReachTheHostsLoopbackServices() throws Exception {
+        manager.ensureHostSetup();
+        Attachment attachment = manager.attach("t-probe", UID, GID, List.of(DeviceRequest.pooled("service", List.of())));
+        Netns guest = guestFor(attachment.devices().getFirst());
+        // Make the guest send 127.0.0.1 out of eth0, as a unikernel could.
+        guest.run("ip", "route", "del", "local", "127.0.0.0/8", "dev", "lo", "table", "local");
+        guest.run("ip", "route", "del", "local", "127.0.0.1", "dev", "lo", "table", "local");
+        guest.run("sysctl", "-q", "-w", "net.ipv4.conf.all.route_localnet=1");
+        guest.run("sysctl", "-q", "-w", "net.ipv4.conf.eth0.route_localnet=1");
+        guest.run("ip", "route", "add", "127.0.0.0/8", "via", attachment.devices().getFirst().gateway(), "dev", "eth0",
+                "onlink");
+        Process listener = ns.start("python3", "-u", "-c", """
+                import socket
+                s = socket.socket(); s.bind(('127.0.0.1', 9999)); s.listen(); s.settimeout(3)
+                print('ready')
+                try:
+                    s.accept(); print('reached')
+                except OSError:
+                    print('not reached')
+                """);
+        BufferedReader out = new BufferedReader(new InputStreamReader(listener.getInputStream(), StandardCharsets.UTF_8));
+        assertEquals("ready", out.readLine());
+        assertTrue(guest.exec("python3", "-c", "import socket; socket.create_connection(('127.0.0.1', 9999), timeout=2)")
+                .exitCode() != 0);
+        assertEquals("not reached", out.readLine());
+        String counted = ns.run("iptables-save", "-c", "-t", "filter");
+        assertTrue(packets(counted, "NOMAD_MG_IN", "-d 127.0.0.0/8", "-j DROP") >= 1, counted);
     }
 
     private static final String ECHO_SERVER = """
