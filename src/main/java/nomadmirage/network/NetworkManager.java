@@ -14,6 +14,7 @@ import java.util.concurrent.locks.ReadWriteLock;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
 import nomadmirage.config.Ipv4Cidr;
 import nomadmirage.log.Logger;
+import nomadmirage.state.Rollback;
 import nomadmirage.proc.CommandRunner;
 
 /**
@@ -82,7 +83,7 @@ public final class NetworkManager {
             ensureHostSetup();
         }
         reconcileLock.readLock().lock();
-        try (Rollback rollback = new Rollback(log, taskId)) {
+        try (Rollback rollback = new Rollback(log, taskId, "reconcile will remove the leftover")) {
             Set<String> leftover = new HashSet<>();
             for (Lease lease : ipam.leases()) {
                 if (lease.taskId().equals(taskId)) {

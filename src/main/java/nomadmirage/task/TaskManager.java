@@ -38,6 +38,7 @@ import nomadmirage.proc.Supervisor;
 import nomadmirage.proc.TaskUser;
 import nomadmirage.solo5.Device;
 import nomadmirage.state.AtomicFiles;
+import nomadmirage.state.Rollback;
 import nomadmirage.tender.BlockAttachment;
 import nomadmirage.tender.TenderCommand;
 import nomadmirage.tender.TenderKind;
@@ -99,7 +100,7 @@ public final class TaskManager {
         PluginConfig plugin = config.get();
         Path runDir = plugin.stateDir().resolve("tasks").resolve(request.id().fileName());
         Logger taskLog = log.named("task");
-        try (Cleanup cleanup = new Cleanup(taskLog)) {
+        try (Rollback cleanup = new Rollback(taskLog, request.id().value(), "manual cleanup may be needed")) {
             createRunDir(runDir, cleanup);
             String userName = request.user() == null || request.user().isEmpty() ? plugin.defaultUser() : request.user();
             Optional<TaskUser> baseUser = users.resolve(userName, false);
@@ -296,7 +297,7 @@ public final class TaskManager {
     }
 
     private LaunchPlanner.BoundNetwork bindNetwork(TaskRequest request, TaskConfig taskConfig, PluginConfig plugin,
-            Optional<TaskUser> user, List<String> devices, Cleanup cleanup, Attachment[] attached)
+            Optional<TaskUser> user, List<String> devices, Rollback cleanup, Attachment[] attached)
             throws InvalidTaskException, HostFailureException {
         NetworkBinding binding = NetworkBinding.of(devices, taskConfig);
         if (binding.isEmpty()) {
@@ -425,7 +426,7 @@ public final class TaskManager {
         events.publish(new TaskEvent(id, allocId, taskName, Instant.now(), message, annotations));
     }
 
-    private static void createRunDir(Path runDir, Cleanup cleanup) throws HostFailureException {
+    private static void createRunDir(Path runDir, Rollback cleanup) throws HostFailureException {
         try {
             Files.createDirectories(runDir.getParent());
             Files.createDirectory(runDir, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
@@ -438,7 +439,7 @@ public final class TaskManager {
         }
     }
 
-    private static void createBlockFile(LaunchPlanner.NewBlockFile file, Optional<TaskUser> user, Cleanup cleanup)
+    private static void createBlockFile(LaunchPlanner.NewBlockFile file, Optional<TaskUser> user, Rollback cleanup)
             throws HostFailureException {
         try (RandomAccessFile raf = new RandomAccessFile(Files.createFile(file.file()).toFile(), "rw")) {
             cleanup.add(() -> Files.deleteIfExists(file.file()));
@@ -452,7 +453,7 @@ public final class TaskManager {
         }
     }
 
-    private static void prepareSocketDir(Path dir, Optional<TaskUser> user, Cleanup cleanup) throws HostFailureException {
+    private static void prepareSocketDir(Path dir, Optional<TaskUser> user, Rollback cleanup) throws HostFailureException {
         try {
             if (!Files.isDirectory(dir)) {
                 Files.createDirectory(dir, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
