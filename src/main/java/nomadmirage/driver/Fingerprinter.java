@@ -28,7 +28,13 @@ public final class Fingerprinter {
     private final HostInspector host;
     private final CommandRunner commands;
     private final String pluginVersion;
-    private final Map<Path, String> versionCache = new java.util.concurrent.ConcurrentHashMap<>();
+    private static final Pattern VERSION = Pattern.compile("version\\s+(\\S+)");
+    private static final Pattern ABI_VERSION = Pattern.compile("ABI version (\\d+)");
+    private final Map<Path, TenderInfo> versionCache = new java.util.concurrent.ConcurrentHashMap<>();
+
+    /** What a tender says about itself: its version and, for Solo5 tenders, the ABI version it runs. */
+    record TenderInfo(String version, Optional<Long> abiVersion) {
+    }
 
     public Fingerprinter(HostInspector host, CommandRunner commands, String pluginVersion) {
         this.host = host;
@@ -82,24 +88,36 @@ public final class Fingerprinter {
     }
 
     private Optional<Path> tender(Map<String, Object> attrs, String key, String configured,
-            java.util.function.Function<Path, String> version) {
+            java.util.function.Function<Path, TenderInfo> probe) {
         Optional<Path> path = host.findExecutable(configured);
         attrs.put(PREFIX + key + ".path", path.map(Path::toString).orElse(""));
-        path.ifPresent(p -> attrs.put(PREFIX + key + ".version", versionCache.computeIfAbsent(p, version)));
+        path.ifPresent(p -> {
+            TenderInfo info = versionCache.computeIfAbsent(p, probe);
+            attrs.put(PREFIX + key + ".version", info.version());
+            info.abiVersion().ifPresent(abi -> attrs.put(PREFIX + key + ".abi_version", abi));
+        });
         return path;
     }
 
-    private String solo5Version(Path tender) {
-        return firstLine(runVersion(tender)).orElse("unknown");
+    /** Solo5 tenders print "solo5-hvt tender, version vX.Y.Z" and "ABI version N". */
+    private TenderInfo solo5Version(Path tender) {
+        Optional<String> text = output(runVersion(tender));
+        String version = text.flatMap(t -> t.lines().map(String::strip).filter(l -> !l.isEmpty()).findFirst())
+                .map(line -> {
+                    Matcher m = VERSION.matcher(line);
+                    return m.find() ? m.group(1) : line;
+                }).orElse("unknown");
+        Optional<Long> abi = text.map(ABI_VERSION::matcher).filter(Matcher::find).map(m -> Long.parseLong(m.group(1)));
+        return new TenderInfo(version, abi);
     }
 
-    private String qemuVersion(Path qemu) {
+    private TenderInfo qemuVersion(Path qemu) {
         Optional<String> line = firstLine(runVersion(qemu));
         if (line.isEmpty()) {
-            return "unknown";
+            return new TenderInfo("unknown", Optional.empty());
         }
         Matcher m = QEMU_VERSION.matcher(line.get());
-        return m.find() ? m.group(1) : line.get();
+        return new TenderInfo(m.find() ? m.group(1) : line.get(), Optional.empty());
     }
 
     private Optional<CommandResult> runVersion(Path executable) {
@@ -110,9 +128,12 @@ public final class Fingerprinter {
         }
     }
 
+    /** What a successful --version printed, on stdout or (Solo5 tenders) stderr. */
+    private static Optional<String> output(Optional<CommandResult> result) {
+        return result.filter(CommandResult::succeeded).map(r -> r.stdout() + "\n" + r.stderr());
+    }
+
     private static Optional<String> firstLine(Optional<CommandResult> result) {
-        return result.filter(CommandResult::succeeded)
-                .map(r -> r.stdout().isBlank() ? r.stderr() : r.stdout())
-                .flatMap(text -> text.lines().map(String::strip).filter(l -> !l.isEmpty()).findFirst());
+        return output(result).flatMap(text -> text.lines().map(String::strip).filter(l -> !l.isEmpty()).findFirst());
     }
 }

@@ -47,8 +47,9 @@ class FingerprinterTest {
         commandsRun.add(argv);
         String out = argv.getFirst().contains("qemu")
                 ? "QEMU emulator version 7.2.18 (Debian 1:7.2+dfsg-7+deb12u18)\nCopyright (c) 2003-2022\n"
-                : "Solo5 v0.9.3\n";
-        return new CommandResult(argv, 0, out, "", false);
+                : "";
+        String err = argv.getFirst().contains("qemu") ? "" : "solo5-hvt tender, version v0.9.3\nABI version 2\n";
+        return new CommandResult(argv, 0, out, err, false);
     };
 
     @Test
@@ -83,7 +84,8 @@ class FingerprinterTest {
         Fingerprint fp = new Fingerprinter(host, versions, "1").fingerprint(PluginConfig.defaults());
         assertEquals(Health.UNHEALTHY, fp.health());
         assertTrue(fp.description().contains("/dev/kvm"), fp.description());
-        assertEquals("Solo5 v0.9.3", fp.attributes().get("driver.mirage.solo5_hvt.version"));
+        assertEquals("v0.9.3", fp.attributes().get("driver.mirage.solo5_hvt.version"));
+        assertEquals(2L, fp.attributes().get("driver.mirage.solo5_hvt.abi_version"));
         assertEquals("absent", fp.attributes().get("driver.mirage.bridge.state"));
     }
 

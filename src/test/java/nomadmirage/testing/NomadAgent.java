@@ -229,6 +229,25 @@ public final class NomadAgent implements AutoCloseable {
         return script(argv, COMMAND_TIMEOUT);
     }
 
+    /**
+     * Runs any command in the agent's network namespace ({@code dev-agent.sh exec DIR -- ARGV}),
+     * whatever its exit status.
+     */
+    public Result exec(String... argv) throws IOException, InterruptedException {
+        List<String> args = new ArrayList<>(List.of("exec", dir.toString(), "--"));
+        args.addAll(Arrays.asList(argv));
+        return script(args, COMMAND_TIMEOUT);
+    }
+
+    /** {@link #exec} that fails unless the command exits 0; its stdout. */
+    public String execOk(String... argv) throws IOException, InterruptedException {
+        Result result = exec(argv);
+        if (!result.ok()) {
+            throw new AssertionError("command in the agent's namespace failed: " + result);
+        }
+        return result.stdout();
+    }
+
     /** {@code nomad ARGS} parsed as JSON (pass {@code -json} among the arguments). */
     public JsonNode json(String... args) throws IOException, InterruptedException {
         String out = nomad(args);
