@@ -18,15 +18,16 @@ job "web" {
       }
     }
 
-    service {
-      name         = "web"
-      provider     = "nomad"
-      port         = "http"
-      address_mode = "driver" # the unikernel IP and port 8080
-    }
-
     task "web" {
       driver = "mirage"
+
+      # address_mode = "driver" is only allowed for task-level services.
+      service {
+        name         = "web"
+        provider     = "nomad"
+        port         = "http"
+        address_mode = "driver" # the unikernel IP and port 8080
+      }
 
       config {
         unikernel = var.image

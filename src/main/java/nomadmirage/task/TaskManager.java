@@ -308,6 +308,9 @@ public final class TaskManager {
             return new LaunchPlanner.BoundNetwork(List.of(), taskConfig.args());
         }
         List<DeviceRequest> requests = binding.requests(request.ports());
+        if (user.isPresent()) {
+            TunAccess.check(user.get());
+        }
         NetworkManager manager = networks.forConfig(plugin);
         Attachment attachment;
         try {

@@ -1,0 +1,429 @@
+package nomadmirage.it;
+
+import static nomadmirage.testing.NomadAgent.clientStatus;
+import static nomadmirage.testing.NomadAgent.describe;
+import static nomadmirage.testing.NomadAgent.events;
+import static nomadmirage.testing.NomadAgent.taskRunning;
+import static nomadmirage.testing.NomadAgent.terminal;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermission;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import nomadmirage.testing.NomadAgent;
+import nomadmirage.testing.NomadAgent.Mode;
+import nomadmirage.testing.NomadAgent.Result;
+import nomadmirage.testing.NomadAgent.RunDir;
+import nomadmirage.testing.TestEnv;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The plugin's networking under a real Nomad agent (scripts/dev-agent.sh, plugin-config/test.hcl): a
+ * networked stand-in unikernel (standin-hello-net.hvt, one NET_BASIC device "service") that answers
+ * ARP, ICMP echo and UDP echo on port 7. Everything here — bridge, taps, iptables rules, pings and
+ * datagrams — happens inside the agent's own network namespace ({@link NomadAgent#exec}).
+ */
+@Timeout(value = 2, unit = TimeUnit.MINUTES)
+class NomadNetworkIT {
+    private static final Duration SHORT = Duration.ofSeconds(30);
+    private static final Duration REACH = Duration.ofSeconds(15);
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    private static final String ECHO_JOB = "net-echo";
+    private static final String ECHO_TASK = "echo";
+    private static final String BRIDGE_JOB = "net-bridge";
+    private static final String BRIDGE = "mirage0";
+    private static final Pattern ATTACHED = Pattern.compile(
+            "service -> tap (\\S+), mac (\\S+), ip (\\d+\\.\\d+\\.\\d+\\.\\d+)/(\\d+), ports \\[echo (\\d+)->7\\]");
+    private static final Pattern LINK_NAME = Pattern.compile("^\\d+:\\s+([^:@\\s]+)");
+
+    @RegisterExtension
+    static final NomadAgent.Agents AGENTS = new NomadAgent.Agents();
+
+    /** The agent of all tests but the CNI one: no CNI plugins (Nomad's cni_path /opt/cni/bin is absent). */
+    private static NomadAgent shared;
+
+    @TempDir
+    Path tmp;
+
+    @BeforeAll
+    static void startSharedAgent() throws Exception {
+        shared = AGENTS.start(Mode.DEV);
+    }
+
+    /** Each test leaves the shared agent without jobs and networked tasks, whatever happened. */
+    @AfterEach
+    void purgeJobs() throws Exception {
+        if (shared == null) {
+            return;
+        }
+        for (String job : List.of(ECHO_JOB, BRIDGE_JOB)) {
+            shared.tryNomad("job", "stop", "-purge", "-detach", job);
+        }
+        NomadAgent.await("no mirage tap left after the test", SHORT, () -> mirageTaps(shared).isEmpty(),
+                () -> "links: " + quietly(() -> shared.execOk("ip", "-o", "link")));
+    }
+
+    // --- 1. a networked service ----------------------------------------------------------------
+
+    @Test
+    void aServiceIsReachableThroughItsPortRegistersTheUnikernelAddressAndLeavesNothingBehind()
+            throws Exception {
+        Echo echo = startEcho();
+
+        // A datagram to the host port, sent from the host (its namespace) itself, comes back from
+        // port 7 of the unikernel: DNAT in the nat OUTPUT chain.
+        assertEquals("127.0.0.1", echo.hostIp(),
+                "the agent's network_interface is lo, so Nomad binds the port to 127.0.0.1");
+        String reply = udpEcho("127.0.0.1", echo.hostPort(), "hello mirage " + echo.allocId());
+        assertEquals("hello mirage " + echo.allocId(), reply);
+
+        NomadAgent.await("ping " + echo.ip(), REACH, () -> quietly(() -> shared.exec("ping", "-c1", "-W2",
+                echo.ip())).ok());
+
+        // address_mode = "driver": the service has the unikernel's address and port, not the host's.
+        JsonNode[] service = new JsonNode[1];
+        NomadAgent.await("the service \"echo\" of " + echo.allocId(), SHORT, () -> {
+            service[0] = serviceOf(echo.allocId());
+            return service[0] != null;
+        }, () -> quietly(() -> shared.tryNomad("service", "info", "-json", "echo").toString()));
+        assertEquals(echo.ip(), service[0].path("Address").asText(), service[0].toString());
+        assertEquals(7, service[0].path("Port").asInt(), service[0].toString());
+
+        // The host side: the task's rules, its tap on the bridge, its lease.
+        String rules = shared.execOk("iptables-save");
+        List<String> taskRules = taskRules(rules, echo.taskId());
+        assertTrue(taskRules.stream().anyMatch(r -> r.contains("-p udp") && r.contains("--dport " + echo.hostPort())
+                && r.contains("-j DNAT --to-destination " + echo.ip() + ":7")),
+                "no UDP DNAT rule for port " + echo.hostPort() + " among the task's rules:\n" + rules);
+        assertTrue(taskRules.stream().anyMatch(r -> r.contains("-p tcp") && r.contains("--dport " + echo.hostPort())
+                && r.contains("-j DNAT --to-destination " + echo.ip() + ":7")),
+                "no TCP DNAT rule for port " + echo.hostPort() + " among the task's rules:\n" + rules);
+        String onBridge = shared.execOk("ip", "-o", "link", "show", "master", BRIDGE);
+        assertEquals(List.of(echo.tap()), linkNames(onBridge), "links on " + BRIDGE + ":\n" + onBridge);
+        assertEquals(List.of(echo.ip()), leases(shared).stream().map(l -> l.path("ip").asText()).toList());
+
+        RunDir runDir = shared.runDir(echo.allocId(), ECHO_TASK)
+                .orElseThrow(() -> new AssertionError("no run directory for " + echo.allocId()));
+        long tender = runDir.tenderPid();
+        long ticks = runDir.tenderStartTicks();
+        assertTrue(NomadAgent.processAlive(tender, ticks), "tender " + tender + " not running");
+
+        // Stop the job: the allocation ends, the driver destroys the task and releases its network.
+        shared.nomad("job", "stop", "-detach", ECHO_JOB);
+        JsonNode stopped = shared.awaitAllocStatus(ECHO_JOB,
+                a -> a.path("ID").asText().equals(echo.allocId()) && terminal().test(a), SHORT);
+        assertEquals("complete", clientStatus(stopped), describe(stopped));
+        shared.nomad("system", "gc");
+        NomadAgent.await("the driver to release the task's network", SHORT, () -> quietly(() ->
+                        mirageTaps(shared).isEmpty()
+                        && taskRules(shared.execOk("iptables-save"), echo.taskId()).isEmpty()
+                        && leases(shared).isEmpty()
+                        && !NomadAgent.processAlive(tender, ticks)
+                        && shared.runDir(echo.allocId(), ECHO_TASK).isEmpty()),
+                () -> quietly(() -> "taps: " + mirageTaps(shared) + "\ntask rules: "
+                        + taskRules(shared.execOk("iptables-save"), echo.taskId()) + "\nleases: " + leases(shared)
+                        + "\ntender alive: " + NomadAgent.processAlive(tender, ticks)
+                        + "\nrun dir: " + shared.runDir(echo.allocId(), ECHO_TASK)));
+        NomadAgent.await("the service \"echo\" of " + echo.allocId() + " to be deregistered", SHORT,
+                () -> serviceOf(echo.allocId()) == null);
+        String after = shared.execOk("iptables-save");
+        assertFalse(after.contains("mirage:" + echo.allocId()), "a rule of the allocation is left:\n" + after);
+    }
+
+    // --- 2. bridge networking -------------------------------------------------------------------------
+
+    /**
+     * Without CNI plugins Nomad never gets as far as the driver: a group in bridge mode carries the
+     * implicit constraint {@code ${attr.plugins.cni.version.bridge} semver >= 0.4.0} (and four more CNI
+     * plugins), which this node (no {@code /opt/cni/bin}) fails, so the group stays queued with that
+     * constraint as the placement failure.
+     */
+    @Test
+    void bridgeModeWithoutCniPluginsIsNeverPlaced() throws Exception {
+        shared.runJob(job("net-bridge.nomad.hcl"), Map.of("image", image("standin-hello-net.hvt")));
+        JsonNode[] failed = new JsonNode[1];
+        NomadAgent.await("a placement failure for the bridge-mode group", SHORT, () -> {
+            failed[0] = placementFailure(shared, BRIDGE_JOB, "bridge");
+            return failed[0] != null;
+        }, () -> quietly(() -> shared.tryNomad("job", "status", BRIDGE_JOB).toString()));
+        List<String> constraints = new ArrayList<>();
+        failed[0].path("ConstraintFiltered").fieldNames().forEachRemaining(constraints::add);
+        assertTrue(constraints.stream().anyMatch(c -> c.contains("plugins.cni.version.bridge")),
+                "the placement failure names no bridge constraint: " + failed[0]);
+        String status = shared.nomad("job", "status", BRIDGE_JOB);
+        assertTrue(status.contains("${attr.plugins.cni.version.bridge}"), status);
+
+        assertTrue(shared.allocs(BRIDGE_JOB).isEmpty(), "an allocation was placed: " + shared.allocs(BRIDGE_JOB));
+        assertTrue(mirageTaps(shared).isEmpty(), "a tap was created: " + mirageTaps(shared));
+        assertTrue(leases(shared).isEmpty(), "a lease was taken: " + leases(shared));
+    }
+
+    /**
+     * With (stand-in) CNI plugins in the agent's cni_path the group is placed, and the client refuses
+     * the allocation because the mirage driver advertises host networking only — before the driver
+     * is asked to start anything: no tap, no lease, not even the bridge.
+     */
+    @Test
+    void bridgeModeIsRefusedByTheClientNamingTheMode() throws Exception {
+        Path cni = Files.createDirectories(tmp.resolve("cni"));
+        for (String plugin : List.of("bridge", "firewall", "host-local", "loopback", "portmap")) {
+            // Nomad's CNI fingerprint runs each executable without arguments and takes the first
+            // semantic version it prints, as the containernetworking plugins answer.
+            Path file = cni.resolve(plugin);
+            Files.writeString(file, "#!/bin/sh\necho \"CNI " + plugin + " plugin v1.6.2\"\n", StandardCharsets.UTF_8);
+            Files.setPosixFilePermissions(file, PosixFilePermissions.fromString("rwxr-xr-x"));
+        }
+        Path config = tmp.resolve("test-cni.hcl");
+        Files.writeString(config, Files.readString(TestEnv.repo().resolve("plugin-config/test.hcl"))
+                + "\nclient {\n  cni_path = \"" + cni + "\"\n}\n", StandardCharsets.UTF_8);
+        NomadAgent agent = AGENTS.start(Mode.DEV, config);
+        assertEquals("v1.6.2", agent.selfNode().path("Attributes").path("plugins.cni.version.bridge").asText(),
+                "the stand-in CNI plugins were not fingerprinted");
+
+        agent.runJob(job("net-bridge.nomad.hcl"), Map.of("image", image("standin-hello-net.hvt")));
+        JsonNode alloc = agent.alloc(agent.awaitAllocStatus(BRIDGE_JOB, terminal(), SHORT).path("ID").asText());
+        String detail = describe(alloc) + "client description: " + alloc.path("ClientDescription").asText();
+
+        assertEquals("failed", clientStatus(alloc), detail);
+        String message = alloc.path("ClientDescription").asText();
+        assertTrue(message.contains("bridge"), "the failure does not name the network mode: " + detail);
+        assertTrue(message.contains("task echo does not support \"bridge\" networking mode"), detail);
+        assertTrue(events(alloc, "echo", "Driver").isEmpty(), "the driver was asked to start the task: " + detail);
+        assertTrue(events(alloc, "echo", "Started").isEmpty(), detail);
+
+        assertTrue(mirageTaps(agent).isEmpty(), "a tap was created: " + mirageTaps(agent));
+        assertTrue(leases(agent).isEmpty(), "a lease was taken: " + leases(agent));
+        assertFalse(agent.exec("ip", "link", "show", BRIDGE).ok(), "the bridge was set up for a refused task");
+    }
+
+    // --- 3. the status command ----------------------------------------------------------------------------
+
+    @Test
+    void theStatusCommandListsTheRunningTaskWithItsTapAddressAndPortForward() throws Exception {
+        Echo echo = startEcho();
+        long tender = shared.runDir(echo.allocId(), ECHO_TASK)
+                .orElseThrow(() -> new AssertionError("no run directory for " + echo.allocId())).tenderPid();
+
+        Result result = shared.exec(TestEnv.launcher().toString(), "status", "--state-dir",
+                shared.dir().resolve("mirage-state").toString());
+
+        assertEquals(0, result.exitCode(), result.toString());
+        String out = result.stdout();
+        assertTrue(out.contains("tasks: 1\n"), out);
+        assertTrue(out.contains("- " + echo.taskId() + "  (solo5-hvt, running, pid " + tender + ")"), out);
+        assertTrue(out.contains("service: tap " + echo.tap() + "  mac " + echo.mac() + "  ip " + echo.ip() + "/16"
+                + "  gateway 10.99.0.1"), out);
+        assertTrue(out.contains("port echo: " + echo.hostIp() + ":" + echo.hostPort() + " -> " + echo.ip()
+                + ":7 (tcp, udp)"), out);
+        assertTrue(out.lines().anyMatch(l -> l.contains("rule nat:") && l.contains("mirage:" + echo.taskId())
+                && l.contains("-p udp") && l.contains("--to-destination " + echo.ip() + ":7")), out);
+        assertTrue(out.contains("orphans: none"), out);
+    }
+
+    // --- helpers ------------------------------------------------------------------------------------------
+
+    /** The running echo task as the plugin set it up. */
+    private record Echo(String allocId, String taskId, String hostIp, int hostPort, String ip, String mac,
+            String tap) {
+    }
+
+    /**
+     * Runs net-echo and waits for its task; cross-checks what Nomad allocated (the port), what the
+     * driver reported (its "Attached devices" event) and the plugin's lease.
+     */
+    private static Echo startEcho() throws Exception {
+        shared.runJob(job("net-echo.nomad.hcl"), Map.of("image", image("standin-hello-net.hvt"),
+                "user", tenderUser()));
+        String allocId = shared.awaitAllocStatus(ECHO_JOB, taskRunning(ECHO_TASK), SHORT).path("ID").asText();
+        JsonNode alloc = shared.alloc(allocId);
+        String detail = describe(alloc);
+
+        JsonNode port = null;
+        for (JsonNode p : alloc.path("AllocatedResources").path("Shared").path("Ports")) {
+            if (p.path("Label").asText().equals("echo")) {
+                port = p;
+            }
+        }
+        assertTrue(port != null, "no port \"echo\" allocated: " + alloc.path("AllocatedResources"));
+        assertEquals(7, port.path("To").asInt(), port.toString());
+        int hostPort = port.path("Value").asInt();
+        assertTrue(hostPort > 0, port.toString());
+
+        Matcher attached = events(alloc, ECHO_TASK, "Driver").stream()
+                .map(e -> ATTACHED.matcher(e.path("DisplayMessage").asText())).filter(Matcher::find).findFirst()
+                .orElseThrow(() -> new AssertionError("no \"Attached devices\" event:\n" + detail));
+        String tap = attached.group(1);
+        String mac = attached.group(2);
+        String ip = attached.group(3);
+        assertEquals("16", attached.group(4), detail);
+        assertEquals(hostPort, Integer.parseInt(attached.group(5)), detail);
+        assertTrue(ip.startsWith("10.99.") && !ip.equals("10.99.0.1"), "address outside the pool: " + ip);
+        assertTrue(tap.startsWith("mg") && tap.length() <= 15, "tap name: " + tap);
+
+        List<JsonNode> leases = leases(shared);
+        assertEquals(1, leases.size(), "leases: " + leases);
+        JsonNode lease = leases.get(0);
+        String taskId = lease.path("task_id").asText();
+        assertTrue(taskId.startsWith(allocId + "/" + ECHO_TASK + "/"), "lease of another task: " + lease);
+        assertEquals("service", lease.path("device").asText(), lease.toString());
+        assertEquals(ip, lease.path("ip").asText(), lease.toString());
+        assertEquals(mac, lease.path("mac").asText(), lease.toString());
+        return new Echo(allocId, taskId, port.path("HostIP").asText(), hostPort, ip, mac, tap);
+    }
+
+    /**
+     * The tender opens /dev/net/tun itself. Where that device is not world-accessible (mode 0600 on
+     * some hosts, this test bed's among them) the default_user "nobody" cannot attach its tap
+     * ("Could not attach interface: ...: Permission denied"), so the task runs as root there.
+     */
+    private static String tenderUser() throws IOException {
+        Set<PosixFilePermission> mode = Files.getPosixFilePermissions(Path.of("/dev/net/tun"));
+        return mode.containsAll(Set.of(PosixFilePermission.OTHERS_READ, PosixFilePermission.OTHERS_WRITE)) ? "" : "root";
+    }
+
+    /**
+     * Sends a datagram from inside the agent's namespace and returns the reply; retries (every 500 ms,
+     * for at most {@link #REACH}) while the unikernel does not answer yet.
+     */
+    private static String udpEcho(String host, int port, String payload) throws Exception {
+        String script = """
+                import socket, sys, time
+                host, port, payload, deadline = sys.argv[1], int(sys.argv[2]), sys.argv[3].encode(), time.monotonic() + float(sys.argv[4])
+                s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                s.settimeout(0.5)
+                while True:
+                    s.sendto(payload, (host, port))
+                    try:
+                        data, peer = s.recvfrom(2048)
+                        sys.stdout.write(data.decode())
+                        sys.exit(0)
+                    except socket.timeout:
+                        if time.monotonic() > deadline:
+                            sys.stderr.write("no reply from %s:%d\\n" % (host, port))
+                            sys.exit(1)
+                """;
+        Result result = shared.exec("python3", "-c", script, host, Integer.toString(port), payload,
+                Long.toString(REACH.toSeconds()));
+        assertEquals(0, result.exitCode(), "UDP echo through " + host + ":" + port + " failed: " + result);
+        return result.stdout();
+    }
+
+    /** The registration of service "echo" belonging to the allocation, or null. */
+    private static JsonNode serviceOf(String allocId) {
+        Result result = quietly(() -> shared.tryNomad("service", "info", "-json", "echo"));
+        if (!result.ok()) {
+            return null;
+        }
+        try {
+            for (JsonNode registration : JSON.readTree(result.stdout())) {
+                if (registration.path("AllocID").asText().equals(allocId)) {
+                    return registration;
+                }
+            }
+        } catch (IOException e) {
+            throw new AssertionError("nomad service info printed no JSON: " + result, e);
+        }
+        return null;
+    }
+
+    /** The group's FailedTGAllocs entry of the job's latest evaluation that has one, or null. */
+    private static JsonNode placementFailure(NomadAgent agent, String job, String group) {
+        JsonNode evals = quietly(() -> agent.json("eval", "list", "-job", job, "-json"));
+        for (JsonNode eval : evals) {
+            JsonNode failed = eval.path("FailedTGAllocs").path(group);
+            if (!failed.isMissingNode() && !failed.isNull()) {
+                return failed;
+            }
+        }
+        return null;
+    }
+
+    /** iptables-save lines carrying the task's comment. */
+    private static List<String> taskRules(String iptablesSave, String taskId) {
+        String comment = "--comment \"mirage:" + taskId + "\"";
+        return iptablesSave.lines().filter(l -> l.contains(comment)).toList();
+    }
+
+    /** Names of the links with the driver's tap prefix "mg" in the agent's namespace. */
+    private static List<String> mirageTaps(NomadAgent agent) {
+        String links = quietly(() -> agent.execOk("ip", "-o", "link"));
+        return linkNames(links).stream().filter(n -> n.startsWith("mg")).toList();
+    }
+
+    private static List<String> linkNames(String ipOLink) {
+        List<String> names = new ArrayList<>();
+        for (String line : ipOLink.lines().toList()) {
+            Matcher m = LINK_NAME.matcher(line);
+            if (m.find()) {
+                names.add(m.group(1));
+            }
+        }
+        return names;
+    }
+
+    /** The leases in state_dir/network/leases.json (none if the file does not exist). */
+    private static List<JsonNode> leases(NomadAgent agent) {
+        Path file = agent.dir().resolve("mirage-state/network/leases.json");
+        List<JsonNode> leases = new ArrayList<>();
+        if (Files.exists(file)) {
+            try {
+                JSON.readTree(file.toFile()).path("leases").forEach(leases::add);
+            } catch (IOException e) {
+                throw new UncheckedIOException("cannot read " + file, e);
+            }
+        }
+        return leases;
+    }
+
+    private static Path job(String name) {
+        return TestEnv.repo().resolve("src/test/resources/jobs").resolve(name);
+    }
+
+    private static String image(String name) {
+        Path image = TestEnv.fixtures().resolve("images").resolve(name);
+        assertTrue(Files.isRegularFile(image), "missing fixture " + image);
+        return image.toString();
+    }
+
+    private interface IoSupplier<T> {
+        T get() throws Exception;
+    }
+
+    /** For polling lambdas: I/O failures become unchecked, an interrupt is kept. */
+    private static <T> T quietly(IoSupplier<T> supplier) {
+        try {
+            return supplier.get();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted", e);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        } catch (RuntimeException e) {
+            throw e;
+        } catch (Exception e) {
+            throw new IllegalStateException(e);
+        }
+    }
+}

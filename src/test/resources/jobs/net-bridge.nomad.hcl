@@ -1,0 +1,47 @@
+# NomadNetworkIT: group networking in bridge mode, which the mirage driver does
+# not support (it advertises host networking only). Without CNI plugins Nomad
+# never places the group (implicit constraint on
+# ${attr.plugins.cni.version.bridge}); with them the client refuses the
+# allocation after asking the driver for its capabilities.
+variable "image" {
+  type = string
+}
+
+job "net-bridge" {
+  type = "service"
+
+  group "bridge" {
+    restart {
+      attempts = 0
+      mode     = "fail"
+    }
+
+    reschedule {
+      attempts  = 0
+      unlimited = false
+    }
+
+    network {
+      mode = "bridge"
+
+      port "echo" {
+        to = 7
+      }
+    }
+
+    task "echo" {
+      driver       = "mirage"
+      kill_timeout = "5s"
+
+      config {
+        unikernel = var.image
+        args      = ["--standin-run"]
+      }
+
+      resources {
+        cpu    = 100
+        memory = 16
+      }
+    }
+  }
+}
