@@ -1,10 +1,8 @@
 package nomadmirage.task;
 
 import java.io.IOException;
-import java.io.RandomAccessFile;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -101,7 +99,7 @@ public final class TaskManager {
         Path runDir = plugin.stateDir().resolve("tasks").resolve(request.id().fileName());
         Logger taskLog = log.named("task");
         try (Rollback cleanup = new Rollback(taskLog, request.id().value(), "manual cleanup may be needed")) {
-            createRunDir(runDir, cleanup);
+            TaskFiles.createRunDir(runDir, cleanup);
             String userName = request.user() == null || request.user().isEmpty() ? plugin.defaultUser() : request.user();
             Optional<TaskUser> baseUser = users.resolve(userName, false);
             Attachment[] attached = new Attachment[1];
@@ -119,10 +117,10 @@ public final class TaskManager {
             Optional<TaskUser> user = wantsKvm ? baseUser.map(TaskUserResolver::withKvmGroup) : baseUser;
 
             for (LaunchPlanner.NewBlockFile file : planned.filesToCreate()) {
-                createBlockFile(file, user, cleanup);
+                TaskFiles.createBlockFile(file, user, cleanup);
             }
             if (plan.qemu().isPresent()) {
-                prepareSocketDir(plan.qemu().get().qmpSocket().getParent(), user, cleanup);
+                TaskFiles.prepareSocketDir(plan.qemu().get().qmpSocket().getParent(), user, cleanup);
             }
             if (!plan.blocks().isEmpty() || !plan.nets().isEmpty()) {
                 emit(request.id(), request.allocId(), request.name(), "Attached devices: " + attachments(plan, attached[0]),
@@ -331,52 +329,12 @@ public final class TaskManager {
 
     /**
      * Once recovery has settled: releases the network objects of tasks that are
-     * neither tracked nor running (e.g. started before a plugin crash, never
-     * recovered, tender gone). Never touches a live task's objects.
+     * neither tracked nor running. Never touches a live task's objects.
      */
     public Optional<ReconcileReport> reconcileNetwork() {
-        PluginConfig plugin = config.get();
-        if (!NetworkService.inUse(plugin)) {
-            return Optional.empty();
-        }
-        Set<String> keep = new HashSet<>();
-        tasks.keySet().forEach(id -> keep.add(id.value()));
-        keep.addAll(liveRunDirTasks(plugin));
-        try {
-            ReconcileReport report = networks.forConfig(plugin).reconcile(keep);
-            if (!report.removedNothing()) {
-                log.info("removed orphaned network objects", "report", report.toString());
-            }
-            return Optional.of(report);
-        } catch (NetworkSetupException e) {
-            log.error("network reconcile failed", "error", e);
-            return Optional.empty();
-        }
-    }
-
-    /** Task ids whose run directory shows a tender that is still alive. */
-    private Set<String> liveRunDirTasks(PluginConfig plugin) {
-        Set<String> live = new HashSet<>();
-        Path root = plugin.stateDir().resolve("tasks");
-        if (!Files.isDirectory(root)) {
-            return live;
-        }
-        try (var dirs = Files.list(root)) {
-            for (Path dir : dirs.toList()) {
-                try {
-                    DriverState state = DriverState.decode(Files.readAllBytes(dir.resolve(TASK_RECORD)));
-                    SupervisedProcess process = supervisor.attach(dir);
-                    if (process.isAlive()) {
-                        live.add(state.taskId());
-                    }
-                } catch (IOException | InvalidTaskException e) {
-                    // a run dir without a readable record or tender has nothing live to protect
-                }
-            }
-        } catch (IOException e) {
-            log.warn("cannot list run directories", "dir", root, "error", e);
-        }
-        return live;
+        Set<String> tracked = new HashSet<>();
+        tasks.keySet().forEach(id -> tracked.add(id.value()));
+        return new OrphanReconciler(config.get(), networks, supervisor, log).reconcile(tracked);
     }
 
     private void watchExit(TaskHandle handle) {
@@ -427,48 +385,6 @@ public final class TaskManager {
 
     private void emit(TaskId id, String allocId, String taskName, String message, Map<String, String> annotations) {
         events.publish(new TaskEvent(id, allocId, taskName, Instant.now(), message, annotations));
-    }
-
-    private static void createRunDir(Path runDir, Rollback cleanup) throws HostFailureException {
-        try {
-            Files.createDirectories(runDir.getParent());
-            Files.createDirectory(runDir, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
-            cleanup.add(() -> AtomicFiles.deleteTree(runDir));
-        } catch (java.nio.file.FileAlreadyExistsException e) {
-            throw new HostFailureException("run directory " + runDir + " already exists (a previous start of this task "
-                    + "left it behind)", e);
-        } catch (IOException e) {
-            throw new HostFailureException("cannot create the run directory " + runDir + ": " + e.getMessage(), e);
-        }
-    }
-
-    private static void createBlockFile(LaunchPlanner.NewBlockFile file, Optional<TaskUser> user, Rollback cleanup)
-            throws HostFailureException {
-        try (RandomAccessFile raf = new RandomAccessFile(Files.createFile(file.file()).toFile(), "rw")) {
-            cleanup.add(() -> Files.deleteIfExists(file.file()));
-            raf.setLength(file.sizeBytes());
-            if (user.isPresent()) {
-                Files.setAttribute(file.file(), "unix:uid", user.get().uid());
-                Files.setAttribute(file.file(), "unix:gid", user.get().gid());
-            }
-        } catch (IOException e) {
-            throw new HostFailureException("cannot create block file " + file.file() + ": " + e.getMessage(), e);
-        }
-    }
-
-    private static void prepareSocketDir(Path dir, Optional<TaskUser> user, Rollback cleanup) throws HostFailureException {
-        try {
-            if (!Files.isDirectory(dir)) {
-                Files.createDirectory(dir, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
-                cleanup.add(() -> AtomicFiles.deleteTree(dir));
-            }
-            if (user.isPresent()) {
-                Files.setAttribute(dir, "unix:uid", user.get().uid());
-                Files.setAttribute(dir, "unix:gid", user.get().gid());
-            }
-        } catch (IOException e) {
-            throw new HostFailureException("cannot prepare the QMP socket directory " + dir + ": " + e.getMessage(), e);
-        }
     }
 
     private static void killAndWait(SupervisedProcess process) throws Exception {

@@ -1,0 +1,81 @@
+package nomadmirage.task;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.HashSet;
+import java.util.Optional;
+import java.util.Set;
+import nomadmirage.config.PluginConfig;
+import nomadmirage.log.Logger;
+import nomadmirage.network.NetworkSetupException;
+import nomadmirage.network.ReconcileReport;
+import nomadmirage.proc.SupervisedProcess;
+import nomadmirage.proc.Supervisor;
+
+/**
+ * Finds the network objects no task owns any more: a task is kept when the
+ * plugin tracks it or its run directory shows a tender that is still alive.
+ */
+final class OrphanReconciler {
+    private final PluginConfig plugin;
+    private final NetworkService networks;
+    private final Supervisor supervisor;
+    private final Logger log;
+
+    OrphanReconciler(PluginConfig plugin, NetworkService networks, Supervisor supervisor, Logger log) {
+        this.plugin = plugin;
+        this.networks = networks;
+        this.supervisor = supervisor;
+        this.log = log;
+    }
+
+    /**
+     * Once recovery has settled: releases the network objects of tasks that are
+     * neither tracked nor running (e.g. started before a plugin crash, never
+     * recovered, tender gone). Never touches a live task's objects.
+     */
+    Optional<ReconcileReport> reconcile(Set<String> trackedTaskIds) {
+        if (!NetworkService.inUse(plugin)) {
+            return Optional.empty();
+        }
+        Set<String> keep = new HashSet<>(trackedTaskIds);
+        keep.addAll(liveRunDirTasks(plugin));
+        try {
+            ReconcileReport report = networks.forConfig(plugin).reconcile(keep);
+            if (!report.removedNothing()) {
+                log.info("removed orphaned network objects", "report", report.toString());
+            }
+            return Optional.of(report);
+        } catch (NetworkSetupException e) {
+            log.error("network reconcile failed", "error", e);
+            return Optional.empty();
+        }
+    }
+
+    /** Task ids whose run directory shows a tender that is still alive. */
+    private Set<String> liveRunDirTasks(PluginConfig plugin) {
+        Set<String> live = new HashSet<>();
+        Path root = plugin.stateDir().resolve("tasks");
+        if (!Files.isDirectory(root)) {
+            return live;
+        }
+        try (var dirs = Files.list(root)) {
+            for (Path dir : dirs.toList()) {
+                try {
+                    DriverState state = DriverState.decode(Files.readAllBytes(dir.resolve(TaskManager.TASK_RECORD)));
+                    SupervisedProcess process = supervisor.attach(dir);
+                    if (process.isAlive()) {
+                        live.add(state.taskId());
+                    }
+                } catch (IOException | InvalidTaskException e) {
+                    // a run dir without a readable record or tender has nothing live to protect
+                }
+            }
+        } catch (IOException e) {
+            log.warn("cannot list run directories", "dir", root, "error", e);
+        }
+        return live;
+    }
+
+}
