@@ -23,7 +23,11 @@ package main
 //	                  TaskConfigSchema + hclspecutils.Convert (as the task
 //	                  runner's initDriver) and open the TaskEvents stream. The
 //	                  first launch adopts the process the probe already started.
-//	kill_plugin       SIGKILL the current plugin process (tasks must survive)
+//	kill_plugin       SIGKILL the current plugin process (tasks must survive);
+//	                  with "delay" (e.g. "30ms") the kill is only scheduled and
+//	                  the script goes on, so it lands during the next step's
+//	                  RPC (a crash in the middle of StartTask or DestroyTask);
+//	                  the next launch (and the cleanup) waits for it
 //	shutdown_plugin   client.Kill() of the current plugin (go-plugin shutdown)
 //	start             StartTask of "task" (below); its handle is kept by task
 //	                  id, as the agent's state DB keeps it
@@ -48,6 +52,9 @@ package main
 //	await_file        {path, contains (optional: existence only), timeout (30s)}:
 //	                  until the file exists (and contains the text), polled
 //	                  every 20 ms
+//	touch             {path}: creates (or truncates) the file, e.g. to tell a
+//	                  test that the script reached a point where it waits in
+//	                  await_file for the test to act
 //	proc              {task_id}: the tender's credentials, from InspectTask's
 //	                  "pid" attribute and /proc/PID/status: uid, gid, groups
 //	                  (lists of the numbers shown there)
@@ -72,7 +79,8 @@ package main
 // "elapsed_ms", "error" (null or the RPC error) and "timed_out", plus:
 //
 //	launch:   pid, setconfig (as in the setconfig scenario), schema_error
-//	kill_plugin: pid, exited (go-plugin saw the process end)
+//	kill_plugin: pid, exited (go-plugin saw the process end); with a
+//	          delay: scheduled (true), and the kill's outcome is not reported
 //	shutdown_plugin: teardown
 //	start:    decode_error, config_value, recoverable_error (the error is a
 //	          *structs.RecoverableError, i.e. the plugin sent the detail),
@@ -81,7 +89,8 @@ package main
 //	          else a string)}
 //	wait/join: exit_code, signal, oom_killed, err (ExitResult.Err), pending (async)
 //	inspect:  id, name, state, started_at, completed_at (null if zero),
-//	          exit_result {exit_code, signal, oom_killed, err}, driver_attributes
+//	          exit_result {exit_code, signal, oom_killed, err}, driver_attributes,
+//	          network_override (null or {ip, port_map, auto_advertise})
 //	stats:    samples [{timestamp_ns, cpu_percent, total_ticks, rss,
 //	          cpu_measured, memory_measured, pids, complete}], stream_closed
 //	recover:  stripped, raw_driver_config_len (of the handle sent)
@@ -135,6 +144,7 @@ type step struct {
 	Action            string    `json:"action"`
 	Path              string    `json:"path"`
 	Contains          string    `json:"contains"`
+	Delay             string    `json:"delay"`
 }
 
 type taskSpec struct {

@@ -33,6 +33,7 @@ type instance struct {
 	eventsCancel context.CancelFunc
 	eventsDone   chan struct{}
 	stepIndex    func() int64
+	killDone     chan struct{} // a kill_plugin with a delay: closed once it happened
 }
 
 type eventJSON struct {
@@ -218,6 +219,35 @@ func (p *instance) sigkill() (bool, error) {
 		}
 	}
 	return exited, nil
+}
+
+// scheduleKill SIGKILLs the process after delay, without waiting.
+func (p *instance) scheduleKill(delay time.Duration) {
+	done := make(chan struct{})
+	p.mu.Lock()
+	p.killDone = done
+	p.mu.Unlock()
+	go func() {
+		defer close(done)
+		time.Sleep(delay)
+		_, _ = p.sigkill()
+	}()
+}
+
+// awaitScheduledKill returns once a scheduled kill of p (if any) happened; p may be nil.
+func (p *instance) awaitScheduledKill() {
+	if p == nil {
+		return
+	}
+	p.mu.Lock()
+	done := p.killDone
+	p.mu.Unlock()
+	if done != nil {
+		select {
+		case <-done:
+		case <-time.After(exitTimeout + 10*time.Second):
+		}
+	}
 }
 
 // shutdown is client.Kill (idempotent), recorded once.

@@ -42,19 +42,31 @@ func init() {
 		"await_event":     (*tasksRun).opAwaitEvent,
 		"await_file":      (*tasksRun).opAwaitFile,
 		"proc":            (*tasksRun).opProc,
+		"touch":           (*tasksRun).opTouch,
 	}
 }
 
 func (r *tasksRun) opLaunch(_ *step, res map[string]any) {
+	r.cur.awaitScheduledKill()
 	r.launchInstance(res, false)
 }
 
-func (r *tasksRun) opKillPlugin(_ *step, res map[string]any) {
+func (r *tasksRun) opKillPlugin(st *step, res map[string]any) {
 	p := r.current(res)
 	if p == nil {
 		return
 	}
 	res["pid"] = p.Pid
+	if st.Delay != "" {
+		delay, err := duration(st.Delay, 0)
+		if err != nil {
+			res["error"] = err.Error()
+			return
+		}
+		p.scheduleKill(delay)
+		res["scheduled"] = true
+		return
+	}
 	exited, err := p.sigkill()
 	res["exited"] = exited
 	res["error"] = errStr(err)
@@ -144,9 +156,10 @@ func (r *tasksRun) opStart(st *step, res map[string]any) {
 	}
 
 	var handle *drivers.TaskHandle
+	var network *drivers.DriverNetwork
 	var startErr error
 	if err := r.call(res, rpcLimit, func() error {
-		handle, _, startErr = p.s.driver.StartTask(tc)
+		handle, network, startErr = p.s.driver.StartTask(tc)
 		return nil
 	}); err != nil {
 		res["error"] = err.Error()
@@ -169,6 +182,19 @@ func (r *tasksRun) opStart(st *step, res map[string]any) {
 	r.handles[st.Task.ID] = handle
 	delete(r.destroyed, st.Task.ID)
 	res["handle"] = describeHandle(handle)
+	res["network"] = describeNetwork(network)
+}
+
+// describeNetwork is a DriverNetwork (StartTask's, or InspectTask's override) as JSON; nil as null.
+func describeNetwork(n *drivers.DriverNetwork) any {
+	if n == nil {
+		return nil
+	}
+	ports := n.PortMap
+	if ports == nil {
+		ports = map[string]int{}
+	}
+	return map[string]any{"ip": n.IP, "port_map": ports, "auto_advertise": n.AutoAdvertise}
 }
 
 func describeHandle(h *drivers.TaskHandle) map[string]any {
@@ -349,6 +375,7 @@ func (r *tasksRun) opInspect(st *step, res map[string]any) {
 		attrs = map[string]string{}
 	}
 	res["driver_attributes"] = attrs
+	res["network_override"] = describeNetwork(status.NetworkOverride)
 }
 
 func timeJSON(t time.Time) any {
@@ -546,6 +573,15 @@ func (r *tasksRun) opAwaitFile(st *step, res map[string]any) {
 	res["timed_out"] = !found
 }
 
+func (r *tasksRun) opTouch(st *step, res map[string]any) {
+	res["path"] = st.Path
+	if st.Path == "" {
+		res["error"] = "touch needs \"path\""
+		return
+	}
+	res["error"] = errStr(os.WriteFile(st.Path, nil, 0o644))
+}
+
 func containsText(s, text string) bool {
 	return text == "" || strings.Contains(s, text)
 }
@@ -562,6 +598,7 @@ func (r *tasksRun) cleanup() []map[string]any {
 	if len(left) == 0 {
 		return out
 	}
+	r.cur.awaitScheduledKill()
 	// The limits below apply afresh; an earlier abort stays reported.
 	prev := r.aborted
 	r.aborted = nil

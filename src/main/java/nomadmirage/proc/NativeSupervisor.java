@@ -124,6 +124,20 @@ public final class NativeSupervisor implements Supervisor {
         return new NativeSupervisedProcess(binary, runner, dir, tender.get(), supervisor, supervisorGone);
     }
 
+    @Override
+    public RunDirState inspect(Path runDir) {
+        try {
+            Optional<ProcessIdentity> tender = RunDir.readIdentity(runDir.resolve(RunDir.TENDER));
+            if (tender.isPresent()) {
+                return tender.get().isAlive() ? RunDirState.RUNNING : RunDirState.ENDED;
+            }
+            Optional<ProcessIdentity> supervisor = RunDir.readIdentity(runDir.resolve(RunDir.SUPERVISOR));
+            return supervisor.isPresent() && supervisor.get().isAlive() ? RunDirState.STARTING : RunDirState.NOT_STARTED;
+        } catch (IOException | RuntimeException e) {
+            return RunDirState.NOT_STARTED;
+        }
+    }
+
     /**
      * The exit of a supervisor this JVM did not start. The JDK polls such a
      * process (up to seconds late); a "--watch" child that waits on a pidfd

@@ -10,4 +10,9 @@ public interface Supervisor {
 
     /** Re-attaches to a tender launched earlier, possibly by another plugin process, running or not. */
     SupervisedProcess attach(Path runDir) throws IOException;
+
+    /** What a run directory shows without attaching to it (nothing is started, nothing watched). */
+    enum RunDirState { NOT_STARTED, STARTING, RUNNING, ENDED }
+
+    RunDirState inspect(Path runDir);
 }

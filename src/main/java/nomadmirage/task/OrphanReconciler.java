@@ -10,7 +10,7 @@ import nomadmirage.config.PluginConfig;
 import nomadmirage.log.Logger;
 import nomadmirage.network.NetworkSetupException;
 import nomadmirage.network.ReconcileReport;
-import nomadmirage.proc.SupervisedProcess;
+import nomadmirage.state.AtomicFiles;
 import nomadmirage.proc.Supervisor;
 
 /**
@@ -36,11 +36,12 @@ final class OrphanReconciler {
      * recovered, tender gone). Never touches a live task's objects.
      */
     Optional<ReconcileReport> reconcile(Set<String> trackedTaskIds) {
+        Set<String> live = scanRunDirs(trackedTaskIds);
         if (!NetworkService.inUse(plugin)) {
             return Optional.empty();
         }
         Set<String> keep = new HashSet<>(trackedTaskIds);
-        keep.addAll(liveRunDirTasks(plugin));
+        keep.addAll(live);
         try {
             ReconcileReport report = networks.forConfig(plugin).reconcile(keep);
             if (!report.removedNothing()) {
@@ -53,8 +54,12 @@ final class OrphanReconciler {
         }
     }
 
-    /** Task ids whose run directory shows a tender that is still alive. */
-    private Set<String> liveRunDirTasks(PluginConfig plugin) {
+    /**
+     * Task ids whose run directory shows a live tender. Run directories of starts
+     * that never launched a tender (the plugin died first) are removed; those of
+     * tenders that ended are kept, since Nomad may still recover them for the exit status.
+     */
+    private Set<String> scanRunDirs(Set<String> tracked) {
         Set<String> live = new HashSet<>();
         Path root = plugin.stateDir().resolve("tasks");
         if (!Files.isDirectory(root)) {
@@ -62,14 +67,18 @@ final class OrphanReconciler {
         }
         try (var dirs = Files.list(root)) {
             for (Path dir : dirs.toList()) {
-                try {
-                    DriverState state = DriverState.decode(Files.readAllBytes(dir.resolve(TaskManager.TASK_RECORD)));
-                    SupervisedProcess process = supervisor.attach(dir);
-                    if (process.isAlive()) {
-                        live.add(state.taskId());
+                Supervisor.RunDirState state = supervisor.inspect(dir);
+                Optional<String> taskId = taskId(dir);
+                if (state == Supervisor.RunDirState.RUNNING || state == Supervisor.RunDirState.STARTING) {
+                    taskId.ifPresent(live::add);
+                } else if (state == Supervisor.RunDirState.NOT_STARTED
+                        && taskId.map(id -> !tracked.contains(id)).orElse(true)) {
+                    try {
+                        AtomicFiles.deleteTree(dir);
+                        log.info("removed the run directory of a start that never launched its tender", "dir", dir);
+                    } catch (IOException e) {
+                        log.warn("cannot remove an abandoned run directory", "dir", dir, "error", e);
                     }
-                } catch (IOException | InvalidTaskException e) {
-                    // a run dir without a readable record or tender has nothing live to protect
                 }
             }
         } catch (IOException e) {
@@ -78,4 +87,11 @@ final class OrphanReconciler {
         return live;
     }
 
+    private static Optional<String> taskId(Path dir) {
+        try {
+            return Optional.of(DriverState.decode(Files.readAllBytes(dir.resolve(TaskManager.TASK_RECORD))).taskId());
+        } catch (IOException | InvalidTaskException e) {
+            return Optional.empty();
+        }
+    }
 }

@@ -13,6 +13,8 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.concurrent.locks.ReadWriteLock;
+import java.util.concurrent.locks.ReentrantReadWriteLock;
 import java.util.function.Supplier;
 import nomadmirage.config.PluginConfig;
 import nomadmirage.config.TaskConfig;
@@ -59,6 +61,12 @@ public final class TaskManager {
     private final NetworkService networks;
     private final Logger log;
     private final Map<TaskId, TaskHandle> tasks = new ConcurrentHashMap<>();
+    /**
+     * A start holds the read side from its first host object until the task is
+     * tracked, so a reconcile (write side) never sees a half-started task's tap
+     * and lease as orphans.
+     */
+    private final ReadWriteLock startsVsReconcile = new ReentrantReadWriteLock();
 
     public TaskManager(Supplier<PluginConfig> config, LaunchPlanner planner, TaskUserResolver users,
             Supervisor supervisor, TaskEventBus events, NetworkService networks, Logger log) {
@@ -98,6 +106,7 @@ public final class TaskManager {
         PluginConfig plugin = config.get();
         Path runDir = plugin.stateDir().resolve("tasks").resolve(request.id().fileName());
         Logger taskLog = log.named("task");
+        startsVsReconcile.readLock().lock();
         try (Rollback cleanup = new Rollback(taskLog, request.id().value(), "manual cleanup may be needed")) {
             TaskFiles.createRunDir(runDir, cleanup);
             String userName = request.user() == null || request.user().isEmpty() ? plugin.defaultUser() : request.user();
@@ -161,6 +170,8 @@ public final class TaskManager {
                     "pid", process.tender().pid(), "argv", String.join(" ", argv));
             watchExit(handle);
             return handle;
+        } finally {
+            startsVsReconcile.readLock().unlock();
         }
     }
 
@@ -316,7 +327,7 @@ public final class TaskManager {
                     user.map(u -> OptionalInt.of(u.uid())).orElse(OptionalInt.empty()),
                     user.map(u -> OptionalInt.of(u.gid())).orElse(OptionalInt.empty()), requests);
         } catch (InvalidNetworkRequestException e) {
-            throw new InvalidTaskException("network: " + e.getMessage(), e);
+            throw new InvalidTaskException(networkField(taskConfig, e) + ": " + e.getMessage(), e);
         } catch (NetworkSetupException e) {
             throw new HostFailureException("network setup failed: " + e.getMessage(), e);
         }
@@ -327,14 +338,30 @@ public final class TaskManager {
         return new LaunchPlanner.BoundNetwork(nets, binding.guestArgs(attachment.devices(), taskConfig.args()));
     }
 
+    /** Where in the job the refused value was written, e.g. {@code network[0].address}. */
+    private static String networkField(TaskConfig taskConfig, InvalidNetworkRequestException e) {
+        for (int i = 0; i < taskConfig.networks().size(); i++) {
+            if (taskConfig.networks().get(i).device().equals(e.device())
+                    && (e.field().equals("address") || e.field().equals("mac"))) {
+                return "network[" + i + "]." + e.field();
+            }
+        }
+        return "network";
+    }
+
     /**
      * Once recovery has settled: releases the network objects of tasks that are
      * neither tracked nor running. Never touches a live task's objects.
      */
     public Optional<ReconcileReport> reconcileNetwork() {
-        Set<String> tracked = new HashSet<>();
-        tasks.keySet().forEach(id -> tracked.add(id.value()));
-        return new OrphanReconciler(config.get(), networks, supervisor, log).reconcile(tracked);
+        startsVsReconcile.writeLock().lock();
+        try {
+            Set<String> tracked = new HashSet<>();
+            tasks.keySet().forEach(id -> tracked.add(id.value()));
+            return new OrphanReconciler(config.get(), networks, supervisor, log).reconcile(tracked);
+        } finally {
+            startsVsReconcile.writeLock().unlock();
+        }
     }
 
     private void watchExit(TaskHandle handle) {

@@ -31,8 +31,14 @@ public final class Probe {
     /** As {@link #run(String, String...)}, handing each stderr line (plugin logs included) to {@code onLogLine}. */
     public static JsonNode run(String scenario, Consumer<String> onLogLine, String... flags)
             throws IOException, InterruptedException {
+        return run(TestEnv.launcher(), scenario, onLogLine, flags);
+    }
+
+    /** As {@link #run(String, Consumer, String...)} with another plugin executable (e.g. a wrapper around the launcher). */
+    public static JsonNode run(Path plugin, String scenario, Consumer<String> onLogLine, String... flags)
+            throws IOException, InterruptedException {
         List<String> argv = new ArrayList<>(List.of(TestEnv.probe().toString(),
-                "-plugin", TestEnv.launcher().toString(), "-include-log=false"));
+                "-plugin", plugin.toString(), "-include-log=false"));
         argv.addAll(List.of(flags));
         argv.add(scenario);
         Path out = Files.createTempFile("probe", ".json");

@@ -35,6 +35,7 @@ public final class TaskScript {
 
     private final ObjectNode root = JSON.createObjectNode();
     private final ArrayNode steps = root.putArray("steps");
+    private final List<Path> gateReleases = new ArrayList<>();
 
     public TaskScript(Map<String, Object> pluginConfig) {
         root.set("config", JSON.valueToTree(pluginConfig));
@@ -58,6 +59,38 @@ public final class TaskScript {
 
     public TaskScript killPlugin(String label) {
         return step("kill_plugin", label);
+    }
+
+    /** Schedules a SIGKILL of the current plugin {@code delay} from now and goes on: a crash during the next step. */
+    public TaskScript killPluginAfter(String label, String delay) {
+        return step("kill_plugin", label, "delay", delay);
+    }
+
+    /** Creates the file (the script tells the test it got here). */
+    public TaskScript touch(String label, Path path) {
+        return step("touch", label, "path", path.toString());
+    }
+
+    /**
+     * A point where the script stops until the test lets it go on: creates
+     * {@code <dir>/<name>.reached}, then waits (up to {@code timeout}) for {@code <dir>/<name>.go}.
+     */
+    public TaskScript gate(Path dir, String name, String timeout) {
+        Path go = dir.resolve(name + ".go");
+        gateReleases.add(go);
+        return touch("gate-" + name, dir.resolve(name + ".reached"))
+                .awaitFile("gate-" + name + "-go", go, null, timeout);
+    }
+
+    /** The files that let the script past each of its gates. */
+    public List<Path> gateReleases() {
+        return List.copyOf(gateReleases);
+    }
+
+    /** Leaves the tasks still known at the end alone instead of force-destroying them. */
+    public TaskScript noCleanup() {
+        root.put("cleanup", false);
+        return this;
     }
 
     public TaskScript shutdownPlugin(String label) {
@@ -123,9 +156,15 @@ public final class TaskScript {
 
     /** Writes the script into {@code dir} and runs the probe on it. */
     public Result run(Path dir) throws IOException, InterruptedException {
+        return run(dir, TestEnv.launcher(), line -> { });
+    }
+
+    /** As {@link #run(Path)}, launching {@code plugin} instead of the launcher and handing each log line to {@code onLogLine}. */
+    public Result run(Path dir, Path plugin, java.util.function.Consumer<String> onLogLine)
+            throws IOException, InterruptedException {
         Path file = Files.createTempFile(dir, "script", ".json");
         Files.writeString(file, json());
-        JsonNode out = Probe.run("tasks", "-script", file.toString(), "-timeout", "150s");
+        JsonNode out = Probe.run(plugin, "tasks", onLogLine, "-script", file.toString(), "-timeout", "150s");
         assertTrue(out.get("script_error").isNull(), "bad script: " + out.get("script_error"));
         assertTrue(out.get("aborted").isNull(), "the script was aborted: " + out.get("aborted") + "\n" + out);
         return new Result(out);
@@ -201,6 +240,7 @@ public final class TaskScript {
         private final Map<String, Object> config = new LinkedHashMap<>();
         private long memoryMb = 32;
         private String user;
+        private final List<Map<String, Object>> ports = new ArrayList<>();
 
         private Task(Path allocsRoot, String name) throws IOException {
             this.allocId = UUID.randomUUID().toString();
@@ -254,6 +294,12 @@ public final class TaskScript {
             return this;
         }
 
+        /** A port Nomad allocated to the task's group: {@code value} on the host, {@code to} in the task (0: same). */
+        public Task port(String label, int value, int to) {
+            ports.add(Map.of("label", label, "value", value, "to", to, "host_ip", ""));
+            return this;
+        }
+
         public String stdoutText() throws IOException {
             return Files.exists(stdout) ? Files.readString(stdout, StandardCharsets.UTF_8) : "";
         }
@@ -282,6 +328,9 @@ public final class TaskScript {
                 t.put("user", user);
             }
             t.putObject("env").put("NOMAD_TASK_NAME", name).put("NOMAD_ALLOC_ID", allocId);
+            if (!ports.isEmpty()) {
+                t.set("ports", JSON.valueToTree(ports));
+            }
             t.set("config", JSON.valueToTree(config));
             return t;
         }
