@@ -74,6 +74,17 @@ class SupervisorIT {
     }
 
     @Test
+    void aRunDirectoryIsInspectedWithoutAttaching() throws Exception {
+        Path empty = Files.createDirectory(tmp.resolve("never-started"));
+        assertEquals(Supervisor.RunDirState.NOT_STARTED, supervisor.inspect(empty));
+        SupervisedProcess p = launch(sh("exec sleep 60"));
+        assertEquals(Supervisor.RunDirState.RUNNING, supervisor.inspect(p.runDir()));
+        p.signal(Signals.SIGKILL);
+        p.exit().get(30, TimeUnit.SECONDS);
+        assertEquals(Supervisor.RunDirState.ENDED, supervisor.inspect(p.runDir()));
+    }
+
+    @Test
     void deathBySignalIsReportedAsTheSignal() throws Exception {
         ExitStatus status = launch(sh("kill -9 $$")).exit().get(30, TimeUnit.SECONDS);
         assertEquals(9, status.signal());
