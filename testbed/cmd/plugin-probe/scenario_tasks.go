@@ -52,6 +52,8 @@ package main
 //	await_file        {path, contains (optional: existence only), timeout (30s)}:
 //	                  until the file exists (and contains the text), polled
 //	                  every 20 ms
+//	parallel          {steps: [start steps]}: runs them concurrently; their
+//	                  results are in "results", in order
 //	touch             {path}: creates (or truncates) the file, e.g. to tell a
 //	                  test that the script reached a point where it waits in
 //	                  await_file for the test to act
@@ -112,6 +114,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -145,6 +148,7 @@ type step struct {
 	Path              string    `json:"path"`
 	Contains          string    `json:"contains"`
 	Delay             string    `json:"delay"`
+	Steps             []step    `json:"steps"`
 }
 
 type taskSpec struct {
@@ -199,6 +203,7 @@ type tasksRun struct {
 
 	stepIndex atomic.Int64
 	aborted   *string
+	mu        sync.Mutex // guards handles and order during parallel starts
 }
 
 type waitOutcome struct {

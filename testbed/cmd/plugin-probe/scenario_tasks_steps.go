@@ -12,6 +12,7 @@ import (
 	"reflect"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/go-msgpack/v2/codec"
@@ -43,7 +44,31 @@ func init() {
 		"await_file":      (*tasksRun).opAwaitFile,
 		"proc":            (*tasksRun).opProc,
 		"touch":           (*tasksRun).opTouch,
+		"parallel":        (*tasksRun).opParallel,
 	}
+}
+
+// opParallel runs its "steps" (start steps only) at the same time, as the
+// agent's task runners do for the tasks of several allocations; the results
+// are in "results", in the order given.
+func (r *tasksRun) opParallel(st *step, res map[string]any) {
+	for _, sub := range st.Steps {
+		if sub.Op != "start" {
+			res["error"] = "parallel runs only start steps, got " + sub.Op
+			return
+		}
+	}
+	results := make([]map[string]any, len(st.Steps))
+	var wg sync.WaitGroup
+	for i := range st.Steps {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			results[i] = r.runStep(i, &st.Steps[i])
+		}(i)
+	}
+	wg.Wait()
+	res["results"] = results
 }
 
 func (r *tasksRun) opLaunch(_ *step, res map[string]any) {
@@ -176,11 +201,13 @@ func (r *tasksRun) opStart(st *step, res map[string]any) {
 		res["error"] = "StartTask returned neither a handle nor an error"
 		return
 	}
+	r.mu.Lock()
 	if _, known := r.handles[st.Task.ID]; !known {
 		r.order = append(r.order, st.Task.ID)
 	}
 	r.handles[st.Task.ID] = handle
 	delete(r.destroyed, st.Task.ID)
+	r.mu.Unlock()
 	res["handle"] = describeHandle(handle)
 	res["network"] = describeNetwork(network)
 }

@@ -196,15 +196,14 @@ class NetworkedTaskIT {
     }
 
     @Test
-    void fiftyNetworkedTasksGetDistinctTapsAddressesAndMacsAndGiveThemAllBack() throws Exception {
+    void fiftyParallelNetworkedStartsGetDistinctTapsAddressesAndMacsAndGiveThemAllBack() throws Exception {
         int count = 50;
         List<Task> tasks = new ArrayList<>();
         TaskScript script = script().launch();
         for (int i = 0; i < count; i++) {
-            Task task = netTask("t" + i, 20000 + i);
-            tasks.add(task);
-            script.start("start-" + i, task);
+            tasks.add(netTask("t" + i, 20000 + i));
         }
+        script.startInParallel("start-", tasks);
         script.gate(gates, "all-started", "90s");
         for (int i = 0; i < count; i++) {
             script.destroy("destroy-" + i, tasks.get(i), true);

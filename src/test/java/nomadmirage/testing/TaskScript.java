@@ -102,6 +102,16 @@ public final class TaskScript {
         return this;
     }
 
+    /** Starts all tasks at once (labels {@code labelPrefix + index}), as several allocations' task runners would. */
+    public TaskScript startInParallel(String labelPrefix, List<Task> tasks) {
+        ObjectNode parallel = steps.addObject().put("op", "parallel").put("label", labelPrefix + "all");
+        var nested = parallel.putArray("steps");
+        for (int i = 0; i < tasks.size(); i++) {
+            nested.addObject().put("op", "start").put("label", labelPrefix + i).set("task", tasks.get(i).toJson());
+        }
+        return this;
+    }
+
     public TaskScript waitTask(String label, Task task, String timeout) {
         return step("wait", label, "task_id", task.id, "timeout", timeout);
     }
@@ -183,6 +193,11 @@ public final class TaskScript {
             for (JsonNode s : out.get("steps")) {
                 if (label.equals(s.path("label").asText())) {
                     return s;
+                }
+                for (JsonNode nested : s.path("results")) {
+                    if (label.equals(nested.path("label").asText())) {
+                        return nested;
+                    }
                 }
             }
             return fail("no step labelled " + label + " in " + out);
