@@ -111,14 +111,7 @@ public final class PluginConfigParser {
     }
 
     private static String string(Map<String, Object> raw, String key, String fallback) throws ConfigException {
-        Object value = raw.get(key);
-        if (value == null) {
-            return fallback;
-        }
-        if (!(value instanceof String s)) {
-            throw new ConfigException(key, value, "expected a string");
-        }
-        return s;
+        return ConfigValues.optionalString(raw, key, key).orElse(fallback);
     }
 
     private static String executable(Map<String, Object> raw, String key, String fallback) throws ConfigException {

@@ -124,10 +124,19 @@ public final class NativeSupervisor implements Supervisor {
         return new NativeSupervisedProcess(binary, runner, dir, tender.get(), supervisor, supervisorGone);
     }
 
+    /** The tender a run directory records, if one was started and its record is readable. */
+    public static Optional<ProcessIdentity> recordedTender(Path runDir) {
+        try {
+            return RunDir.readIdentity(runDir.resolve(RunDir.TENDER));
+        } catch (IOException | RuntimeException e) {
+            return Optional.empty();
+        }
+    }
+
     @Override
     public RunDirState inspect(Path runDir) {
         try {
-            Optional<ProcessIdentity> tender = RunDir.readIdentity(runDir.resolve(RunDir.TENDER));
+            Optional<ProcessIdentity> tender = recordedTender(runDir);
             if (tender.isPresent()) {
                 return tender.get().isAlive() ? RunDirState.RUNNING : RunDirState.ENDED;
             }

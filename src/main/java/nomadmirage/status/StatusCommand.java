@@ -7,6 +7,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.TreeMap;
 import nomadmirage.config.Ipv4Cidr;
 import nomadmirage.config.PluginConfig;
@@ -20,6 +21,7 @@ import nomadmirage.network.NetworkSetupException;
 import nomadmirage.network.NetworkStatus;
 import nomadmirage.network.TaskNetwork;
 import nomadmirage.proc.ProcessCommandRunner;
+import nomadmirage.proc.NativeSupervisor;
 import nomadmirage.proc.ProcessIdentity;
 import nomadmirage.task.DriverState;
 import nomadmirage.task.InvalidTaskException;
@@ -151,21 +153,13 @@ public final class StatusCommand {
     }
 
     private static String liveness(Path runDir) {
-        try {
-            Map<String, String> tender = new TreeMap<>();
-            for (String line : Files.readAllLines(runDir.resolve("tender"))) {
-                int eq = line.indexOf('=');
-                if (eq > 0) {
-                    tender.put(line.substring(0, eq), line.substring(eq + 1));
-                }
-            }
-            ProcessIdentity id = new ProcessIdentity(Long.parseLong(tender.get("pid")), Long.parseLong(tender.get("start_ticks")));
-            if (id.isAlive()) {
-                return "running, pid " + id.pid();
-            }
-            return Files.exists(runDir.resolve("status")) ? "exited" : "gone";
-        } catch (IOException | RuntimeException e) {
+        Optional<ProcessIdentity> tender = NativeSupervisor.recordedTender(runDir);
+        if (tender.isEmpty()) {
             return "not started";
         }
+        if (tender.get().isAlive()) {
+            return "running, pid " + tender.get().pid();
+        }
+        return Files.exists(runDir.resolve("status")) ? "exited" : "gone";
     }
 }

@@ -110,7 +110,7 @@ public final class TaskManager {
         try (Rollback cleanup = new Rollback(taskLog, request.id().value(), "manual cleanup may be needed")) {
             TaskFiles.createRunDir(runDir, cleanup);
             String userName = request.user() == null || request.user().isEmpty() ? plugin.defaultUser() : request.user();
-            Optional<TaskUser> baseUser = users.resolve(userName, false);
+            Optional<TaskUser> baseUser = users.resolve(userName);
             Attachment[] attached = new Attachment[1];
             LaunchPlanner.Planned planned = planner.plan(request, taskConfig, plugin, runDir,
                     devices -> bindNetwork(request, taskConfig, plugin, baseUser, devices, cleanup, attached));

@@ -31,8 +31,8 @@ public final class TaskUserResolver {
         return new TaskUser(user.uid(), user.gid(), groups);
     }
 
-    /** Empty when the plugin is not root (no switch possible). */
-    public Optional<TaskUser> resolve(String user, boolean wantsKvm) throws InvalidTaskException, HostFailureException {
+    /** Empty when the plugin is not root (no switch possible); {@link #withKvmGroup} adds KVM access. */
+    public Optional<TaskUser> resolve(String user) throws InvalidTaskException, HostFailureException {
         if (!pluginIsRoot()) {
             return Optional.empty();
         }
@@ -51,9 +51,6 @@ public final class TaskUserResolver {
                     groups.add(number(g, user));
                 }
             }
-        }
-        if (wantsKvm) {
-            kvmGroup().filter(g -> g != 0 && !groups.contains(g)).ifPresent(groups::add);
         }
         return Optional.of(new TaskUser(uid, gid, groups));
     }
