@@ -6,7 +6,7 @@
 #
 # Prints the absolute path of the cached binary on stdout (that one line
 # only; progress goes to stderr). The binary is named after a short hash of
-# testbed/go.mod, testbed/go.sum and testbed/cmd/nomad/*.go, so a change to
+# testbed/go.mod, testbed/go.sum, testbed/cmd/nomad/*.go and the build tags, so a change to
 # any of them builds a new binary and an unchanged tree reuses the cached one
 # without invoking Go at all.
 #
@@ -41,7 +41,9 @@ tree_hash() {
     done | sha256sum | cut -c1-12
 }
 
-hash=$(cd "$testbed_dir" && tree_hash)
+# Nomad's release build tags: generated code only, no mock driver compiled in.
+build_tags="codegen_generated release"
+hash=$( { (cd "$testbed_dir" && tree_hash); printf 'tags=%s\n' "$build_tags"; } | sha256sum | cut -c1-12)
 binary="$cache_dir/nomad-$hash"
 
 if [[ -x "$binary" ]]; then
@@ -76,7 +78,7 @@ log "building Nomad agent from $testbed_dir (tree hash $hash); this takes severa
 start=$SECONDS
 # -buildvcs=false: the testbed lives inside the project's git checkout, whose
 # state has nothing to do with the Nomad version being built.
-(cd "$testbed_dir" && go build -trimpath -buildvcs=false -o "$tmp" ./cmd/nomad) >&2 \
+(cd "$testbed_dir" && go build -trimpath -buildvcs=false -tags "$build_tags" -o "$tmp" ./cmd/nomad) >&2 \
     || die "go build failed"
 mv -f -- "$tmp" "$binary"
 trap - EXIT

@@ -11,11 +11,10 @@ import (
 	// executor, artifact getter, template renderer); their init() functions
 	// take over when os.Args asks for them, so they must be linked in.
 	_ "github.com/hashicorp/nomad/client/allocrunner/taskrunner/getter"
-	_ "github.com/hashicorp/nomad/client/allocrunner/taskrunner/template/renderer"
 	_ "github.com/hashicorp/nomad/client/logmon"
 	_ "github.com/hashicorp/nomad/drivers/shared/executor"
 
-	"github.com/hashicorp/cli"
+	"github.com/mitchellh/cli"
 	"github.com/hashicorp/nomad/command"
 	"github.com/hashicorp/nomad/version"
 )

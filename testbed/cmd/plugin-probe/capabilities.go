@@ -15,7 +15,6 @@ type capabilitiesJSON struct {
 	MustInitiateNetwork  bool     `json:"must_initiate_network"`
 	MountConfigs         string   `json:"mount_configs"`
 	DisableLogCollection bool     `json:"disable_log_collection"`
-	DynamicWorkloadUsers bool     `json:"dynamic_workload_users"`
 }
 
 func describeCapabilities(c *drivers.Capabilities) *capabilitiesJSON {
@@ -30,7 +29,6 @@ func describeCapabilities(c *drivers.Capabilities) *capabilitiesJSON {
 		MustInitiateNetwork:  c.MustInitiateNetwork,
 		MountConfigs:         mountConfigName(c.MountConfigs),
 		DisableLogCollection: c.DisableLogCollection,
-		DynamicWorkloadUsers: c.DynamicWorkloadUsers,
 	}
 	for _, m := range c.NetIsolationModes {
 		j.NetIsolationModes = append(j.NetIsolationModes, string(m))

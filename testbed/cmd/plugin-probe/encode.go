@@ -7,8 +7,8 @@ import (
 	"github.com/hashicorp/nomad/plugins/shared/hclspec"
 	"github.com/zclconf/go-cty/cty"
 	ctyjson "github.com/zclconf/go-cty/cty/json"
+	protov1 "github.com/golang/protobuf/proto"
 	"google.golang.org/protobuf/encoding/protojson"
-	"google.golang.org/protobuf/protoadapt"
 )
 
 // errStr renders an error for the JSON output: null when nil.
@@ -26,7 +26,7 @@ func specJSON(spec *hclspec.Spec) (json.RawMessage, error) {
 	if spec == nil {
 		return json.RawMessage("null"), nil
 	}
-	b, err := protojson.MarshalOptions{UseProtoNames: true}.Marshal(protoadapt.MessageV2Of(spec))
+	b, err := protojson.MarshalOptions{UseProtoNames: true}.Marshal(protov1.MessageV2(spec))
 	if err != nil {
 		return nil, err
 	}
