@@ -1,17 +1,43 @@
 #!/usr/bin/env bash
-# Assembles the runnable plugin in the Maven target directory:
-#   target/nomad-driver-mirage   launcher that execs the JVM (so Nomad records the JVM's PID)
-#   target/runtime/              Java runtime trimmed with jlink from the JDK running the build
-#   target/<jar> + target/lib/   the application
-# Called by Maven in the package phase: assemble-launcher.sh TARGET_DIR JAR_NAME
+# Assembles the plugin's release tree and tarball in the Maven target directory.
+# Called by Maven in the package phase:
+#   assemble-launcher.sh TARGET_DIR JAR_NAME VERSION
+#
+# TARGET_DIR/nomad-driver-mirage-VERSION/            the release tree (install layout)
+#   nomad-driver-mirage                              launcher: execs the bundled JVM (so Nomad
+#                                                    records the JVM's PID)
+#   libexec/runtime/                                 Java runtime trimmed with jlink
+#   libexec/JAR_NAME, libexec/lib/                   the application
+#   libexec/mirage-supervisor                        the per-task supervisor (static C binary)
+#   libexec/app.aot                                  ahead-of-time class cache
+# TARGET_DIR/nomad-driver-mirage-VERSION-linux-amd64.tar.gz (+ .sha256)   that tree, packed
+# TARGET_DIR/nomad-driver-mirage, TARGET_DIR/mirage-supervisor            symlinks into the tree
+#
+# Everything but the launcher sits in libexec/: Nomad's plugin loader skips
+# directories in plugin_dir, so the whole tree may be copied into it as well.
+# The launcher finds libexec/ next to its own resolved path, so the tree works
+# wherever it is unpacked, and the AOT cache stays valid there because the JVM
+# accepts a class path moved as a whole (same relative layout).
 set -euo pipefail
 
-target=$1
+target=$(cd "$1" && pwd)
 jar=$2
+version=$3
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 java_home=${JAVA_HOME:-$(dirname "$(dirname "$(readlink -f "$(command -v java)")")")}
 modules=java.base,java.logging,java.naming,java.management,jdk.unsupported
 
-runtime="$target/runtime"
+case "$(uname -m)" in
+  x86_64) arch=amd64 ;;
+  *) echo "assemble-launcher.sh: only linux-amd64 is supported (netty's native epoll for x86_64 is bundled)" >&2; exit 1 ;;
+esac
+name="nomad-driver-mirage-$version"
+tree="$target/$name"
+libexec="$tree/libexec"
+mkdir -p "$libexec"
+
+# --- runtime (rebuilt only when the JDK or the module list changes) ----------
+runtime="$libexec/runtime"
 stamp="$runtime/.built-from"
 wanted="$("$java_home/bin/java" -version 2>&1 | head -1) $modules"
 if [[ ! -x "$runtime/bin/java" || "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]]; then
@@ -19,19 +45,28 @@ if [[ ! -x "$runtime/bin/java" || "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]];
   "$java_home/bin/jlink" --add-modules "$modules" --strip-debug --no-header-files \
     --no-man-pages --compress=zip-6 --output "$runtime"
   # The default CDS archive of the JDK classes, regenerated for the trimmed module set.
-  "$runtime/bin/java" -Xshare:dump -XX:SharedArchiveFile="$runtime/lib/server/classes.jsa" >/dev/null 2>&1 || true
+  "$runtime/bin/java" -Xshare:dump >/dev/null 2>&1 || true
   printf '%s' "$wanted" > "$stamp"
 fi
 
-launcher="$target/nomad-driver-mirage"
+# --- application -------------------------------------------------------------
+rm -rf "$libexec/lib" "$libexec"/*.jar
+cp -a "$target/lib" "$libexec/lib"
+cp -a "$target/$jar" "$libexec/$jar"
+
+launcher="$tree/nomad-driver-mirage"
 cat > "$launcher" <<LAUNCHER
 #!/bin/sh
-# nomad-driver-mirage launcher: resolves its real location (it may be copied
-# or symlinked into Nomad's plugin_dir) and execs the bundled Java runtime.
-self=\$(readlink -f "\$0")
-home=\${MIRAGE_HOME:-\$(dirname "\$self")}
-# A plain copy of this file has no runtime beside it: fall back to where it was built.
-[ -x "\$home/runtime/bin/java" ] || home="$(cd "$target" && pwd)"
+# nomad-driver-mirage $version launcher. It may be symlinked into Nomad's
+# plugin_dir: it resolves its real location and execs the Java runtime
+# bundled in libexec/ beside it, so the node needs no JDK.
+self=\$(readlink -f "\$0") || exit 1
+home=\$(dirname "\$self")/libexec
+if [ ! -x "\$home/runtime/bin/java" ]; then
+  echo "nomad-driver-mirage: no runtime at \$home/runtime; keep this launcher next to its libexec directory" \\
+       "(symlink it into plugin_dir, or copy the whole unpacked directory there)" >&2
+  exit 1
+fi
 aot=
 [ -f "\$home/app.aot" ] && aot="-XX:AOTCache=\$home/app.aot"
 # JVM diagnostics go to stderr: stdout carries only the go-plugin handshake line.
@@ -46,15 +81,38 @@ exec "\$home/runtime/bin/java" \$aot -Xlog:disable -Xlog:all=warning:stderr \\
 LAUNCHER
 chmod 0755 "$launcher"
 
-# Ahead-of-time cache (JDK 25+): one training run of the real start-up path
-# (listen, handshake, shut down) records the loaded and linked classes, which
-# roughly halves the time to the handshake line.
-rm -f "$target/app.aot" "$target/app.aot.tmp"
-if "$runtime/bin/java" -XX:AOTCacheOutput=/dev/null -version >/dev/null 2>&1; then
+# --- mirage-supervisor ---------------------------------------------------------
+# The small C program (src/main/c/mirage-supervisor.c) that supervises each
+# tender outside the JVM, so tasks survive the plugin. Always linked
+# statically: it runs as root and must depend on no library of the node.
+supervisor_src="$repo/src/main/c/mirage-supervisor.c"
+supervisor_cc=${CC:-cc}
+if ! command -v "$supervisor_cc" >/dev/null 2>&1; then
+  echo "assemble-launcher.sh: no C compiler found ('$supervisor_cc'): one is needed to build" \
+       "mirage-supervisor from $supervisor_src; install gcc (or clang) or set CC" >&2
+  exit 1
+fi
+supervisor_out="$libexec/mirage-supervisor.tmp"
+if ! "$supervisor_cc" -std=gnu11 -O2 -Wall -Wextra -s -static -o "$supervisor_out" "$supervisor_src"; then
+  rm -f "$supervisor_out"
+  echo "assemble-launcher.sh: linking $supervisor_src statically with $supervisor_cc failed (see above);" \
+       "a static C library is needed (Debian: libc6-dev)" >&2
+  exit 1
+fi
+mv -f "$supervisor_out" "$libexec/mirage-supervisor"
+
+# --- ahead-of-time cache (JDK 25+) ----------------------------------------------
+# One training run of the real start-up path (listen, handshake, shut down)
+# records the loaded and linked classes, which roughly halves the time to the
+# handshake line. Whether the runtime can write one is asked of its flag table:
+# nothing is ever written to a device path (as root, the JVM would replace
+# /dev/null with a regular file when given it as the cache output).
+rm -f "$libexec/app.aot" "$libexec/app.aot.tmp"
+if "$runtime/bin/java" -XX:+PrintFlagsFinal -version 2>/dev/null | grep -q '[[:space:]]AOTCacheOutput[[:space:]]'; then
   training=$(mktemp -d)
   NOMAD_PLUGIN_MAGIC_COOKIE=e4327c2e01eabfd75a8a67adb114fb34a757d57eee7728d857a8cec6e91a7255 \
   PLUGIN_PROTOCOL_VERSIONS=2 TMPDIR="$training" \
-  MIRAGE_JAVA_OPTS="-XX:AOTCacheOutput=$target/app.aot.tmp" \
+  MIRAGE_JAVA_OPTS="-XX:AOTCacheOutput=$libexec/app.aot.tmp" \
     "$launcher" > "$training/stdout" 2> "$training/stderr" < /dev/null &
   pid=$!
   for _ in $(seq 600); do
@@ -65,8 +123,8 @@ if "$runtime/bin/java" -XX:AOTCacheOutput=/dev/null -version >/dev/null 2>&1; th
   kill -TERM "$pid" 2>/dev/null || true
   wait "$pid" || true
   # Published in one rename: a plugin starting meanwhile never maps a half-written cache.
-  if [ -f "$target/app.aot.tmp" ]; then
-    mv -f "$target/app.aot.tmp" "$target/app.aot"
+  if [ -f "$libexec/app.aot.tmp" ]; then
+    mv -f "$libexec/app.aot.tmp" "$libexec/app.aot"
   else
     echo "AOT training run produced no cache; see below" >&2
     cat "$training/stderr" >&2
@@ -74,27 +132,16 @@ if "$runtime/bin/java" -XX:AOTCacheOutput=/dev/null -version >/dev/null 2>&1; th
   rm -rf "$training"
 fi
 
-# --- mirage-supervisor -------------------------------------------------------
-# target/mirage-supervisor: the small C program (src/main/c/mirage-supervisor.c)
-# that supervises each tender outside the JVM, so tasks survive the plugin.
-# Linked statically when the C library allows it: about 0.7 MB resident per
-# task instead of 1.5 MB for the dynamically linked build.
-supervisor_src="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/src/main/c/mirage-supervisor.c"
-supervisor_cc=${CC:-cc}
-if ! command -v "$supervisor_cc" >/dev/null 2>&1; then
-  echo "assemble-launcher.sh: no C compiler found ('$supervisor_cc'): one is needed to build" \
-       "$target/mirage-supervisor from $supervisor_src; install gcc (or clang) or set CC" >&2
-  exit 1
-fi
-supervisor_flags=(-std=gnu11 -O2 -Wall -Wextra -s)
-supervisor_out="$target/mirage-supervisor.tmp"
-supervisor_log=$(mktemp)
-if "$supervisor_cc" "${supervisor_flags[@]}" -static -o "$supervisor_out" "$supervisor_src" 2>"$supervisor_log"; then
-  cat "$supervisor_log" >&2
-elif ! "$supervisor_cc" "${supervisor_flags[@]}" -o "$supervisor_out" "$supervisor_src"; then
-  rm -f "$supervisor_log" "$supervisor_out"
-  echo "assemble-launcher.sh: compiling $supervisor_src with $supervisor_cc failed (see above)" >&2
-  exit 1
-fi
-rm -f "$supervisor_log"
-mv -f "$supervisor_out" "$target/mirage-supervisor"
+# --- conveniences in target/ and the tarball ------------------------------------
+ln -sfn "$name/nomad-driver-mirage" "$target/nomad-driver-mirage"
+ln -sfn "$name/libexec/mirage-supervisor" "$target/mirage-supervisor"
+rm -rf "$target/runtime" "$target/app.aot"   # layout of earlier builds
+
+tarball="$target/$name-linux-$arch.tar.gz"
+# Reproducible metadata: root-owned entries in name order with the commit's time.
+mtime=$(git -C "$repo" log -1 --format=%cI 2>/dev/null || date -u +%Y-%m-%dT%H:%M:%SZ)
+tar -C "$target" --sort=name --owner=0 --group=0 --numeric-owner --mtime="$mtime" \
+  --exclude="$name/libexec/runtime/.built-from" -cf - "$name" | gzip -n -6 > "$tarball.tmp"
+mv -f "$tarball.tmp" "$tarball"
+(cd "$target" && sha256sum "$(basename "$tarball")" > "$(basename "$tarball").sha256")
+echo "assembled $tarball ($(du -h "$tarball" | cut -f1))" >&2
