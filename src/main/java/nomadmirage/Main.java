@@ -43,15 +43,20 @@ public final class Main {
         if (args.length > 0) {
             System.exit(OperatorCli.run(args, System.out, System.err));
         }
-        System.exit(servePlugin(System.getenv()));
+        System.exit(servePlugin(System.getenv(), System.err));
     }
 
-    static int servePlugin(Map<String, String> env) throws Exception {
+    /** Serves until Nomad stops the plugin; returns 1 at once (go-plugin's status) when Nomad did not start us. */
+    static int servePlugin(Map<String, String> env, PrintStream err) throws Exception {
         HostEnvironment host;
         try {
             host = HostEnvironment.from(env, NOMAD_HANDSHAKE);
         } catch (HandshakeException e) {
-            System.err.println(e.getMessage());
+            err.println(e.getMessage());
+            if (e.runDirectly()) {
+                err.println();
+                err.print(OperatorCli.usage());
+            }
             return 1;
         }
         // Anything but the handshake line on stdout breaks the host, so the real

@@ -32,17 +32,8 @@ public final class PluginConfigParser {
         String spt = executable(raw, PluginConfigKeys.SOLO5_SPT, PluginConfig.DEFAULT_SPT);
         String qemu = executable(raw, PluginConfigKeys.QEMU, PluginConfig.DEFAULT_QEMU);
 
-        String bridge = string(raw, PluginConfigKeys.BRIDGE, PluginConfig.DEFAULT_BRIDGE);
-        if (!INTERFACE_NAME.matcher(bridge).matches()) {
-            throw new ConfigException(PluginConfigKeys.BRIDGE, bridge,
-                    "a Linux interface name is 1 to 15 characters of letters, digits, '_', '.' and '-'");
-        }
-        String subnetText = string(raw, PluginConfigKeys.SUBNET, PluginConfig.DEFAULT_SUBNET);
-        Ipv4Cidr subnet = Ipv4Cidr.parse(subnetText);
-        if (subnet == null || subnet.prefixLength() > 30 || subnet.prefixLength() < 8) {
-            throw new ConfigException(PluginConfigKeys.SUBNET, subnetText,
-                    "expected an IPv4 network in CIDR form with zero host bits and a prefix from /8 to /30, e.g. 10.99.0.0/16");
-        }
+        String bridge = bridge(PluginConfigKeys.BRIDGE, string(raw, PluginConfigKeys.BRIDGE, PluginConfig.DEFAULT_BRIDGE));
+        Ipv4Cidr subnet = subnet(PluginConfigKeys.SUBNET, string(raw, PluginConfigKeys.SUBNET, PluginConfig.DEFAULT_SUBNET));
 
         String stateDirText = string(raw, PluginConfigKeys.STATE_DIR, PluginConfig.DEFAULT_STATE_DIR);
         Path stateDir = absolutePath(PluginConfigKeys.STATE_DIR, stateDirText);
@@ -108,6 +99,28 @@ public final class PluginConfigParser {
         }
         return new PluginConfig(hvt, spt, qemu, bridge, subnet, stateDir, imagePaths, level, period, user,
                 Boolean.TRUE.equals(autoKvm), allowed, oui.toLowerCase(java.util.Locale.ROOT), (int) mtu, delay);
+    }
+
+    /**
+     * The {@code bridge} setting's rule, also applied by operator commands that take a bridge;
+     * {@code field} names the setting or option in the message.
+     */
+    public static String bridge(String field, String value) throws ConfigException {
+        if (!INTERFACE_NAME.matcher(value).matches()) {
+            throw new ConfigException(field, value,
+                    "a Linux interface name is 1 to 15 characters of letters, digits, '_', '.' and '-'");
+        }
+        return value;
+    }
+
+    /** The {@code subnet} setting's rule, like {@link #bridge}. */
+    public static Ipv4Cidr subnet(String field, String text) throws ConfigException {
+        Ipv4Cidr subnet = Ipv4Cidr.parse(text);
+        if (subnet == null || subnet.prefixLength() > 30 || subnet.prefixLength() < 8) {
+            throw new ConfigException(field, text,
+                    "expected an IPv4 network in CIDR form with zero host bits and a prefix from /8 to /30, e.g. 10.99.0.0/16");
+        }
+        return subnet;
     }
 
     private static String string(Map<String, Object> raw, String key, String fallback) throws ConfigException {

@@ -23,12 +23,11 @@ public record HostEnvironment(
     public static HostEnvironment from(Map<String, String> env, HandshakeConfig handshake) throws HandshakeException {
         String cookie = env.get(handshake.cookieKey());
         if (cookie == null || !cookie.equals(handshake.cookieValue())) {
-            throw new HandshakeException("""
+            throw HandshakeException.runDirectly("""
                     This binary is a plugin for HashiCorp Nomad (go-plugin protocol) and is not meant \
                     to be run directly. Put it in the Nomad agent's plugin_dir and reference it in a \
                     plugin block of the agent configuration; Nomad starts it with the environment \
-                    variable %s set. (Operator commands that do run directly: `manifest FILE`, `version`.)"""
-                    .formatted(handshake.cookieKey()));
+                    variable %s set.""".formatted(handshake.cookieKey()));
         }
         if (env.get(CLIENT_CERT) != null && !env.get(CLIENT_CERT).isEmpty()) {
             throw new HandshakeException("the host asked for automatic mTLS (" + CLIENT_CERT

@@ -21,6 +21,9 @@ public interface HostNetwork {
     /** Deletes a tap; returns false when there was none. */
     boolean deleteTap(String tap) throws NetworkSetupException;
 
+    /** Whether the bridge exists in this network namespace. */
+    boolean bridgeExists(String bridge) throws NetworkSetupException;
+
     /** The taps on the host whose names have our shape ({@link TapNames#isOurs}). */
     List<String> taps() throws NetworkSetupException;
 }

@@ -98,6 +98,18 @@ public final class IpCommandHostNetwork implements HostNetwork {
     }
 
     @Override
+    public boolean bridgeExists(String bridge) throws NetworkSetupException {
+        CommandResult result = commands.attempt("ip", "link", "show", "dev", bridge);
+        if (result.succeeded()) {
+            return true;
+        }
+        if (result.stderr().contains("does not exist")) {
+            return false;
+        }
+        throw HostCommands.failure(result);
+    }
+
+    @Override
     public List<String> taps() throws NetworkSetupException {
         return linkNames(commands.require("ip", "-o", "link", "show", "type", "tun")).stream()
                 .filter(TapNames::isOurs).toList();

@@ -297,6 +297,6 @@ public final class NetworkManager {
                 .map(SavedRule::describe).toList();
         List<Lease> stale = leases.stream()
                 .filter(l -> !Ipv4.isAssignable(settings.subnet(), l.address())).toList();
-        return new NetworkStatus(tasks, orphanTaps, orphanRules, stale);
+        return new NetworkStatus(host.bridgeExists(settings.bridge()), tasks, orphanTaps, orphanRules, stale);
     }
 }

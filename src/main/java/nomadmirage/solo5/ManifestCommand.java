@@ -1,36 +1,44 @@
 package nomadmirage.solo5;
 
-import java.io.PrintStream;
+import java.io.PrintWriter;
 import java.nio.file.InvalidPathException;
 import java.nio.file.Path;
-import java.util.List;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
 
 /** {@code nomad-driver-mirage manifest FILE}: shows what a unikernel declares, as solo5-elftool would. */
-public final class ManifestCommand {
-    public static final String USAGE = """
-            usage: nomad-driver-mirage manifest FILE
-              Prints the Solo5 ABI and device manifest of the unikernel FILE as two
-              JSON lines, shaped like solo5-elftool query-abi and query-manifest:
-                {"type":"solo5.abi","target":"hvt","version":2}
-                {"type":"solo5.manifest","version":1,"devices":[{"name":"service0","type":"NET_BASIC"}]}
-              Exit status: 0 printed, 1 FILE is not a valid Solo5 unikernel, 2 usage error.""";
+@Command(name = "manifest",
+        description = {
+            "Print the Solo5 ABI and device manifest of a unikernel as two JSON lines.",
+            "The lines are shaped like the output of solo5-elftool query-abi and query-manifest:",
+            "  {\"type\":\"solo5.abi\",\"target\":\"hvt\",\"version\":2}",
+            "  {\"type\":\"solo5.manifest\",\"version\":1,\"devices\":[DEVICE,...]}",
+            "with each DEVICE like {\"name\":\"service0\",\"type\":\"NET_BASIC\"}."},
+        exitCodeList = {"0:printed", "1:FILE is not a valid Solo5 unikernel", "2:usage error"})
+public final class ManifestCommand implements Callable<Integer> {
+    @Option(names = {"-h", "--help"}, usageHelp = true, description = "Show this help and exit.")
+    boolean help;
 
-    private ManifestCommand() {
-    }
+    @Parameters(paramLabel = "FILE", description = "The unikernel image (ELF) to read.")
+    String file;
 
-    /** {@code args} are the words after "manifest". */
-    public static int run(List<String> args, PrintStream out, PrintStream err) {
-        if (args.size() != 1) {
-            err.println(USAGE);
-            return 2;
-        }
+    @Spec
+    CommandSpec spec;
+
+    @Override
+    public Integer call() {
         Unikernel unikernel;
         try {
-            unikernel = UnikernelReader.read(Path.of(args.getFirst()));
+            unikernel = UnikernelReader.read(Path.of(file));
         } catch (ManifestException | InvalidPathException e) {
-            err.println("error: " + e.getMessage());
+            spec.commandLine().getErr().println("error: " + e.getMessage());
             return 1;
         }
+        PrintWriter out = spec.commandLine().getOut();
         out.println(ElftoolJson.abi(unikernel.abi()));
         out.println(ElftoolJson.manifest(unikernel.manifest()));
         return 0;

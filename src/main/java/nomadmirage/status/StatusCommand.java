@@ -1,7 +1,7 @@
 package nomadmirage.status;
 
 import java.io.IOException;
-import java.io.PrintStream;
+import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -9,8 +9,10 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.TreeMap;
-import nomadmirage.config.Ipv4Cidr;
+import java.util.concurrent.Callable;
+import nomadmirage.config.ConfigException;
 import nomadmirage.config.PluginConfig;
+import nomadmirage.config.PluginConfigParser;
 import nomadmirage.log.LogLevel;
 import nomadmirage.log.LogSink;
 import nomadmirage.log.Logger;
@@ -20,75 +22,97 @@ import nomadmirage.network.NetworkSettings;
 import nomadmirage.network.NetworkSetupException;
 import nomadmirage.network.NetworkStatus;
 import nomadmirage.network.TaskNetwork;
-import nomadmirage.proc.ProcessCommandRunner;
+import nomadmirage.proc.CommandRunner;
 import nomadmirage.proc.NativeSupervisor;
 import nomadmirage.proc.ProcessIdentity;
 import nomadmirage.task.DriverState;
 import nomadmirage.task.InvalidTaskException;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.Spec;
 
 /**
  * {@code nomad-driver-mirage status}: what the plugin holds on this node, read
  * from the state directory and the host — each task's tender, taps, MACs,
  * addresses, port forwards and rules — and what belongs to no task (orphans).
  */
-public final class StatusCommand {
-    public static final String USAGE = """
-            status [--state-dir DIR] [--bridge NAME] [--subnet CIDR]
-                          list live tasks (tender pid, taps, MACs, IPs, ports, rules) and orphaned
-                          taps, rules and leases; defaults are the plugin's defaults""";
+@Command(name = "status",
+        description = {
+            "List the plugin's tasks on this node and what belongs to no task.",
+            "For each task: its tender (liveness and pid), taps, MACs, IP addresses, port forwards and "
+                    + "firewall rules; then orphaned taps, rules and leases. Read from the state directory and "
+                    + "the host network: run it as root in the network namespace the plugin runs in, with the "
+                    + "options set as in the plugin's configuration (their defaults are the plugin's defaults)."},
+        exitCodeList = {"0:reported", "1:the state directory does not exist", "2:usage error"})
+public final class StatusCommand implements Callable<Integer> {
+    @Option(names = "--state-dir", paramLabel = "DIR", defaultValue = PluginConfig.DEFAULT_STATE_DIR,
+            description = "The plugin's state_dir (default: ${DEFAULT-VALUE}).")
+    Path stateDir;
 
-    private StatusCommand() {
+    @Option(names = "--bridge", paramLabel = "NAME", defaultValue = PluginConfig.DEFAULT_BRIDGE,
+            description = "The plugin's bridge (default: ${DEFAULT-VALUE}).")
+    String bridge;
+
+    @Option(names = "--subnet", paramLabel = "CIDR", defaultValue = PluginConfig.DEFAULT_SUBNET,
+            description = "The plugin's subnet (default: ${DEFAULT-VALUE}).")
+    String subnet;
+
+    @Option(names = {"-h", "--help"}, usageHelp = true, description = "Show this help and exit.")
+    boolean help;
+
+    @Spec
+    CommandSpec spec;
+
+    private final CommandRunner hostCommands;
+
+    /** {@code hostCommands} runs ip and iptables-save to read the host network. */
+    public StatusCommand(CommandRunner hostCommands) {
+        this.hostCommands = hostCommands;
     }
 
-    public static int run(List<String> args, PrintStream out, PrintStream err) {
-        PluginConfig defaults = PluginConfig.defaults();
-        Path stateDir = defaults.stateDir();
-        String bridge = defaults.bridge();
-        Ipv4Cidr subnet = defaults.subnet();
-        for (int i = 0; i < args.size(); i++) {
-            String arg = args.get(i);
-            if (i + 1 >= args.size()) {
-                err.println("status: " + arg + " needs a value\nusage: nomad-driver-mirage " + USAGE);
-                return 2;
-            }
-            String value = args.get(++i);
-            switch (arg) {
-                case "--state-dir" -> stateDir = Path.of(value);
-                case "--bridge" -> bridge = value;
-                case "--subnet" -> {
-                    subnet = Ipv4Cidr.parse(value);
-                    if (subnet == null) {
-                        err.println("status: --subnet: \"" + value + "\" is not an IPv4 network such as 10.99.0.0/16");
-                        return 2;
-                    }
-                }
-                default -> {
-                    err.println("status: unknown option " + arg + "\nusage: nomad-driver-mirage " + USAGE);
-                    return 2;
-                }
-            }
+    @Override
+    public Integer call() {
+        NetworkSettings settings;
+        try {
+            settings = NetworkSettings.withDefaults(PluginConfigParser.bridge("--bridge", bridge),
+                    PluginConfigParser.subnet("--subnet", subnet), stateDir);
+        } catch (ConfigException e) {
+            throw new ParameterException(spec.commandLine(), e.getMessage());
+        }
+        PrintWriter out = spec.commandLine().getOut();
+        PrintWriter err = spec.commandLine().getErr();
+        if (!Files.isDirectory(stateDir)) {
+            err.println(Files.exists(stateDir)
+                    ? "status: state directory " + stateDir + " is not a directory; --state-dir takes the plugin's state_dir"
+                    : "status: state directory " + stateDir + " does not exist: the plugin has never run on this node "
+                            + "with state_dir = \"" + stateDir + "\", or --state-dir is wrong");
+            return 1;
         }
         out.println("state directory: " + stateDir);
         Map<String, DriverState> records = taskRecords(stateDir, err);
         NetworkStatus network = null;
-        if (Files.isDirectory(stateDir.resolve("network"))) {
+        if (Files.isDirectory(settings.networkDir())) {
             Logger quiet = Logger.root("mirage", new LogSink(java.io.OutputStream.nullOutputStream()), LogLevel.OFF);
-            NetworkManager manager = NetworkManager.overCommands(
-                    NetworkSettings.withDefaults(bridge, subnet, stateDir), new ProcessCommandRunner(), quiet);
             try {
-                network = manager.status();
+                network = NetworkManager.overCommands(settings, hostCommands, quiet).status();
             } catch (NetworkSetupException e) {
                 err.println("status: cannot read the host network: " + e.getMessage());
             }
         }
-        printTasks(out, stateDir, records, network);
+        if (network != null && !network.bridgePresent()) {
+            out.println("bridge " + bridge + " does not exist in this network namespace, so taps are not checked; run "
+                    + "status where the plugin runs (e.g. `ip netns exec NS nomad-driver-mirage status`)");
+        }
+        printTasks(out, records, network);
         if (network != null) {
             printOrphans(out, records, network);
         }
         return 0;
     }
 
-    private static Map<String, DriverState> taskRecords(Path stateDir, PrintStream err) {
+    private static Map<String, DriverState> taskRecords(Path stateDir, PrintWriter err) {
         Map<String, DriverState> records = new TreeMap<>();
         Path tasks = stateDir.resolve("tasks");
         if (!Files.isDirectory(tasks)) {
@@ -109,7 +133,7 @@ public final class StatusCommand {
         return records;
     }
 
-    private static void printTasks(PrintStream out, Path stateDir, Map<String, DriverState> records, NetworkStatus network) {
+    private static void printTasks(PrintWriter out, Map<String, DriverState> records, NetworkStatus network) {
         out.println();
         out.println("tasks: " + records.size());
         for (DriverState task : records.values()) {
@@ -126,7 +150,9 @@ public final class StatusCommand {
             if (network != null) {
                 for (TaskNetwork tn : network.tasks()) {
                     if (tn.taskId().equals(task.taskId())) {
-                        tn.missingTaps().forEach(t -> out.println("    MISSING tap " + t));
+                        if (network.bridgePresent()) {
+                            tn.missingTaps().forEach(t -> out.println("    MISSING tap " + t));
+                        }
                         tn.rules().forEach(r -> out.println("    rule " + r));
                     }
                 }
@@ -134,7 +160,7 @@ public final class StatusCommand {
         }
     }
 
-    private static void printOrphans(PrintStream out, Map<String, DriverState> records, NetworkStatus network) {
+    private static void printOrphans(PrintWriter out, Map<String, DriverState> records, NetworkStatus network) {
         List<String> lines = new ArrayList<>();
         for (TaskNetwork tn : network.tasks()) {
             if (!records.containsKey(tn.taskId())) {

@@ -38,6 +38,12 @@ final class FakeHostNetwork implements HostNetwork {
         return taps.remove(tap) != null;
     }
 
+    /** The bridge exists once the host was set up. */
+    @Override
+    public boolean bridgeExists(String bridge) {
+        return bridgeCalls > 0;
+    }
+
     @Override
     public synchronized List<String> taps() {
         return taps.keySet().stream().filter(TapNames::isOurs).toList();

@@ -104,4 +104,16 @@ class IpCommandHostNetworkTest {
         host.setSysctl("net.ipv4.ip_forward", "1");
         assertEquals(List.of("sysctl -q -w net.ipv4.ip_forward=1"), runner.commands);
     }
+
+    @Test
+    void bridgeExistsAsksIpAndTellsAbsenceFromFailure() throws Exception {
+        assertTrue(host.bridgeExists("mirage0"));
+        assertEquals(List.of("ip link show dev mirage0"), runner.commands);
+
+        runner.answer("ip link show dev gone0", 1, "", "Device \"gone0\" does not exist.\n");
+        assertFalse(host.bridgeExists("gone0"));
+
+        runner.answer("ip link show dev odd0", 255, "", "RTNETLINK answers: Operation not permitted\n");
+        assertThrows(NetworkSetupException.class, () -> host.bridgeExists("odd0"));
+    }
 }

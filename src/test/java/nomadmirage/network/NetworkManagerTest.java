@@ -1,6 +1,7 @@
 package nomadmirage.network;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -183,5 +184,17 @@ class NetworkManagerTest {
         assertEquals(List.of(), after.orphanRules());
         assertEquals(Set.of(TapNames.forDevice("keep", "service"), "mgmt0"), host.taps.keySet());
         assertTrue(manager.reconcile(Set.of("keep")).removedNothing());
+    }
+
+    @Test
+    void statusSaysWhetherTheBridgeExistsSinceWithoutItEveryTapLooksMissing() throws Exception {
+        ipam.allocate("t1", "service", Optional.empty());
+
+        NetworkStatus elsewhere = manager.status();
+        assertFalse(elsewhere.bridgePresent());
+        assertEquals(List.of(TapNames.forDevice("t1", "service")), elsewhere.tasks().getFirst().missingTaps());
+
+        manager.ensureHostSetup();
+        assertTrue(manager.status().bridgePresent());
     }
 }

@@ -56,22 +56,43 @@ class ManifestCommandTest {
     }
 
     @Test
-    void showsUsageWithStatus2WithoutAFile() throws Exception {
+    void showsTheProblemAndUsageWithStatus2WithoutAFile() throws Exception {
         assertEquals(2, operatorCli("manifest"));
         assertEquals("", text(out));
-        assertTrue(text(err).startsWith("usage: nomad-driver-mirage manifest FILE"), text(err));
+        assertTrue(text(err).startsWith("nomad-driver-mirage manifest: Missing required parameter: 'FILE'\n"
+                + "Usage: nomad-driver-mirage manifest [-h] FILE\n"), text(err));
     }
 
     @Test
-    void showsUsageWithStatus2ForExtraArguments() throws Exception {
+    void showsTheProblemAndUsageWithStatus2ForExtraArguments() throws Exception {
         assertEquals(2, operatorCli("manifest", "a", "b"));
-        assertTrue(text(err).startsWith("usage: nomad-driver-mirage manifest FILE"), text(err));
+        assertEquals("", text(out));
+        assertTrue(text(err).startsWith("nomad-driver-mirage manifest: Unmatched argument at index 2: 'b'\n"
+                + "Usage: nomad-driver-mirage manifest [-h] FILE\n"), text(err));
+    }
+
+    @Test
+    void helpIsNotTakenForAFile() throws Exception {
+        assertEquals(0, operatorCli("manifest", "--help"));
+        assertTrue(text(out).startsWith("Usage: nomad-driver-mirage manifest [-h] FILE\n"), text(out));
+        assertTrue(text(out).contains("1   FILE is not a valid Solo5 unikernel"), text(out));
+        assertEquals("", text(err));
+    }
+
+    @Test
+    void anOperandStartingWithAtIsAFileNameNotAnArgumentFile() throws Exception {
+        Path unikernel = Files.write(dir.resolve("net.hvt"), TestElf.unikernel().bytes());
+        Path arguments = Files.writeString(dir.resolve("arguments"), unikernel.toString());
+
+        assertEquals(1, operatorCli("manifest", "@" + arguments));
+        assertEquals("", text(out));
+        assertTrue(text(err).startsWith("error: @" + arguments), text(err));
     }
 
     @Test
     void theOperatorUsageMentionsTheCommand() throws Exception {
         assertEquals(0, operatorCli("help"));
-        assertTrue(text(out).contains("manifest FILE"), text(out));
+        assertTrue(text(out).contains("\n  manifest  "), text(out));
     }
 
     /** OperatorCli.run is package-private in nomadmirage; calling it here tests the dispatch end to end. */
