@@ -1,8 +1,7 @@
 # NomadNetworkIT: group networking in bridge mode, which the mirage driver does
-# not support (it advertises host networking only). Without CNI plugins Nomad
-# never places the group (implicit constraint on
-# ${attr.plugins.cni.version.bridge}); with them the client refuses the
-# allocation after asking the driver for its capabilities.
+# not support (it advertises host networking only). With or without CNI
+# plugins, the Nomad v1.6.3 client refuses the allocation after asking the
+# driver for its capabilities.
 variable "image" {
   type = string
 }

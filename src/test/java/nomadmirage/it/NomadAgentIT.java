@@ -35,7 +35,7 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * The plugin under a real Nomad agent (v1.11.3, scripts/build-nomad.sh), each agent in a network
+ * The plugin under a real Nomad agent (v1.6.3, scripts/build-nomad.sh), each agent in a network
  * namespace of its own (scripts/dev-agent.sh), with the stand-in Solo5 tenders and real qemu from
  * plugin-config/test.hcl. One agent serves the tests that do not disturb it; the tests that kill the
  * plugin or restart the agent get their own.

@@ -155,29 +155,17 @@ class NomadNetworkIT {
     // --- 2. bridge networking -------------------------------------------------------------------------
 
     /**
-     * Without CNI plugins Nomad never gets as far as the driver: a group in bridge mode carries the
-     * implicit constraint {@code ${attr.plugins.cni.version.bridge} semver >= 0.4.0} (and four more CNI
-     * plugins), which this node (no {@code /opt/cni/bin}) fails, so the group stays queued with that
-     * constraint as the placement failure.
+     * Without CNI plugins: Nomad v1.6.3 puts no implicit constraint on CNI plugins on a bridge-mode
+     * group (later versions do), so the group is placed, and the client refuses the allocation
+     * because the mirage driver advertises host networking only — before any CNI plugin or the
+     * driver is asked for anything.
      */
     @Test
-    void bridgeModeWithoutCniPluginsIsNeverPlaced() throws Exception {
+    void bridgeModeWithoutCniPluginsIsRefusedByTheClient() throws Exception {
+        assertTrue(shared.selfNode().path("Attributes").path("plugins.cni.version.bridge").isMissingNode(),
+                "this node has CNI plugins");
         shared.runJob(job("net-bridge.nomad.hcl"), Map.of("image", image("standin-hello-net.hvt")));
-        JsonNode[] failed = new JsonNode[1];
-        NomadAgent.await("a placement failure for the bridge-mode group", SHORT, () -> {
-            failed[0] = placementFailure(shared, BRIDGE_JOB, "bridge");
-            return failed[0] != null;
-        }, () -> quietly(() -> shared.tryNomad("job", "status", BRIDGE_JOB).toString()));
-        List<String> constraints = new ArrayList<>();
-        failed[0].path("ConstraintFiltered").fieldNames().forEachRemaining(constraints::add);
-        assertTrue(constraints.stream().anyMatch(c -> c.contains("plugins.cni.version.bridge")),
-                "the placement failure names no bridge constraint: " + failed[0]);
-        String status = shared.nomad("job", "status", BRIDGE_JOB);
-        assertTrue(status.contains("${attr.plugins.cni.version.bridge}"), status);
-
-        assertTrue(shared.allocs(BRIDGE_JOB).isEmpty(), "an allocation was placed: " + shared.allocs(BRIDGE_JOB));
-        assertTrue(mirageTaps(shared).isEmpty(), "a tap was created: " + mirageTaps(shared));
-        assertTrue(leases(shared).isEmpty(), "a lease was taken: " + leases(shared));
+        assertRefusedBeforeTheDriver(shared);
     }
 
     /**
@@ -203,19 +191,23 @@ class NomadNetworkIT {
                 "the stand-in CNI plugins were not fingerprinted");
 
         agent.runJob(job("net-bridge.nomad.hcl"), Map.of("image", image("standin-hello-net.hvt")));
+        assertRefusedBeforeTheDriver(agent);
+        assertFalse(agent.exec("ip", "link", "show", BRIDGE).ok(), "the bridge was set up for a refused task");
+    }
+
+    private static void assertRefusedBeforeTheDriver(NomadAgent agent) throws Exception {
         JsonNode alloc = agent.alloc(agent.awaitAllocStatus(BRIDGE_JOB, terminal(), SHORT).path("ID").asText());
         String detail = describe(alloc) + "client description: " + alloc.path("ClientDescription").asText();
 
         assertEquals("failed", clientStatus(alloc), detail);
         String message = alloc.path("ClientDescription").asText();
-        assertTrue(message.contains("bridge"), "the failure does not name the network mode: " + detail);
         assertTrue(message.contains("task echo does not support \"bridge\" networking mode"), detail);
         assertTrue(events(alloc, "echo", "Driver").isEmpty(), "the driver was asked to start the task: " + detail);
         assertTrue(events(alloc, "echo", "Started").isEmpty(), detail);
 
         assertTrue(mirageTaps(agent).isEmpty(), "a tap was created: " + mirageTaps(agent));
         assertTrue(leases(agent).isEmpty(), "a lease was taken: " + leases(agent));
-        assertFalse(agent.exec("ip", "link", "show", BRIDGE).ok(), "the bridge was set up for a refused task");
+        agent.tryNomad("job", "stop", "-purge", "-detach", BRIDGE_JOB);
     }
 
     // --- 3. the status command ----------------------------------------------------------------------------
@@ -333,7 +325,8 @@ class NomadNetworkIT {
     /** The registration of service "echo" belonging to the allocation, or null. */
     private static JsonNode serviceOf(String allocId) {
         Result result = quietly(() -> shared.tryNomad("service", "info", "-json", "echo"));
-        if (!result.ok()) {
+        if (!result.ok() || result.stdout().strip().equals("No service registrations found")) {
+            // Nomad v1.6.3 answers a service with no registration with that line and exit 0.
             return null;
         }
         try {
@@ -344,18 +337,6 @@ class NomadNetworkIT {
             }
         } catch (IOException e) {
             throw new AssertionError("nomad service info printed no JSON: " + result, e);
-        }
-        return null;
-    }
-
-    /** The group's FailedTGAllocs entry of the job's latest evaluation that has one, or null. */
-    private static JsonNode placementFailure(NomadAgent agent, String job, String group) {
-        JsonNode evals = quietly(() -> agent.json("eval", "list", "-job", job, "-json"));
-        for (JsonNode eval : evals) {
-            JsonNode failed = eval.path("FailedTGAllocs").path(group);
-            if (!failed.isMissingNode() && !failed.isNull()) {
-                return failed;
-            }
         }
         return null;
     }

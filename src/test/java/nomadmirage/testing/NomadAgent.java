@@ -113,12 +113,17 @@ public final class NomadAgent implements AutoCloseable {
     }
 
     public static NomadAgent start(Mode mode, Path pluginConfig) throws IOException, InterruptedException {
+        return start(mode, pluginConfig, TestEnv.launcher());
+    }
+
+    /** As {@link #start(Mode, Path)} with another plugin executable in plugin_dir (e.g. an unpacked release). */
+    public static NomadAgent start(Mode mode, Path pluginConfig, Path plugin) throws IOException, InterruptedException {
         checkRoot();
         Path dir = newRunDir();
         NomadAgent agent = new NomadAgent(dir, mode);
         Result result;
         try {
-            result = script(startArgs(dir, mode, pluginConfig), COMMAND_TIMEOUT.multipliedBy(2));
+            result = script(startArgs(dir, mode, pluginConfig, plugin), COMMAND_TIMEOUT.multipliedBy(2));
         } catch (IOException | InterruptedException | RuntimeException | Error e) {
             agent.close();
             throw e;
@@ -141,7 +146,7 @@ public final class NomadAgent implements AutoCloseable {
         Path dir = newRunDir();
         NomadAgent agent = new NomadAgent(dir, mode);
         try {
-            Result result = script(startArgs(dir, mode, pluginConfig), COMMAND_TIMEOUT.multipliedBy(2));
+            Result result = script(startArgs(dir, mode, pluginConfig, TestEnv.launcher()), COMMAND_TIMEOUT.multipliedBy(2));
             Path log = dir.resolve("agent.log");
             String text = Files.exists(log) ? Files.readString(log, StandardCharsets.UTF_8) : "";
             Matcher ns = Pattern.compile("creating network namespace (mirage-[0-9a-f]+)").matcher(result.stderr());
@@ -155,8 +160,8 @@ public final class NomadAgent implements AutoCloseable {
     public record FailedStart(Result result, String agentLog, Optional<String> netns) {
     }
 
-    private static List<String> startArgs(Path dir, Mode mode, Path pluginConfig) {
-        return List.of("start", dir.toString(), "--plugin", TestEnv.launcher().toString(), "--config",
+    private static List<String> startArgs(Path dir, Mode mode, Path pluginConfig, Path plugin) {
+        return List.of("start", dir.toString(), "--plugin", plugin.toString(), "--config",
                 pluginConfig.toString(), mode == Mode.PERSISTENT ? "--persistent" : "--dev");
     }
 
@@ -603,6 +608,10 @@ public final class NomadAgent implements AutoCloseable {
 
         public NomadAgent start(Mode mode, Path pluginConfig) throws IOException, InterruptedException {
             return track(NomadAgent.start(mode, pluginConfig));
+        }
+
+        public NomadAgent start(Mode mode, Path pluginConfig, Path plugin) throws IOException, InterruptedException {
+            return track(NomadAgent.start(mode, pluginConfig, plugin));
         }
 
         private synchronized NomadAgent track(NomadAgent agent) {
