@@ -3,7 +3,6 @@ package nomadmirage.driver;
 import java.util.concurrent.atomic.AtomicReference;
 import nomadmirage.config.PluginConfig;
 import nomadmirage.log.Logger;
-import nomadmirage.task.TaskManager;
 
 /**
  * The driver as Nomad sees it, independent of gRPC: its configuration, its

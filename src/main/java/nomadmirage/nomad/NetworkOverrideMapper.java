@@ -4,7 +4,7 @@ import java.util.Optional;
 import nomadmirage.network.DeviceAttachment;
 import nomadmirage.network.PortForward;
 import nomadmirage.proto.drivers.NetworkOverride;
-import nomadmirage.task.DriverState;
+import nomadmirage.driver.DriverState;
 
 /**
  * The driver network Nomad registers services with (address_mode = "driver"):

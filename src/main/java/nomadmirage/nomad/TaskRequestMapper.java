@@ -6,8 +6,8 @@ import java.util.List;
 import nomadmirage.proto.drivers.PortMapping;
 import nomadmirage.proto.drivers.Resources;
 import nomadmirage.proto.drivers.TaskConfig;
-import nomadmirage.task.TaskId;
-import nomadmirage.task.TaskRequest;
+import nomadmirage.driver.TaskId;
+import nomadmirage.driver.TaskRequest;
 
 /** Nomad's TaskConfig (wire) → TaskRequest (domain). */
 final class TaskRequestMapper {

@@ -12,7 +12,7 @@ import nomadmirage.proto.drivers.MemoryUsage;
 import nomadmirage.proto.drivers.TaskResourceUsage;
 import nomadmirage.proto.drivers.TaskStats;
 import nomadmirage.proto.drivers.TaskStatsResponse;
-import nomadmirage.task.TaskHandle;
+import nomadmirage.driver.TaskHandle;
 
 /**
  * One TaskStats stream: a complete sample of the tender every interval (the

@@ -10,8 +10,8 @@ import nomadmirage.proto.drivers.TaskDriverStatus;
 import nomadmirage.proto.drivers.TaskState;
 import nomadmirage.proto.drivers.TaskStatus;
 import nomadmirage.proto.drivers.WaitTaskResponse;
-import nomadmirage.task.ExitOutcome;
-import nomadmirage.task.TaskHandle;
+import nomadmirage.driver.ExitOutcome;
+import nomadmirage.driver.TaskHandle;
 
 /** Task status and exit results (domain) → Nomad's messages (wire). */
 final class TaskStatusMapper {

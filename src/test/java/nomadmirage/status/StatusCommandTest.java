@@ -20,7 +20,7 @@ import nomadmirage.network.Lease;
 import nomadmirage.network.NetworkSettings;
 import nomadmirage.proc.CommandResult;
 import nomadmirage.proc.CommandRunner;
-import nomadmirage.task.DriverState;
+import nomadmirage.driver.DriverState;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;

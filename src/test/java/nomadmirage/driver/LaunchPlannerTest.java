@@ -1,4 +1,4 @@
-package nomadmirage.task;
+package nomadmirage.driver;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -15,7 +15,6 @@ import nomadmirage.config.TaskConfig;
 import nomadmirage.config.TaskConfig.Accelerator;
 import nomadmirage.config.TaskConfig.BlockDeviceConfig;
 import nomadmirage.config.TaskConfig.QemuOptions;
-import nomadmirage.driver.HostInspector;
 import nomadmirage.solo5.AbiTarget;
 import nomadmirage.solo5.DeviceType;
 import nomadmirage.solo5.TestUnikernels;

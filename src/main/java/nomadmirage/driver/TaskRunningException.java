@@ -1,4 +1,4 @@
-package nomadmirage.task;
+package nomadmirage.driver;
 
 /** The operation needs a stopped task (e.g. a non-forced destroy). */
 public final class TaskRunningException extends Exception {

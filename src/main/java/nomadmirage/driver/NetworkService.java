@@ -1,4 +1,4 @@
-package nomadmirage.task;
+package nomadmirage.driver;
 
 import java.nio.file.Files;
 import nomadmirage.config.PluginConfig;

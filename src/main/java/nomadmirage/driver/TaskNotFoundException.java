@@ -1,4 +1,4 @@
-package nomadmirage.task;
+package nomadmirage.driver;
 
 /** The plugin tracks no task with this id. */
 public final class TaskNotFoundException extends Exception {

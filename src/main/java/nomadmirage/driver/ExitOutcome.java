@@ -1,4 +1,4 @@
-package nomadmirage.task;
+package nomadmirage.driver;
 
 import nomadmirage.proc.ExitStatus;
 import nomadmirage.tender.TenderCommand;

@@ -1,4 +1,4 @@
-package nomadmirage.task;
+package nomadmirage.driver;
 
 /** Nomad's task id, {@code <alloc_id>/<task_name>/<random>}; new for every start. */
 public record TaskId(String value) {

@@ -1,4 +1,4 @@
-package nomadmirage.task;
+package nomadmirage.driver;
 
 /** A transient host problem prevented the start; Nomad may retry (a recoverable start failure). */
 public final class HostFailureException extends Exception {

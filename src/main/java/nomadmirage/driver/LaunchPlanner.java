@@ -1,4 +1,4 @@
-package nomadmirage.task;
+package nomadmirage.driver;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -11,7 +11,6 @@ import java.util.stream.Collectors;
 import nomadmirage.config.PluginConfig;
 import nomadmirage.config.TaskConfig;
 import nomadmirage.config.TaskConfig.BlockDeviceConfig;
-import nomadmirage.driver.HostInspector;
 import nomadmirage.solo5.Device;
 import nomadmirage.solo5.DeviceType;
 import nomadmirage.solo5.ManifestException;

@@ -1,4 +1,4 @@
-package nomadmirage.task;
+package nomadmirage.driver;
 
 import java.time.Instant;
 import java.util.Map;

@@ -1,4 +1,4 @@
-package nomadmirage.task;
+package nomadmirage.driver;
 
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;

@@ -1,4 +1,4 @@
-package nomadmirage.task;
+package nomadmirage.driver;
 
 /** The task cannot run as configured; retrying will not help (an unrecoverable start failure). */
 public final class InvalidTaskException extends Exception {

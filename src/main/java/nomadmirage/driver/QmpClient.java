@@ -1,4 +1,4 @@
-package nomadmirage.task;
+package nomadmirage.driver;
 
 import java.io.BufferedReader;
 import java.io.IOException;

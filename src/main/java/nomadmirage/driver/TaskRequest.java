@@ -1,4 +1,4 @@
-package nomadmirage.task;
+package nomadmirage.driver;
 
 import java.nio.file.Path;
 import java.util.List;
