@@ -35,10 +35,15 @@ public final class FingerprintPublisher implements AutoCloseable {
         this.log = log;
     }
 
-    /** Registers a subscriber and hands it the current fingerprint immediately. */
-    public Fingerprint subscribe(Consumer<Fingerprint> subscriber) {
+    /**
+     * Hands {@code subscriber} the current fingerprint, then every change. Both happen under the
+     * publisher's lock, so a concurrent change can never overtake the first message.
+     */
+    public synchronized Fingerprint subscribe(Consumer<Fingerprint> subscriber) {
+        Fingerprint now = current();
+        subscriber.accept(now);
         subscribers.add(subscriber);
-        return current();
+        return now;
     }
 
     public void unsubscribe(Consumer<Fingerprint> subscriber) {
@@ -66,17 +71,16 @@ public final class FingerprintPublisher implements AutoCloseable {
     /** Recomputes now and notifies subscribers if anything changed. */
     public void refresh() {
         Fingerprint next = fingerprinter.fingerprint(config.get());
-        Fingerprint previous;
         synchronized (this) {
-            previous = current;
+            Fingerprint previous = current;
             current = next;
             schedule();
-        }
-        if (!Objects.equals(previous, next)) {
-            if (previous == null || previous.health() != next.health()) {
-                log.info("driver health changed", "health", next.health().name(), "description", next.description());
+            if (!Objects.equals(previous, next)) {
+                if (previous == null || previous.health() != next.health()) {
+                    log.info("driver health changed", "health", next.health().name(), "description", next.description());
+                }
+                subscribers.forEach(s -> s.accept(next));
             }
-            subscribers.forEach(s -> s.accept(next));
         }
     }
 

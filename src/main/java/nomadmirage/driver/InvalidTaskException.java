@@ -1,9 +1,12 @@
 package nomadmirage.driver;
 
-/** The task cannot run as configured; retrying will not help (an unrecoverable start failure). */
-public final class InvalidTaskException extends Exception {
+/**
+ * The request is wrong: the job's config, a signal name, the driver state in a handle. Retrying the
+ * same request cannot help (an unrecoverable start failure).
+ */
+public final class InvalidTaskException extends DriverException {
     public InvalidTaskException(String message) {
-        super(message);
+        super(message, null);
     }
 
     public InvalidTaskException(String message, Throwable cause) {

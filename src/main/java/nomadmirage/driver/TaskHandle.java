@@ -1,6 +1,9 @@
 package nomadmirage.driver;
 
 import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.Consumer;
 import java.util.concurrent.CompletableFuture;
 import nomadmirage.proc.SupervisedProcess;
 import nomadmirage.tender.TenderKind;
@@ -15,6 +18,7 @@ public final class TaskHandle {
     private final SupervisedProcess process;
     private final CompletableFuture<ExitOutcome> outcome = new CompletableFuture<>();
     private final Object lock = new Object();
+    private final List<Consumer<ExitOutcome>> exitListeners = new ArrayList<>();
     private TaskState state;
     private Instant completedAt;
 
@@ -91,5 +95,37 @@ public final class TaskHandle {
             completedAt = at;
         }
         outcome.complete(result);
+        List<Consumer<ExitOutcome>> waiting;
+        synchronized (exitListeners) {
+            waiting = List.copyOf(exitListeners);
+            exitListeners.clear();
+        }
+        waiting.forEach(listener -> listener.accept(result));
+    }
+
+    /**
+     * Calls {@code listener} once with the outcome when the task ends (at once if it has). Unlike a
+     * callback on {@link #outcome()}, it can be taken back: a cancelled WaitTask leaves nothing behind.
+     */
+    public Runnable onExit(Consumer<ExitOutcome> listener) {
+        synchronized (exitListeners) {
+            if (!outcome.isDone()) {
+                exitListeners.add(listener);
+                return () -> {
+                    synchronized (exitListeners) {
+                        exitListeners.remove(listener);
+                    }
+                };
+            }
+        }
+        listener.accept(outcome.join());
+        return () -> { };
+    }
+
+    /** How many {@link #onExit} listeners are still registered (for leak checks). */
+    public int exitListenerCount() {
+        synchronized (exitListeners) {
+            return exitListeners.size();
+        }
     }
 }

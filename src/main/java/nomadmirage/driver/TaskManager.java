@@ -50,8 +50,6 @@ import nomadmirage.tender.TenderKind;
 public final class TaskManager {
     static final String TASK_RECORD = "task.json";
     private static final Duration KILL_WAIT = Duration.ofSeconds(10);
-    private static final Duration QMP_TIMEOUT = Duration.ofSeconds(2);
-    private static final Duration MAX_POWERDOWN_WAIT = Duration.ofSeconds(5);
 
     private final Supplier<PluginConfig> config;
     private final LaunchPlanner planner;
@@ -99,9 +97,9 @@ public final class TaskManager {
         return List.copyOf(tasks.values());
     }
 
-    public TaskHandle start(TaskRequest request, TaskConfig taskConfig) throws InvalidTaskException, HostFailureException {
+    public TaskHandle start(TaskRequest request, TaskConfig taskConfig) throws DriverException {
         if (tasks.containsKey(request.id())) {
-            throw new InvalidTaskException("task " + request.id() + " is already running under this plugin");
+            throw new TaskStateException("task " + request.id() + " was already started by this plugin");
         }
         PluginConfig plugin = config.get();
         Path runDir = plugin.stateDir().resolve("tasks").resolve(request.id().fileName());
@@ -144,7 +142,7 @@ public final class TaskManager {
             try {
                 process = supervisor.launch(launch);
             } catch (LaunchException e) {
-                throw new InvalidTaskException("could not start " + plan.kind().configName() + ": " + e.getMessage(), e);
+                throw new HostFailureException("could not start " + plan.kind().configName() + ": " + e.getMessage(), e);
             }
             cleanup.add(() -> killAndWait(process));
 
@@ -176,7 +174,7 @@ public final class TaskManager {
     }
 
     /** Finds a task again from its driver state alone; a task already tracked is returned as is. */
-    public TaskHandle recover(TaskId id, byte[] driverState) throws InvalidTaskException, HostFailureException {
+    public TaskHandle recover(TaskId id, byte[] driverState) throws DriverException {
         TaskHandle known = tasks.get(id);
         if (known != null) {
             return known;
@@ -186,10 +184,14 @@ public final class TaskManager {
             throw new InvalidTaskException("driver state belongs to task " + state.taskId() + ", not " + id);
         }
         SupervisedProcess process;
+        Path runDir = Path.of(state.runDir());
+        if (!Files.isDirectory(runDir, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+            throw new TaskNotFoundException(id, "its run directory " + runDir + " is gone");
+        }
         try {
-            process = supervisor.attach(Path.of(state.runDir()));
+            process = supervisor.attach(runDir);
         } catch (IOException e) {
-            throw new InvalidTaskException("cannot recover task " + id + " from " + state.runDir() + ": " + e.getMessage(), e);
+            throw new HostFailureException("cannot recover task " + id + " from " + runDir + ": " + e.getMessage(), e);
         }
         TaskHandle handle = new TaskHandle(id, state, process, TaskState.RUNNING);
         TaskHandle raced = tasks.putIfAbsent(id, handle);
@@ -208,29 +210,18 @@ public final class TaskManager {
      * once the timeout has passed. Returns once the tender is gone. A task that
      * already ended, or that this plugin does not know, needs nothing.
      */
-    public void stop(TaskId id, Duration timeout, String signalName) throws InvalidTaskException {
+    public void stop(TaskId id, Duration timeout, String signalName) throws DriverException {
         int signal = parseSignal(signalName == null || signalName.isEmpty() ? "SIGTERM" : signalName);
-        TaskHandle handle = tasks.get(id);
-        if (handle == null) {
-            log.warn("stop requested for an unknown task; nothing to do", "task_id", id);
-            return;
-        }
+        TaskHandle handle = get(id);
         if (!handle.moveIf(TaskState.RUNNING, TaskState.STOPPING)) {
             if (handle.state() == TaskState.STOPPING) {
                 awaitExit(handle, timeout.plus(KILL_WAIT));
             }
             return;
         }
+        // Solo5 guests cannot act on an ACPI power button (qemu runs them with acpi=off), so qemu
+        // gets the kill signal at once like the other tenders.
         long deadline = System.nanoTime() + timeout.toNanos();
-        if (handle.tender() == TenderKind.QEMU && handle.driverState().qmpSocket() != null) {
-            boolean accepted = QmpClient.powerdown(Path.of(handle.driverState().qmpSocket()), QMP_TIMEOUT);
-            emit(handle, accepted ? "Asked the guest to power down (QMP system_powerdown)"
-                    : "QMP system_powerdown failed; signalling qemu", Map.of());
-            if (accepted) {
-                Duration share = timeout.dividedBy(2);
-                awaitExit(handle, share.compareTo(MAX_POWERDOWN_WAIT) < 0 ? share : MAX_POWERDOWN_WAIT);
-            }
-        }
         if (!handle.outcome().isDone()) {
             sendSignal(handle, signal);
             awaitExit(handle, Duration.ofNanos(Math.max(0, deadline - System.nanoTime())));
@@ -242,32 +233,28 @@ public final class TaskManager {
         }
     }
 
-    public void signal(TaskId id, String signalName) throws TaskNotFoundException, InvalidTaskException {
+    public void signal(TaskId id, String signalName) throws DriverException {
         int signal = parseSignal(signalName);
         TaskHandle handle = get(id);
         if (!handle.state().isLive() || !sendSignal(handle, signal)) {
-            throw new InvalidTaskException("task " + id + " has already exited; cannot send " + signalName);
+            throw new TaskStateException("task " + id + " has already exited; cannot send " + signalName);
         }
         emit(handle, "Sent " + signalName + " to the tender", Map.of("signal", signalName));
     }
 
     /** Frees everything the task holds and forgets it; idempotent. */
-    public void destroy(TaskId id, boolean force) throws TaskRunningException {
-        TaskHandle handle = tasks.get(id);
-        if (handle == null) {
-            return;
-        }
+    public void destroy(TaskId id, boolean force) throws DriverException {
+        TaskHandle handle = get(id);
         if (!handle.outcome().isDone()) {
             if (!force) {
-                throw new TaskRunningException(id);
+                throw TaskStateException.stillRunning(id);
             }
             sendSignal(handle, 9);
             awaitExit(handle, KILL_WAIT);
         }
         if (!handle.outcome().isDone()) {
-            log.error("tender survived SIGKILL; keeping its run directory", "task_id", id,
-                    "pid", handle.process().tender().pid());
-            return;
+            throw new HostFailureException("the tender (pid " + handle.process().tender().pid() + ") survived SIGKILL for "
+                    + KILL_WAIT.toSeconds() + " s; the task is kept and its objects are not released");
         }
         if (handle.state() != TaskState.DESTROYED) {
             handle.moveTo(TaskState.DESTROYED);
@@ -299,8 +286,8 @@ public final class TaskManager {
         for (TaskId id : List.copyOf(tasks.keySet())) {
             try {
                 destroy(id, true);
-            } catch (TaskRunningException e) {
-                throw new IllegalStateException(e);
+            } catch (DriverException e) {
+                log.error("could not destroy a task", "task_id", id, "error", e.getMessage());
             }
         }
     }
@@ -362,6 +349,11 @@ public final class TaskManager {
         } finally {
             startsVsReconcile.writeLock().unlock();
         }
+    }
+
+    /** A sampler of the task's tender usage, for one stats stream. */
+    public TaskUsageSampler sampler(TaskHandle handle) {
+        return new TaskUsageSampler(handle);
     }
 
     private void watchExit(TaskHandle handle) {

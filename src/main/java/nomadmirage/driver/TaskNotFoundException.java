@@ -1,8 +1,15 @@
 package nomadmirage.driver;
 
-/** The plugin tracks no task with this id. */
-public final class TaskNotFoundException extends Exception {
+/** The plugin tracks no task with this id (Nomad's {@code drivers.ErrTaskNotFound}). */
+public final class TaskNotFoundException extends DriverException {
+    /** Nomad's own wording for ErrTaskNotFound, so agent logs read alike for every driver. */
+    public static final String NOMAD_MESSAGE = "task not found for given id";
+
     public TaskNotFoundException(TaskId id) {
-        super("task " + id + " is not known to the mirage driver");
+        super(NOMAD_MESSAGE + ": " + id, null);
+    }
+
+    public TaskNotFoundException(TaskId id, String why) {
+        super(NOMAD_MESSAGE + ": " + id + " (" + why + ")", null);
     }
 }

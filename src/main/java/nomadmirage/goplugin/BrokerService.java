@@ -1,8 +1,6 @@
 package nomadmirage.goplugin;
 
 import io.grpc.stub.StreamObserver;
-import java.util.Set;
-import java.util.concurrent.ConcurrentHashMap;
 import nomadmirage.proto.goplugin.ConnInfo;
 import nomadmirage.proto.goplugin.GRPCBrokerGrpc;
 
@@ -12,11 +10,11 @@ import nomadmirage.proto.goplugin.GRPCBrokerGrpc;
  * what arrives and close our side when the host closes its side.
  */
 final class BrokerService extends GRPCBrokerGrpc.GRPCBrokerImplBase {
-    private final Set<StreamObserver<ConnInfo>> open = ConcurrentHashMap.newKeySet();
+    private final OpenStreams open = new OpenStreams();
 
     @Override
     public StreamObserver<ConnInfo> startStream(StreamObserver<ConnInfo> toHost) {
-        open.add(toHost);
+        ServerStream<ConnInfo> stream = open.track(ServerStream.of(toHost));
         return new StreamObserver<>() {
             @Override
             public void onNext(ConnInfo info) {
@@ -25,27 +23,18 @@ final class BrokerService extends GRPCBrokerGrpc.GRPCBrokerImplBase {
 
             @Override
             public void onError(Throwable t) {
-                open.remove(toHost);
+                stream.complete();
             }
 
             @Override
             public void onCompleted() {
-                if (open.remove(toHost)) {
-                    toHost.onCompleted();
-                }
+                stream.complete();
             }
         };
     }
 
     /** Ends every open stream from our side; the plugin is stopping. */
     void closeAll() {
-        for (StreamObserver<ConnInfo> stream : open) {
-            try {
-                stream.onCompleted();
-            } catch (RuntimeException alreadyClosed) {
-                // the host went away first
-            }
-        }
-        open.clear();
+        open.completeAll();
     }
 }

@@ -1,9 +1,6 @@
 package nomadmirage.goplugin;
 
-import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
-import java.util.Set;
-import java.util.concurrent.ConcurrentHashMap;
 import nomadmirage.proto.goplugin.GRPCStdioGrpc;
 import nomadmirage.proto.goplugin.StdioData;
 
@@ -13,22 +10,14 @@ import nomadmirage.proto.goplugin.StdioData;
  * and silent until the host cancels it or the plugin stops.
  */
 final class StdioService extends GRPCStdioGrpc.GRPCStdioImplBase {
-    private final Set<StreamObserver<StdioData>> open = ConcurrentHashMap.newKeySet();
+    private final OpenStreams open = new OpenStreams();
 
     @Override
     public void streamStdio(com.google.protobuf.Empty request, StreamObserver<StdioData> response) {
-        open.add(response);
-        ((ServerCallStreamObserver<StdioData>) response).setOnCancelHandler(() -> open.remove(response));
+        open.track(ServerStream.of(response));
     }
 
     void closeAll() {
-        for (StreamObserver<StdioData> stream : open) {
-            try {
-                stream.onCompleted();
-            } catch (RuntimeException alreadyClosed) {
-                // the host went away first
-            }
-        }
-        open.clear();
+        open.completeAll();
     }
 }

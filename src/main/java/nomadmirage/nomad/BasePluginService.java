@@ -53,7 +53,7 @@ public final class BasePluginService extends BasePluginGrpc.BasePluginImplBase {
     public void setConfig(SetConfigRequest request, StreamObserver<SetConfigResponse> response) {
         if (!request.getPluginApiVersion().isEmpty()
                 && !request.getPluginApiVersion().replaceFirst("^v", "").equals(DRIVER_API_VERSION.substring(1))) {
-            response.onError(StatusErrors.invalidArgument("plugin_api_version \"" + request.getPluginApiVersion()
+            response.onError(ErrorTable.invalidConfig("plugin_api_version \"" + request.getPluginApiVersion()
                     + "\" is not supported; this plugin implements " + DRIVER_API_VERSION));
             return;
         }
@@ -62,10 +62,10 @@ public final class BasePluginService extends BasePluginGrpc.BasePluginImplBase {
             config = PluginConfigParser.parse(CtyMsgpack.decodeObject(request.getMsgpackConfig().toByteArray()));
         } catch (ConfigException e) {
             log.error("invalid plugin configuration", "field", e.field(), "error", e.getMessage());
-            response.onError(StatusErrors.invalidArgument("invalid mirage plugin config: " + e.getMessage()));
+            response.onError(ErrorTable.invalidConfig("invalid mirage plugin config: " + e.getMessage()));
             return;
         } catch (CtyDecodeException e) {
-            response.onError(StatusErrors.invalidArgument("invalid mirage plugin config: " + e.getMessage()));
+            response.onError(ErrorTable.invalidConfig("invalid mirage plugin config: " + e.getMessage()));
             return;
         }
         driver.configure(config);

@@ -6,6 +6,9 @@ import java.util.List;
 import nomadmirage.proto.drivers.PortMapping;
 import nomadmirage.proto.drivers.Resources;
 import nomadmirage.proto.drivers.TaskConfig;
+import nomadmirage.config.ConfigException;
+import nomadmirage.config.TaskConfigParser;
+import nomadmirage.driver.InvalidTaskException;
 import nomadmirage.driver.TaskId;
 import nomadmirage.driver.TaskRequest;
 
@@ -16,7 +19,24 @@ final class TaskRequestMapper {
     private TaskRequestMapper() {
     }
 
-    static TaskRequest fromProto(TaskConfig task) {
+    /** Nomad's task id; an empty one is a bad request. */
+    static TaskId taskId(String id) throws InvalidTaskException {
+        if (id == null || id.isBlank()) {
+            throw new InvalidTaskException("task_id: empty; Nomad always sends the task's id");
+        }
+        return new TaskId(id);
+    }
+
+    /** The job's {@code config {}} block, decoded and validated. */
+    static nomadmirage.config.TaskConfig driverConfig(TaskConfig task) throws InvalidTaskException {
+        try {
+            return TaskConfigParser.parse(CtyMsgpack.decodeObject(task.getMsgpackDriverConfig().toByteArray()));
+        } catch (ConfigException | CtyDecodeException e) {
+            throw new InvalidTaskException(e.getMessage(), e);
+        }
+    }
+
+    static TaskRequest fromProto(TaskConfig task) throws InvalidTaskException {
         Resources resources = task.getResources();
         long memoryMb = resources.getAllocatedResources().getMemory().getMemoryMb();
         if (memoryMb <= 0 && resources.getLinuxResources().getMemoryLimitBytes() > 0) {
@@ -27,7 +47,7 @@ final class TaskRequestMapper {
             ports.add(new TaskRequest.PortMapping(p.getLabel(), p.getValue(), p.getTo(), p.getHostIp()));
         }
         return new TaskRequest(
-                new TaskId(task.getId()),
+                taskId(task.getId()),
                 task.getName(),
                 task.getAllocId(),
                 task.getJobName(),

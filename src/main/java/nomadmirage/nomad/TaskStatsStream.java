@@ -1,36 +1,38 @@
 package nomadmirage.nomad;
 
-import io.grpc.stub.ServerCallStreamObserver;
 import java.time.Duration;
-import java.time.Instant;
 import java.util.Optional;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import nomadmirage.driver.NodeCompute;
-import nomadmirage.proc.ProcStats;
-import nomadmirage.proc.ProcessSample;
+import nomadmirage.driver.TaskHandle;
+import nomadmirage.driver.TaskUsage;
+import nomadmirage.driver.TaskUsageSampler;
+import nomadmirage.goplugin.ServerStream;
 import nomadmirage.proto.drivers.CPUUsage;
 import nomadmirage.proto.drivers.MemoryUsage;
 import nomadmirage.proto.drivers.TaskResourceUsage;
 import nomadmirage.proto.drivers.TaskStats;
 import nomadmirage.proto.drivers.TaskStatsResponse;
-import nomadmirage.driver.TaskHandle;
 
 /**
- * One TaskStats stream: a complete sample of the tender every interval (the
- * agent dereferences every field, so none may be missing) until the task ends
- * or Nomad cancels.
+ * One TaskStats stream: a complete sample of the tender every interval (the agent dereferences
+ * every field, so none may be missing) until the task ends or Nomad cancels.
  */
 final class TaskStatsStream implements Runnable {
     private static final Duration MIN_INTERVAL = Duration.ofMillis(100);
 
     private final TaskHandle handle;
+    private final TaskUsageSampler sampler;
     private final Duration interval;
     private final NodeCompute compute;
-    private final ServerCallStreamObserver<TaskStatsResponse> stream;
-    private ProcessSample previous;
+    private final ServerStream<TaskStatsResponse> stream;
 
-    TaskStatsStream(TaskHandle handle, Duration interval, NodeCompute compute,
-            ServerCallStreamObserver<TaskStatsResponse> stream) {
+    TaskStatsStream(TaskHandle handle, TaskUsageSampler sampler, Duration interval, NodeCompute compute,
+            ServerStream<TaskStatsResponse> stream) {
         this.handle = handle;
+        this.sampler = sampler;
         this.interval = interval.compareTo(MIN_INTERVAL) < 0 ? Duration.ofSeconds(1) : interval;
         this.compute = compute;
         this.stream = stream;
@@ -39,50 +41,42 @@ final class TaskStatsStream implements Runnable {
     @Override
     public void run() {
         try {
-            while (!stream.isCancelled() && !handle.outcome().isDone()) {
-                Optional<ProcessSample> sample = ProcStats.sample(handle.process().tender().pid());
-                if (sample.isEmpty()) {
+            while (stream.isOpen()) {
+                Optional<TaskUsage> usage = sampler.next();
+                if (usage.isEmpty() || !stream.send(TaskStatsResponse.newBuilder().setStats(toProto(usage.get())).build())) {
                     break;
                 }
-                stream.onNext(TaskStatsResponse.newBuilder().setStats(toProto(sample.get())).build());
-                previous = sample.get();
                 try {
-                    handle.outcome().get(interval.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS);
-                } catch (java.util.concurrent.TimeoutException expected) {
+                    handle.outcome().get(interval.toMillis(), TimeUnit.MILLISECONDS);
+                } catch (TimeoutException expected) {
                     // the next interval
                 }
             }
-            if (!stream.isCancelled()) {
-                stream.onCompleted();
-            }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-        } catch (java.util.concurrent.ExecutionException | RuntimeException e) {
-            if (!stream.isCancelled()) {
-                stream.onCompleted();
-            }
+        } catch (ExecutionException | RuntimeException e) {
+            // the task's end is reported by WaitTask; this stream just ends
         }
+        stream.complete();
     }
 
-    private TaskStats toProto(ProcessSample sample) {
-        double percent = previous == null ? 0.0 : ProcStats.cpuPercent(previous, sample);
+    private TaskStats toProto(TaskUsage usage) {
         CPUUsage cpu = CPUUsage.newBuilder()
-                .setPercent(percent)
-                .setTotalTicks(compute.ticksConsumed(percent))
+                .setPercent(usage.cpuPercent())
+                .setTotalTicks(compute.ticksConsumed(usage.cpuPercent()))
                 .addMeasuredFields(CPUUsage.Fields.PERCENT)
                 .addMeasuredFields(CPUUsage.Fields.TOTAL_TICKS)
                 .build();
         MemoryUsage memory = MemoryUsage.newBuilder()
-                .setRss(sample.rssBytes())
+                .setRss(usage.rssBytes())
                 .addMeasuredFields(MemoryUsage.Fields.RSS)
                 .build();
-        TaskResourceUsage usage = TaskResourceUsage.newBuilder().setCpu(cpu).setMemory(memory).build();
-        Instant at = sample.at();
+        TaskResourceUsage resources = TaskResourceUsage.newBuilder().setCpu(cpu).setMemory(memory).build();
         return TaskStats.newBuilder()
                 .setId(handle.id().value())
-                .setTimestamp(TaskStatusMapper.timestamp(at))
-                .setAggResourceUsage(usage)
-                .putResourceUsageByPid(Long.toString(handle.process().tender().pid()), usage)
+                .setTimestamp(TaskStatusMapper.timestamp(usage.at()))
+                .setAggResourceUsage(resources)
+                .putResourceUsageByPid(Long.toString(usage.pid()), resources)
                 .build();
     }
 }

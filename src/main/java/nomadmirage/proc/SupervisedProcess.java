@@ -1,5 +1,7 @@
 package nomadmirage.proc;
 
+import java.util.Optional;
+
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.concurrent.CompletableFuture;
@@ -19,4 +21,9 @@ public interface SupervisedProcess {
     boolean signal(int signo) throws IOException;
 
     boolean isAlive();
+
+    /** CPU time and memory of the tender now; empty once it is gone (checked by identity, never by bare pid). */
+    default Optional<ProcessSample> sample() {
+        return ProcStats.sample(tender());
+    }
 }
