@@ -24,7 +24,7 @@ public record PluginConfig(
         List<String> qemuAllowedArgs,
         String macOui,
         int mtu,
-        Duration reconcileDelay) {
+        Reconcile reconcile) {
 
     public static final String DEFAULT_HVT = "solo5-hvt";
     public static final String DEFAULT_SPT = "solo5-spt";
@@ -39,6 +39,19 @@ public record PluginConfig(
     public static final String DEFAULT_MAC_OUI = "00:80:41";
     public static final int DEFAULT_MTU = 1500;
     public static final String DEFAULT_RECONCILE_DELAY = "2m";
+    public static final String DEFAULT_RECONCILE_INTERVAL = "5m";
+
+    /**
+     * When orphans are removed: first {@code delay} after start-up (time for Nomad to recover its
+     * tasks), then every {@code interval}; {@code delay} is also how long an ended, untracked tender's
+     * run directory is kept for Nomad to recover its exit status.
+     */
+    public record Reconcile(Duration delay, Duration interval) {
+    }
+
+    public Duration reconcileDelay() {
+        return reconcile.delay();
+    }
 
     public PluginConfig {
         imagePaths = List.copyOf(imagePaths);
@@ -50,6 +63,6 @@ public record PluginConfig(
         return new PluginConfig(DEFAULT_HVT, DEFAULT_SPT, DEFAULT_QEMU, DEFAULT_BRIDGE,
                 Ipv4Cidr.parse(DEFAULT_SUBNET), Path.of(DEFAULT_STATE_DIR), List.of(), LogLevel.INFO,
                 Duration.ofSeconds(30), DEFAULT_USER, false, List.of(), DEFAULT_MAC_OUI, DEFAULT_MTU,
-                Duration.ofMinutes(2));
+                new Reconcile(Duration.ofMinutes(2), Duration.ofMinutes(5)));
     }
 }

@@ -19,10 +19,11 @@ public final class PluginConfigKeys {
     public static final String MAC_OUI = "mac_oui";
     public static final String MTU = "mtu";
     public static final String RECONCILE_DELAY = "reconcile_delay";
+    public static final String RECONCILE_INTERVAL = "reconcile_interval";
 
     public static final List<String> ALL = List.of(
             SOLO5_HVT, SOLO5_SPT, QEMU, BRIDGE, SUBNET, STATE_DIR, IMAGE_PATHS, LOG_LEVEL, FINGERPRINT_PERIOD,
-            DEFAULT_USER, QEMU_AUTO_KVM, QEMU_ALLOWED_ARGS, MAC_OUI, MTU, RECONCILE_DELAY);
+            DEFAULT_USER, QEMU_AUTO_KVM, QEMU_ALLOWED_ARGS, MAC_OUI, MTU, RECONCILE_DELAY, RECONCILE_INTERVAL);
 
     private PluginConfigKeys() {
     }

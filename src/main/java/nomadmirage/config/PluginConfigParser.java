@@ -97,8 +97,16 @@ public final class PluginConfigParser {
             throw new ConfigException(PluginConfigKeys.RECONCILE_DELAY, delayText,
                     "expected a duration such as \"2m\" or \"30s\": how long after start-up orphaned network objects are removed");
         }
+        String intervalText = string(raw, PluginConfigKeys.RECONCILE_INTERVAL, PluginConfig.DEFAULT_RECONCILE_INTERVAL);
+        Duration interval = duration(intervalText);
+        if (interval == null || interval.compareTo(Duration.ofSeconds(1)) < 0) {
+            throw new ConfigException(PluginConfigKeys.RECONCILE_INTERVAL, intervalText,
+                    "expected a duration of at least \"1s\" such as \"5m\": how often orphaned tenders, run directories "
+                            + "and network objects are looked for after the first reconcile");
+        }
         return new PluginConfig(hvt, spt, qemu, bridge, subnet, stateDir, imagePaths, level, period, user,
-                Boolean.TRUE.equals(autoKvm), allowed, oui.toLowerCase(java.util.Locale.ROOT), (int) mtu, delay);
+                Boolean.TRUE.equals(autoKvm), allowed, oui.toLowerCase(java.util.Locale.ROOT), (int) mtu,
+                new PluginConfig.Reconcile(delay, interval));
     }
 
     /**

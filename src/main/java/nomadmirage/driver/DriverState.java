@@ -7,38 +7,73 @@ import java.io.IOException;
 import java.util.List;
 import nomadmirage.network.DeviceAttachment;
 import nomadmirage.network.NetworkTeardown;
+import nomadmirage.network.TapNames;
+import nomadmirage.tender.TenderKind;
 
 /**
- * Everything needed to find a task again after the plugin or the agent
- * restarted, stored by Nomad as the handle's opaque {@code driver_state}
- * (after an agent restart the job's config bytes are gone, so nothing may
- * depend on them). Versioned so the format can evolve.
+ * What Nomad keeps for us in the task handle ({@code driver_state}) and hands back on recovery:
+ * only what the task's identity, its exit semantics and its driver network need. It is read as
+ * untrusted input — recovery checks it against the plugin's own record in the run directory, and
+ * nothing in it names a path or a host object the plugin would act on.
  */
 public record DriverState(
         @JsonProperty("version") int version,
-        @JsonProperty("task_id") String taskId,
-        @JsonProperty("alloc_id") String allocId,
-        @JsonProperty("task_name") String taskName,
-        @JsonProperty("tender") String tender,
-        @JsonProperty("run_dir") String runDir,
-        @JsonProperty("kernel") String kernel,
-        @JsonProperty("argv") List<String> argv,
+        @JsonProperty("task") Task task,
+        @JsonProperty("tender") TenderKind tender,
         @JsonProperty("started_at_ns") long startedAtNanos,
-        @JsonProperty("qmp_socket") String qmpSocket,
-        @JsonProperty("memory_mb") long memoryMb,
-        @JsonProperty("devices") List<String> devices,
-        @JsonProperty("networks") List<DeviceAttachment> networks,
-        @JsonProperty("network_teardown") NetworkTeardown networkTeardown,
-        @JsonProperty("auto_advertise") boolean autoAdvertise) {
+        @JsonProperty("network") Network network) {
 
-    public static final int CURRENT_VERSION = 1;
+    /** 2: the small form (1 carried paths, argv and display fields). */
+    public static final int CURRENT_VERSION = 2;
     private static final ObjectMapper JSON = new ObjectMapper()
             .configure(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES, false);
 
-    public DriverState {
-        argv = argv == null ? List.of() : List.copyOf(argv);
-        devices = devices == null ? List.of() : List.copyOf(devices);
-        networks = networks == null ? List.of() : List.copyOf(networks);
+    public record Task(@JsonProperty("id") String id, @JsonProperty("alloc_id") String allocId,
+            @JsonProperty("name") String name) {
+    }
+
+    /** The task's attached devices and whether Nomad should advertise the unikernel's address. */
+    public record Network(@JsonProperty("devices") List<DeviceAttachment> devices,
+            @JsonProperty("auto_advertise") boolean autoAdvertise) {
+        public static final Network NONE = new Network(List.of(), false);
+
+        public Network {
+            devices = devices == null ? List.of() : List.copyOf(devices);
+        }
+    }
+
+    public static DriverState of(TaskRequest request, TenderKind tender, long startedAtNanos, Network network) {
+        return new DriverState(CURRENT_VERSION, new Task(request.id().value(), request.allocId(), request.name()),
+                tender, startedAtNanos, network);
+    }
+
+    public String taskId() {
+        return task.id();
+    }
+
+    public String allocId() {
+        return task.allocId();
+    }
+
+    public String taskName() {
+        return task.name();
+    }
+
+    public List<DeviceAttachment> networks() {
+        return network.devices();
+    }
+
+    public boolean autoAdvertise() {
+        return network.autoAdvertise();
+    }
+
+    /**
+     * What detaching this task's network removes: its rules and leases are found by task id, its taps
+     * are the names derived from task id and device — never a name read from the state itself.
+     */
+    public NetworkTeardown networkTeardown() {
+        List<String> taps = networks().stream().map(d -> TapNames.forDevice(taskId(), d.device())).toList();
+        return new NetworkTeardown(taskId(), taps, networks().stream().map(DeviceAttachment::ip).toList());
     }
 
     public byte[] encode() {
@@ -49,7 +84,7 @@ public record DriverState(
         }
     }
 
-    /** Decodes and checks the version; the message says what is wrong. */
+    /** Decodes and checks the version and completeness; the message says what is wrong. */
     public static DriverState decode(byte[] bytes) throws InvalidTaskException {
         if (bytes.length == 0) {
             throw new InvalidTaskException("the task handle carries no mirage driver state");
@@ -64,7 +99,7 @@ public record DriverState(
             throw new InvalidTaskException("the task handle's driver state has version " + state.version()
                     + "; this plugin reads version " + CURRENT_VERSION);
         }
-        if (state.taskId() == null || state.runDir() == null || state.tender() == null) {
+        if (state.task() == null || state.task().id() == null || state.tender() == null || state.network() == null) {
             throw new InvalidTaskException("the task handle's driver state is incomplete");
         }
         return state;

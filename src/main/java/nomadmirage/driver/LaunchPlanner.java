@@ -23,14 +23,13 @@ import nomadmirage.tender.QemuSettings;
 import nomadmirage.tender.TenderKind;
 
 /**
- * Turns a job's config into a launch plan: finds and reads the unikernel,
+ * Turns a job's config into a {@link StartPlan}: finds and reads the unikernel,
  * picks the tender its ABI needs, and binds every manifest device to what the
- * job configured. Everything a job can get wrong is reported here, before
- * anything is created on the host.
+ * job configured. Pure with respect to the host: it only reads, and everything
+ * a job can get wrong is reported here, before anything is created.
  */
 public final class LaunchPlanner {
     static final long DEFAULT_MEMORY_MB = 64;
-    static final int MAX_SOCKET_PATH_BYTES = 107;
     private static final Path KVM = Path.of("/dev/kvm");
 
     private final HostInspector host;
@@ -39,38 +38,11 @@ public final class LaunchPlanner {
         this.host = host;
     }
 
-    /** A block file that does not exist yet and must be created before launch. */
-    public record NewBlockFile(Path file, long sizeBytes) {
-    }
-
-    public record Planned(Unikernel unikernel, LaunchPlan plan, List<NewBlockFile> filesToCreate) {
-    }
-
-    /** The unikernel's network devices bound to host taps, and its final arguments. */
-    public record BoundNetwork(List<NetAttachment> nets, List<String> args) {
-    }
-
     /**
-     * Binds the manifest's NET_BASIC devices; called last, once everything else
-     * has been validated, because binding creates host objects.
+     * Plans a start without touching the host: every error a job can make is reported here, before
+     * anything is created. (Reading the unikernel and checking paths only reads.)
      */
-    @FunctionalInterface
-    public interface NetBinder {
-        BoundNetwork bind(List<String> netDevices) throws InvalidTaskException, HostFailureException;
-    }
-
-    /** Plans with fixed network attachments (no host objects involved). */
-    public Planned plan(TaskRequest request, TaskConfig config, PluginConfig plugin, Path runDir,
-            List<NetAttachment> nets) throws InvalidTaskException {
-        try {
-            return plan(request, config, plugin, runDir, devices -> new BoundNetwork(nets, config.args()));
-        } catch (HostFailureException e) {
-            throw new IllegalStateException("a fixed binding cannot fail on the host", e);
-        }
-    }
-
-    public Planned plan(TaskRequest request, TaskConfig config, PluginConfig plugin, Path runDir,
-            NetBinder binder) throws InvalidTaskException, HostFailureException {
+    public StartPlan plan(TaskRequest request, TaskConfig config, PluginConfig plugin) throws InvalidTaskException {
         Path taskDir = request.taskDir();
         List<Path> taskRoots = PathConfinement.realRoots(List.of(taskDir, request.allocDir().resolve("alloc")));
         Path kernel = resolveUnikernel(config.unikernel(), taskDir, taskRoots, plugin);
@@ -83,23 +55,30 @@ public final class LaunchPlanner {
         TenderKind kind = chooseTender(unikernel, config);
         Path tender = tenderPath(kind, plugin);
 
-        List<NewBlockFile> toCreate = new ArrayList<>();
+        List<StartPlan.NewBlockFile> toCreate = new ArrayList<>();
         List<BlockAttachment> blocks = bindBlocks(unikernel, config, kind, taskDir, taskRoots, toCreate);
 
         long memory = request.memoryMb() > 0 ? request.memoryMb() : DEFAULT_MEMORY_MB;
         Optional<QemuSettings> qemu = Optional.empty();
         if (kind == TenderKind.QEMU) {
-            qemu = Optional.of(qemuSettings(config, plugin, taskDir, runDir));
+            qemu = Optional.of(qemuSettings(config, plugin));
         } else if (kind == TenderKind.SOLO5_HVT && !host.canOpenReadWrite(KVM)) {
             throw new InvalidTaskException("unikernel: " + config.unikernel() + " is built for hvt, which needs a usable "
                     + "/dev/kvm on this node; none is available (constrain the job on attr.driver.mirage.kvm = true)");
         }
         List<String> netDevices = unikernel.manifest().devices().stream()
                 .filter(d -> d.type() == DeviceType.NET_BASIC).map(Device::name).toList();
-        BoundNetwork network = binder.bind(netDevices);
-        checkNets(unikernel, network.nets());
-        LaunchPlan plan = new LaunchPlan(kind, tender, kernel, network.args(), memory, network.nets(), blocks, qemu);
-        return new Planned(unikernel, plan, toCreate);
+        NetworkBinding binding = NetworkBinding.of(netDevices, config);
+        if (binding.isEmpty()) {
+            if (!config.networks().isEmpty()) {
+                throw new InvalidTaskException("network: the unikernel's manifest declares no network devices, "
+                        + "so it cannot have network blocks");
+            }
+            return new StartPlan(unikernel, kind, tender, kernel, memory, blocks, toCreate, qemu, Optional.empty(),
+                    List.of(), config.args());
+        }
+        return new StartPlan(unikernel, kind, tender, kernel, memory, blocks, toCreate, qemu, Optional.of(binding),
+                binding.requests(request.ports()), config.args());
     }
 
     private Path resolveUnikernel(String written, Path taskDir, List<Path> taskRoots, PluginConfig plugin)
@@ -148,7 +127,7 @@ public final class LaunchPlanner {
     }
 
     private static List<BlockAttachment> bindBlocks(Unikernel unikernel, TaskConfig config, TenderKind kind,
-            Path taskDir, List<Path> taskRoots, List<NewBlockFile> toCreate) throws InvalidTaskException {
+            Path taskDir, List<Path> taskRoots, List<StartPlan.NewBlockFile> toCreate) throws InvalidTaskException {
         Map<String, Device> manifest = new HashMap<>();
         unikernel.manifest().devices().forEach(d -> manifest.put(d.name(), d));
         String blockNames = names(unikernel, DeviceType.BLOCK_BASIC);
@@ -177,7 +156,7 @@ public final class LaunchPlanner {
                 throw new InvalidTaskException(at + ".path: " + file + " does not exist; set " + at
                         + ".size to have it created");
             } else {
-                toCreate.add(new NewBlockFile(file, block.sizeBytes().get()));
+                toCreate.add(new StartPlan.NewBlockFile(file, block.sizeBytes().get()));
             }
             out.add(new BlockAttachment(block.name(), file, block.sectorSize(), block.readOnly()));
         }
@@ -194,18 +173,7 @@ public final class LaunchPlanner {
         return out;
     }
 
-    private static void checkNets(Unikernel unikernel, List<NetAttachment> nets) throws InvalidTaskException {
-        List<String> wanted = unikernel.manifest().devices().stream()
-                .filter(d -> d.type() == DeviceType.NET_BASIC).map(Device::name).toList();
-        List<String> bound = nets.stream().map(NetAttachment::device).toList();
-        if (!new java.util.HashSet<>(wanted).equals(new java.util.HashSet<>(bound))) {
-            throw new InvalidTaskException("network: the unikernel's manifest declares network device(s) " + wanted
-                    + " but only " + bound + " could be attached");
-        }
-    }
-
-    private QemuSettings qemuSettings(TaskConfig config, PluginConfig plugin, Path taskDir, Path runDir)
-            throws InvalidTaskException {
+    private QemuSettings qemuSettings(TaskConfig config, PluginConfig plugin) throws InvalidTaskException {
         boolean kvmUsable = host.canOpenReadWrite(KVM);
         boolean kvm = switch (config.qemu().accelerator()) {
             case KVM -> {
@@ -229,11 +197,7 @@ public final class LaunchPlanner {
                         + "the agent's qemu_allowed_args permits " + plugin.qemuAllowedArgs());
             }
         }
-        Path socket = taskDir.resolve(".mirage").resolve("qmp.sock");
-        if (socket.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8).length > MAX_SOCKET_PATH_BYTES) {
-            socket = runDir.resolve("qmp.sock");
-        }
-        return new QemuSettings(kvm, config.qemu().machine(), socket, extra);
+        return new QemuSettings(kvm, config.qemu().machine(), extra);
     }
 
     private static long sizeOf(Path file, String at) throws InvalidTaskException {

@@ -13,7 +13,7 @@ public final class MirageDriver implements AutoCloseable {
     private final FingerprintPublisher fingerprints;
     private final TaskManager tasks;
     private final Logger log;
-    private boolean reconcileScheduled;
+    private final ReconcileSchedule reconciles;
 
     /** {@code taskManagerFactory} receives the live configuration supplier. */
     public MirageDriver(Fingerprinter fingerprinter,
@@ -22,6 +22,9 @@ public final class MirageDriver implements AutoCloseable {
         this.log = log;
         this.fingerprints = new FingerprintPublisher(fingerprinter, config::get, log.named("fingerprint"));
         this.tasks = taskManagerFactory.apply(config::get);
+        this.reconciles = new ReconcileSchedule(config::get,
+                () -> tasks.reconcile(config.get().reconcileDelay()), log.named("reconcile"));
+        tasks.onReconcileNeeded(reconciles::requestSoon);
     }
 
     public TaskManager tasks() {
@@ -39,33 +42,12 @@ public final class MirageDriver implements AutoCloseable {
     public void configure(PluginConfig next) {
         PluginConfig previous = config.getAndSet(next);
         log.setLevel(next.logLevel());
-        scheduleReconcile(next.reconcileDelay());
+        reconciles.start();
         if (!next.equals(previous)) {
             log.debug("plugin configured", "bridge", next.bridge(), "subnet", next.subnet(),
                     "state_dir", next.stateDir(), "log_level", next.logLevel().hclogName());
             fingerprints.refreshIfStarted();
         }
-    }
-
-    /**
-     * Once, a while after the first configuration: by then Nomad has recovered
-     * the tasks it still knows, so network objects of the others are orphans.
-     */
-    private synchronized void scheduleReconcile(java.time.Duration delay) {
-        if (reconcileScheduled) {
-            return;
-        }
-        reconcileScheduled = true;
-        Thread.ofPlatform().daemon().name("reconcile").start(() -> {
-            try {
-                Thread.sleep(delay);
-                tasks.reconcileNetwork();
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            } catch (RuntimeException e) {
-                log.error("reconcile failed", "error", e);
-            }
-        });
     }
 
     public FingerprintPublisher fingerprints() {
@@ -74,6 +56,7 @@ public final class MirageDriver implements AutoCloseable {
 
     @Override
     public void close() {
+        reconciles.close();
         fingerprints.close();
     }
 }

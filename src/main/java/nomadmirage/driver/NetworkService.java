@@ -1,6 +1,17 @@
 package nomadmirage.driver;
 
-import java.nio.file.Files;
+import java.util.List;
+import java.util.Optional;
+import java.util.OptionalInt;
+import java.util.Set;
+import nomadmirage.network.Attachment;
+import nomadmirage.network.DeviceRequest;
+import nomadmirage.network.InvalidNetworkRequestException;
+import nomadmirage.network.NetworkSetupException;
+import nomadmirage.network.NetworkTeardown;
+import nomadmirage.network.ReconcileReport;
+import nomadmirage.proc.TaskUser;
+import nomadmirage.state.StateDirectory;
 import nomadmirage.config.PluginConfig;
 import nomadmirage.log.Logger;
 import nomadmirage.network.NetworkManager;
@@ -12,7 +23,7 @@ import nomadmirage.proc.CommandRunner;
  * networking (bridge, chains) is set up by the first task that needs it, so a
  * plugin that runs no networked task never touches the host's network.
  */
-public final class NetworkService {
+public final class NetworkService implements TaskNetworks {
     private final CommandRunner commands;
     private final Logger log;
     private NetworkManager current;
@@ -31,8 +42,23 @@ public final class NetworkService {
         return current;
     }
 
-    /** Whether any networked task ever ran with this state directory. */
-    public static boolean inUse(PluginConfig config) {
-        return Files.isDirectory(config.stateDir().resolve("network"));
+    @Override
+    public Attachment attach(PluginConfig plugin, String taskId, Optional<TaskUser> user, List<DeviceRequest> devices)
+            throws InvalidNetworkRequestException, NetworkSetupException {
+        return forConfig(plugin).attach(taskId, user.map(u -> OptionalInt.of(u.uid())).orElse(OptionalInt.empty()),
+                user.map(u -> OptionalInt.of(u.gid())).orElse(OptionalInt.empty()), devices);
+    }
+
+    @Override
+    public void detach(PluginConfig plugin, NetworkTeardown teardown) throws NetworkSetupException {
+        forConfig(plugin).detach(teardown);
+    }
+
+    @Override
+    public Optional<ReconcileReport> reconcile(PluginConfig plugin, Set<String> keep) throws NetworkSetupException {
+        if (!new StateDirectory(plugin.stateDir()).networkInUse()) {
+            return Optional.empty();
+        }
+        return Optional.of(forConfig(plugin).reconcile(keep));
     }
 }

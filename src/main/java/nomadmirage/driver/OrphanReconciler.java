@@ -3,6 +3,8 @@ package nomadmirage.driver;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
 import java.util.HashSet;
 import java.util.Optional;
 import java.util.Set;
@@ -10,87 +12,100 @@ import nomadmirage.config.PluginConfig;
 import nomadmirage.log.Logger;
 import nomadmirage.network.NetworkSetupException;
 import nomadmirage.network.ReconcileReport;
-import nomadmirage.state.AtomicFiles;
 import nomadmirage.proc.Supervisor;
+import nomadmirage.state.AtomicFiles;
+import nomadmirage.state.StateDirectory;
 
 /**
- * Finds the network objects no task owns any more: a task is kept when the
- * plugin tracks it or its run directory shows a tender that is still alive.
+ * Finds and removes what no task Nomad holds owns any more. A run directory is kept when its task
+ * is tracked; otherwise its tender is stopped (an orphan: Nomad forgot the task, or the plugin died
+ * between launch and answering), and the directory removed — except an ended tender's, which is
+ * kept until {@code endedMinAge} has passed so that Nomad can still recover it for its exit status.
+ * Then every network object of no kept task is removed.
  */
 final class OrphanReconciler {
     private final PluginConfig plugin;
-    private final NetworkService networks;
+    private final TaskNetworks networks;
     private final Supervisor supervisor;
     private final Logger log;
 
-    OrphanReconciler(PluginConfig plugin, NetworkService networks, Supervisor supervisor, Logger log) {
+    OrphanReconciler(PluginConfig plugin, TaskNetworks networks, Supervisor supervisor, Logger log) {
         this.plugin = plugin;
         this.networks = networks;
         this.supervisor = supervisor;
         this.log = log;
     }
 
-    /**
-     * Once recovery has settled: releases the network objects of tasks that are
-     * neither tracked nor running (e.g. started before a plugin crash, never
-     * recovered, tender gone). Never touches a live task's objects.
-     */
-    Optional<ReconcileReport> reconcile(Set<String> trackedTaskIds) {
-        Set<String> live = scanRunDirs(trackedTaskIds);
-        if (!NetworkService.inUse(plugin)) {
-            return Optional.empty();
-        }
-        Set<String> keep = new HashSet<>(trackedTaskIds);
-        keep.addAll(live);
+    Optional<ReconcileReport> reconcile(Set<String> tracked, Duration endedMinAge) {
+        Set<String> keep = new HashSet<>(tracked);
+        StateDirectory state = new StateDirectory(plugin.stateDir());
         try {
-            ReconcileReport report = networks.forConfig(plugin).reconcile(keep);
-            if (!report.removedNothing()) {
-                log.info("removed orphaned network objects", "report", report.toString());
+            for (Path dir : state.runDirs()) {
+                reconcileRunDir(dir, tracked, endedMinAge).ifPresent(keep::add);
             }
-            return Optional.of(report);
+        } catch (IOException e) {
+            log.warn("cannot list run directories", "dir", state.tasksDir(), "error", e);
+        }
+        try {
+            Optional<ReconcileReport> report = networks.reconcile(plugin, keep);
+            report.filter(r -> !r.removedNothing())
+                    .ifPresent(r -> log.info("removed orphaned network objects", "report", r.toString()));
+            return report;
         } catch (NetworkSetupException e) {
-            log.error("network reconcile failed", "error", e);
+            log.error("network reconcile failed; the next reconcile retries", "error", e);
             return Optional.empty();
         }
     }
 
-    /**
-     * Task ids whose run directory shows a live tender. Run directories of starts
-     * that never launched a tender (the plugin died first) are removed; those of
-     * tenders that ended are kept, since Nomad may still recover them for the exit status.
-     */
-    private Set<String> scanRunDirs(Set<String> tracked) {
-        Set<String> live = new HashSet<>();
-        Path root = plugin.stateDir().resolve("tasks");
-        if (!Files.isDirectory(root)) {
-            return live;
+    /** The task id to keep the network objects of, when the directory stays. */
+    private Optional<String> reconcileRunDir(Path dir, Set<String> tracked, Duration endedMinAge) {
+        Optional<String> taskId = taskId(dir);
+        if (taskId.isPresent() && tracked.contains(taskId.get())) {
+            return taskId;
         }
-        try (var dirs = Files.list(root)) {
-            for (Path dir : dirs.toList()) {
-                Supervisor.RunDirState state = supervisor.inspect(dir);
-                Optional<String> taskId = taskId(dir);
-                if (state == Supervisor.RunDirState.RUNNING || state == Supervisor.RunDirState.STARTING) {
-                    taskId.ifPresent(live::add);
-                } else if (state == Supervisor.RunDirState.NOT_STARTED
-                        && taskId.map(id -> !tracked.contains(id)).orElse(true)) {
-                    try {
-                        AtomicFiles.deleteTree(dir);
-                        log.info("removed the run directory of a start that never launched its tender", "dir", dir);
-                    } catch (IOException e) {
-                        log.warn("cannot remove an abandoned run directory", "dir", dir, "error", e);
-                    }
+        Supervisor.RunDirState state = supervisor.inspect(dir);
+        switch (state) {
+            case RUNNING, STARTING -> {
+                try {
+                    TaskManager.killAndWait(supervisor.attach(dir));
+                    log.warn("stopped an orphaned tender: no task Nomad holds owns it", "dir", dir,
+                            "task_id", taskId.orElse("(no record)"));
+                } catch (Exception e) {
+                    log.error("cannot stop an orphaned tender; the next reconcile retries", "dir", dir, "error", e);
+                    return taskId;
                 }
             }
-        } catch (IOException e) {
-            log.warn("cannot list run directories", "dir", root, "error", e);
+            case ENDED -> {
+                if (!olderThan(dir, endedMinAge)) {
+                    return taskId;
+                }
+            }
+            case NOT_STARTED -> {
+                // a start that never launched its tender (the plugin died first)
+            }
         }
-        return live;
+        try {
+            AtomicFiles.deleteTree(dir);
+            log.info("removed an orphaned run directory", "dir", dir, "was", state.name().toLowerCase(java.util.Locale.ROOT));
+        } catch (IOException e) {
+            log.warn("cannot remove an orphaned run directory; the next reconcile retries", "dir", dir, "error", e);
+        }
+        return Optional.empty();
+    }
+
+    private static boolean olderThan(Path dir, Duration age) {
+        try {
+            Instant modified = Files.getLastModifiedTime(dir.resolve("status")).toInstant();
+            return modified.plus(age).isBefore(Instant.now());
+        } catch (IOException e) {
+            return true;
+        }
     }
 
     private static Optional<String> taskId(Path dir) {
         try {
-            return Optional.of(DriverState.decode(Files.readAllBytes(dir.resolve(TaskManager.TASK_RECORD))).taskId());
-        } catch (IOException | InvalidTaskException e) {
+            return TaskRecord.read(dir).map(r -> r.state().taskId());
+        } catch (IOException | RuntimeException e) {
             return Optional.empty();
         }
     }

@@ -10,7 +10,7 @@ import nomadmirage.proc.TaskUser;
 import nomadmirage.state.AtomicFiles;
 import nomadmirage.state.Rollback;
 
-/** Files a start creates — run directory, block files, the QMP socket directory — each with its undo step. */
+/** Files a start creates — run directory, block files — each with its undo step. */
 final class TaskFiles {
     private TaskFiles() {
     }
@@ -21,14 +21,13 @@ final class TaskFiles {
             Files.createDirectory(runDir, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
             cleanup.add(() -> AtomicFiles.deleteTree(runDir));
         } catch (java.nio.file.FileAlreadyExistsException e) {
-            throw new HostFailureException("run directory " + runDir + " already exists (a previous start of this task "
-                    + "left it behind)", e);
+            throw new HostFailureException("run directory " + runDir + " already exists", e);
         } catch (IOException e) {
             throw new HostFailureException("cannot create the run directory " + runDir + ": " + e.getMessage(), e);
         }
     }
 
-    static void createBlockFile(LaunchPlanner.NewBlockFile file, Optional<TaskUser> user, Rollback cleanup)
+    static void createBlockFile(StartPlan.NewBlockFile file, Optional<TaskUser> user, Rollback cleanup)
             throws HostFailureException {
         try (RandomAccessFile raf = new RandomAccessFile(Files.createFile(file.file()).toFile(), "rw")) {
             cleanup.add(() -> Files.deleteIfExists(file.file()));
@@ -41,20 +40,4 @@ final class TaskFiles {
             throw new HostFailureException("cannot create block file " + file.file() + ": " + e.getMessage(), e);
         }
     }
-
-    static void prepareSocketDir(Path dir, Optional<TaskUser> user, Rollback cleanup) throws HostFailureException {
-        try {
-            if (!Files.isDirectory(dir)) {
-                Files.createDirectory(dir, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
-                cleanup.add(() -> AtomicFiles.deleteTree(dir));
-            }
-            if (user.isPresent()) {
-                Files.setAttribute(dir, "unix:uid", user.get().uid());
-                Files.setAttribute(dir, "unix:gid", user.get().gid());
-            }
-        } catch (IOException e) {
-            throw new HostFailureException("cannot prepare the QMP socket directory " + dir + ": " + e.getMessage(), e);
-        }
-    }
-
 }

@@ -14,7 +14,7 @@ import nomadmirage.tender.TenderKind;
  */
 public final class TaskHandle {
     private final TaskId id;
-    private final DriverState driverState;
+    private final TaskRecord record;
     private final SupervisedProcess process;
     private final CompletableFuture<ExitOutcome> outcome = new CompletableFuture<>();
     private final Object lock = new Object();
@@ -22,9 +22,9 @@ public final class TaskHandle {
     private TaskState state;
     private Instant completedAt;
 
-    TaskHandle(TaskId id, DriverState driverState, SupervisedProcess process, TaskState initial) {
+    TaskHandle(TaskId id, TaskRecord record, SupervisedProcess process, TaskState initial) {
         this.id = id;
-        this.driverState = driverState;
+        this.record = record;
         this.process = process;
         this.state = initial;
     }
@@ -34,7 +34,12 @@ public final class TaskHandle {
     }
 
     public DriverState driverState() {
-        return driverState;
+        return record.state();
+    }
+
+    /** The plugin's own record: driver state plus what was launched. */
+    public TaskRecord record() {
+        return record;
     }
 
     public SupervisedProcess process() {
@@ -42,11 +47,11 @@ public final class TaskHandle {
     }
 
     public TenderKind tender() {
-        return TenderKind.valueOf(driverState.tender());
+        return record.state().tender();
     }
 
     public Instant startedAt() {
-        return Instant.EPOCH.plusNanos(driverState.startedAtNanos());
+        return Instant.EPOCH.plusNanos(record.state().startedAtNanos());
     }
 
     /** Completes once the tender has ended and its exit status is known. */

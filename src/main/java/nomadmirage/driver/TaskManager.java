@@ -2,13 +2,16 @@ package nomadmirage.driver;
 
 import java.io.IOException;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
@@ -18,18 +21,13 @@ import java.util.concurrent.locks.ReentrantReadWriteLock;
 import java.util.function.Supplier;
 import nomadmirage.config.PluginConfig;
 import nomadmirage.config.TaskConfig;
-import java.util.HashSet;
-import java.util.OptionalInt;
-import java.util.Set;
 import nomadmirage.log.Logger;
 import nomadmirage.network.Attachment;
-import nomadmirage.network.DeviceRequest;
 import nomadmirage.network.InvalidNetworkRequestException;
-import nomadmirage.network.NetworkManager;
 import nomadmirage.network.NetworkSetupException;
 import nomadmirage.network.NetworkTeardown;
 import nomadmirage.network.ReconcileReport;
-import nomadmirage.tender.NetAttachment;
+import nomadmirage.network.TapNames;
 import nomadmirage.proc.LaunchException;
 import nomadmirage.proc.LaunchRequest;
 import nomadmirage.proc.Signals;
@@ -39,24 +37,26 @@ import nomadmirage.proc.TaskUser;
 import nomadmirage.solo5.Device;
 import nomadmirage.state.AtomicFiles;
 import nomadmirage.state.Rollback;
+import nomadmirage.state.StateDirectory;
 import nomadmirage.tender.BlockAttachment;
+import nomadmirage.tender.LaunchPlan;
 import nomadmirage.tender.TenderCommand;
-import nomadmirage.tender.TenderKind;
 
 /**
- * The task lifecycle with Nomad's semantics: start (with rollback), recover
- * from driver state alone, wait, stop with escalation, signal, destroy.
+ * The task lifecycle with Nomad's semantics — start (plan, then acquire with rollback), recover
+ * from the plugin's record, wait, stop with escalation, signal, destroy, stats, events, reconcile.
+ * It acts on the host only through its ports: {@link Supervisor}, {@link TaskNetworks},
+ * {@link UserDirectory}, {@link HostInspector} (via the planner) and the {@link StateDirectory}.
  */
 public final class TaskManager {
-    static final String TASK_RECORD = "task.json";
     private static final Duration KILL_WAIT = Duration.ofSeconds(10);
 
     private final Supplier<PluginConfig> config;
     private final LaunchPlanner planner;
-    private final TaskUserResolver users;
+    private final UserDirectory users;
     private final Supervisor supervisor;
     private final TaskEventBus events;
-    private final NetworkService networks;
+    private final TaskNetworks networks;
     private final Logger log;
     private final Map<TaskId, TaskHandle> tasks = new ConcurrentHashMap<>();
     /**
@@ -65,9 +65,10 @@ public final class TaskManager {
      * and lease as orphans.
      */
     private final ReadWriteLock startsVsReconcile = new ReentrantReadWriteLock();
+    private volatile Runnable reconcileSoon = () -> { };
 
-    public TaskManager(Supplier<PluginConfig> config, LaunchPlanner planner, TaskUserResolver users,
-            Supervisor supervisor, TaskEventBus events, NetworkService networks, Logger log) {
+    public TaskManager(Supplier<PluginConfig> config, LaunchPlanner planner, UserDirectory users,
+            Supervisor supervisor, TaskEventBus events, TaskNetworks networks, Logger log) {
         this.config = config;
         this.networks = networks;
         this.planner = planner;
@@ -79,6 +80,11 @@ public final class TaskManager {
 
     public TaskEventBus events() {
         return events;
+    }
+
+    /** What to run when a detach failed and a reconcile should retry it soon. */
+    public void onReconcileNeeded(Runnable trigger) {
+        this.reconcileSoon = trigger;
     }
 
     public Optional<TaskHandle> find(TaskId id) {
@@ -102,70 +108,69 @@ public final class TaskManager {
             throw new TaskStateException("task " + request.id() + " was already started by this plugin");
         }
         PluginConfig plugin = config.get();
-        Path runDir = plugin.stateDir().resolve("tasks").resolve(request.id().fileName());
+        StateDirectory state = new StateDirectory(plugin.stateDir());
+
+        // 1. Plan: every error of the job is reported here, before anything exists on the host.
+        StartPlan plan = planner.plan(request, taskConfig, plugin);
+        String userName = request.user() == null || request.user().isEmpty() ? plugin.defaultUser() : request.user();
+        Optional<TaskUser> baseUser = users.resolve(userName);
+        if (plan.wantsNetwork() && baseUser.isPresent()) {
+            users.checkTunAccess(baseUser.get());
+        }
+        Optional<TaskUser> user = plan.wantsKvm() ? baseUser.map(users::withKvmGroup) : baseUser;
+        emit(request, "Read unikernel manifest: target " + plan.unikernel().abi().target().elftoolName()
+                + ", ABI version " + plan.unikernel().abi().version() + ", devices "
+                + deviceList(plan.unikernel().manifest().devices()),
+                Map.of("target", plan.unikernel().abi().target().elftoolName(), "tender", plan.kind().configName()));
+
+        Path runDir = state.runDir(request.id().fileName());
         Logger taskLog = log.named("task");
         startsVsReconcile.readLock().lock();
         try (Rollback cleanup = new Rollback(taskLog, request.id().value(), "manual cleanup may be needed")) {
+            // 2. Acquire, each step pushing its undo.
+            clearCutShortStart(request, plan, plugin, runDir);
             TaskFiles.createRunDir(runDir, cleanup);
-            String userName = request.user() == null || request.user().isEmpty() ? plugin.defaultUser() : request.user();
-            Optional<TaskUser> baseUser = users.resolve(userName);
-            Attachment[] attached = new Attachment[1];
-            LaunchPlanner.Planned planned = planner.plan(request, taskConfig, plugin, runDir,
-                    devices -> bindNetwork(request, taskConfig, plugin, baseUser, devices, cleanup, attached));
-            var plan = planned.plan();
-            emit(request.id(), request.allocId(), request.name(), "Read unikernel manifest: target "
-                    + planned.unikernel().abi().target().elftoolName() + ", ABI version " + planned.unikernel().abi().version()
-                    + ", devices " + deviceList(planned.unikernel().manifest().devices()),
-                    Map.of("target", planned.unikernel().abi().target().elftoolName(),
-                            "tender", plan.kind().configName()));
-
-            boolean wantsKvm = plan.kind() == TenderKind.SOLO5_HVT
-                    || plan.qemu().map(q -> q.kvm()).orElse(false);
-            Optional<TaskUser> user = wantsKvm ? baseUser.map(TaskUserResolver::withKvmGroup) : baseUser;
-
-            for (LaunchPlanner.NewBlockFile file : planned.filesToCreate()) {
+            Optional<Attachment> attachment = attachNetwork(request, taskConfig, plan, plugin, user, cleanup);
+            for (StartPlan.NewBlockFile file : plan.filesToCreate()) {
                 TaskFiles.createBlockFile(file, user, cleanup);
             }
-            if (plan.qemu().isPresent()) {
-                TaskFiles.prepareSocketDir(plan.qemu().get().qmpSocket().getParent(), user, cleanup);
-            }
-            if (!plan.blocks().isEmpty() || !plan.nets().isEmpty()) {
-                emit(request.id(), request.allocId(), request.name(), "Attached devices: " + attachments(plan, attached[0]),
-                        Map.of());
-            }
 
-            List<String> argv = TenderCommand.argv(plan);
-            LaunchRequest launch = new LaunchRequest(argv, request.env(), request.taskDir(),
-                    consolePath(request.stdoutPath()), consolePath(request.stderrPath()), runDir, user.orElse(null));
+            // 3. The tender's command line from the bound plan, and the launch.
+            LaunchPlan launch = plan.bind(attachment);
+            if (!launch.blocks().isEmpty() || !launch.nets().isEmpty()) {
+                emit(request, "Attached devices: " + attachments(launch, attachment), Map.of());
+            }
+            List<String> argv = TenderCommand.argv(launch);
             long startedAt = nowNanos();
             SupervisedProcess process;
             try {
-                process = supervisor.launch(launch);
+                process = supervisor.launch(new LaunchRequest(argv, request.env(), request.taskDir(),
+                        consolePath(request.stdoutPath()), consolePath(request.stderrPath()), runDir, user.orElse(null)));
             } catch (LaunchException e) {
                 throw new HostFailureException("could not start " + plan.kind().configName() + ": " + e.getMessage(), e);
             }
             cleanup.add(() -> killAndWait(process));
 
-            DriverState state = new DriverState(DriverState.CURRENT_VERSION, request.id().value(), request.allocId(),
-                    request.name(), plan.kind().name(), runDir.toString(), plan.kernel().toString(), argv,
-                    startedAt, plan.qemu().map(q -> q.qmpSocket().toString()).orElse(null), plan.memoryMb(),
-                    planned.unikernel().manifest().devices().stream().map(d -> d.name() + ":" + d.type()).toList(),
-                    attached[0] == null ? List.of() : attached[0].devices(),
-                    attached[0] == null ? null : attached[0].teardown(),
-                    taskConfig.autoAdvertise());
+            // 4. The record: from now on the task can be recovered.
+            DriverState driverState = DriverState.of(request, plan.kind(), startedAt, new DriverState.Network(
+                    attachment.map(Attachment::devices).orElse(List.of()), taskConfig.autoAdvertise()));
+            TaskRecord record = new TaskRecord(driverState, new TaskRecord.Launch(argv, plan.kernel().toString(),
+                    plan.memoryMb(), plan.unikernel().manifest().devices().stream()
+                            .map(d -> d.name() + ":" + d.type()).toList()));
             try {
-                AtomicFiles.write(runDir.resolve(TASK_RECORD), state.encode());
+                record.write(runDir);
             } catch (IOException e) {
                 throw new HostFailureException("cannot record the task in " + runDir + ": " + e.getMessage(), e);
             }
-            TaskHandle handle = new TaskHandle(request.id(), state, process, TaskState.STARTING);
+            TaskHandle handle = new TaskHandle(request.id(), record, process, TaskState.STARTING);
             handle.moveTo(TaskState.RUNNING);
             tasks.put(request.id(), handle);
             cleanup.commit();
             emit(handle, "Started " + plan.kind().configName() + " (pid " + process.tender().pid() + ", "
                     + plan.memoryMb() + " MB)", Map.of("pid", Long.toString(process.tender().pid())));
             taskLog.info("task started", "task_id", request.id(), "tender", plan.kind().configName(),
-                    "pid", process.tender().pid(), "argv", String.join(" ", argv));
+                    "pid", process.tender().pid());
+            taskLog.debug("tender command line", "task_id", request.id(), "argv", String.join(" ", argv));
             watchExit(handle);
             return handle;
         } finally {
@@ -173,27 +178,98 @@ public final class TaskManager {
         }
     }
 
-    /** Finds a task again from its driver state alone; a task already tracked is returned as is. */
+    /**
+     * Nomad retries StartTask with the same task id when the plugin died during the first attempt.
+     * Nothing of that attempt was reported to Nomad, so whatever it left — tender, network objects,
+     * run directory — is removed before the retry starts afresh.
+     */
+    private void clearCutShortStart(TaskRequest request, StartPlan plan, PluginConfig plugin, Path runDir)
+            throws HostFailureException {
+        if (!Files.exists(runDir, LinkOption.NOFOLLOW_LINKS)) {
+            return;
+        }
+        String id = request.id().value();
+        log.warn("an earlier start of this task was cut short; removing what it left", "task_id", id, "run_dir", runDir);
+        Supervisor.RunDirState earlier = supervisor.inspect(runDir);
+        if (earlier == Supervisor.RunDirState.RUNNING || earlier == Supervisor.RunDirState.STARTING) {
+            try {
+                killAndWait(supervisor.attach(runDir));
+            } catch (Exception e) {
+                throw new HostFailureException("cannot stop the tender of an earlier, cut-short start of task " + id
+                        + " (" + runDir + "): " + e.getMessage(), e);
+            }
+        }
+        if (plan.wantsNetwork() || new StateDirectory(plugin.stateDir()).networkInUse()) {
+            List<String> taps = plan.netRequests().stream().map(d -> TapNames.forDevice(id, d.device())).toList();
+            try {
+                networks.detach(plugin, new NetworkTeardown(id, taps, List.of()));
+            } catch (NetworkSetupException e) {
+                throw new HostFailureException("cannot release the network of an earlier, cut-short start of task "
+                        + id + ": " + e.getMessage(), e);
+            }
+        }
+        try {
+            AtomicFiles.deleteTree(runDir);
+        } catch (IOException e) {
+            throw new HostFailureException("cannot remove " + runDir + " left by a cut-short start: " + e.getMessage(), e);
+        }
+        emit(request, "Removed what an earlier start of this task left when the plugin stopped before answering Nomad",
+                Map.of());
+    }
+
+    private Optional<Attachment> attachNetwork(TaskRequest request, TaskConfig taskConfig, StartPlan plan,
+            PluginConfig plugin, Optional<TaskUser> user, Rollback cleanup) throws DriverException {
+        if (!plan.wantsNetwork()) {
+            return Optional.empty();
+        }
+        Attachment attachment;
+        try {
+            attachment = networks.attach(plugin, request.id().value(), user, plan.netRequests());
+        } catch (InvalidNetworkRequestException e) {
+            throw new InvalidTaskException(networkField(taskConfig, e) + ": " + e.getMessage(), e);
+        } catch (NetworkSetupException e) {
+            throw new HostFailureException("network setup failed: " + e.getMessage(), e);
+        }
+        cleanup.add(() -> networks.detach(plugin, attachment.teardown()));
+        return Optional.of(attachment);
+    }
+
+    /**
+     * Finds a task again after a plugin restart. The handle's driver state is untrusted: the task is
+     * found by its id in the state directory and must match the plugin's own record there.
+     */
     public TaskHandle recover(TaskId id, byte[] driverState) throws DriverException {
         TaskHandle known = tasks.get(id);
         if (known != null) {
             return known;
         }
-        DriverState state = DriverState.decode(driverState);
-        if (!state.taskId().equals(id.value())) {
-            throw new InvalidTaskException("driver state belongs to task " + state.taskId() + ", not " + id);
+        DriverState given = DriverState.decode(driverState);
+        if (!given.taskId().equals(id.value())) {
+            throw new InvalidTaskException("driver state belongs to task " + given.taskId() + ", not " + id);
         }
-        SupervisedProcess process;
-        Path runDir = Path.of(state.runDir());
-        if (!Files.isDirectory(runDir, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+        Path runDir = new StateDirectory(config.get().stateDir()).runDir(id.fileName());
+        if (!Files.isDirectory(runDir, LinkOption.NOFOLLOW_LINKS)) {
             throw new TaskNotFoundException(id, "its run directory " + runDir + " is gone");
         }
+        TaskRecord record;
+        try {
+            record = TaskRecord.read(runDir).orElseThrow(() -> new TaskNotFoundException(id,
+                    "its start never completed: " + runDir + " holds no task record"));
+        } catch (IOException e) {
+            throw new HostFailureException("cannot read the record of task " + id + " in " + runDir + ": "
+                    + e.getMessage(), e);
+        }
+        if (!record.state().equals(given)) {
+            throw new InvalidTaskException("the task handle's driver state does not match the plugin's record of task "
+                    + id + " in " + runDir);
+        }
+        SupervisedProcess process;
         try {
             process = supervisor.attach(runDir);
         } catch (IOException e) {
             throw new HostFailureException("cannot recover task " + id + " from " + runDir + ": " + e.getMessage(), e);
         }
-        TaskHandle handle = new TaskHandle(id, state, process, TaskState.RUNNING);
+        TaskHandle handle = new TaskHandle(id, record, process, TaskState.RUNNING);
         TaskHandle raced = tasks.putIfAbsent(id, handle);
         if (raced != null) {
             return raced;
@@ -206,9 +282,9 @@ public final class TaskManager {
     }
 
     /**
-     * Stops a task: QMP power-down first for qemu, then the signal, then SIGKILL
-     * once the timeout has passed. Returns once the tender is gone. A task that
-     * already ended, or that this plugin does not know, needs nothing.
+     * Stops a task: its kill signal, then SIGKILL once the timeout has passed. Returns once the
+     * tender is gone. Solo5 guests cannot act on an ACPI power button (qemu runs them with
+     * acpi=off), so qemu gets the signal at once like the other tenders.
      */
     public void stop(TaskId id, Duration timeout, String signalName) throws DriverException {
         int signal = parseSignal(signalName == null || signalName.isEmpty() ? "SIGTERM" : signalName);
@@ -219,8 +295,6 @@ public final class TaskManager {
             }
             return;
         }
-        // Solo5 guests cannot act on an ACPI power button (qemu runs them with acpi=off), so qemu
-        // gets the kill signal at once like the other tenders.
         long deadline = System.nanoTime() + timeout.toNanos();
         if (!handle.outcome().isDone()) {
             sendSignal(handle, signal);
@@ -242,7 +316,7 @@ public final class TaskManager {
         emit(handle, "Sent " + signalName + " to the tender", Map.of("signal", signalName));
     }
 
-    /** Frees everything the task holds and forgets it; idempotent. */
+    /** Frees everything the task holds and forgets it. */
     public void destroy(TaskId id, boolean force) throws DriverException {
         TaskHandle handle = get(id);
         if (!handle.outcome().isDone()) {
@@ -260,23 +334,20 @@ public final class TaskManager {
             handle.moveTo(TaskState.DESTROYED);
         }
         tasks.remove(id);
-        NetworkTeardown teardown = handle.driverState().networkTeardown();
-        if (teardown != null) {
+        if (!handle.driverState().networks().isEmpty()) {
             try {
-                networks.forConfig(config.get()).detach(teardown);
+                networks.detach(config.get(), handle.driverState().networkTeardown());
             } catch (NetworkSetupException e) {
-                log.error("could not remove all of the task's network objects; the next reconcile retries",
+                log.error("could not remove all of the task's network objects; a reconcile retries shortly",
                         "task_id", id, "error", e);
+                reconcileSoon.run();
             }
         }
         try {
-            AtomicFiles.deleteTree(Path.of(handle.driverState().runDir()));
-            String qmp = handle.driverState().qmpSocket();
-            if (qmp != null) {
-                Files.deleteIfExists(Path.of(qmp));
-            }
+            AtomicFiles.deleteTree(handle.process().runDir());
         } catch (IOException e) {
-            log.warn("could not remove the task's run directory", "task_id", id, "error", e);
+            log.warn("could not remove the task's run directory; a reconcile retries", "task_id", id, "error", e);
+            reconcileSoon.run();
         }
         log.info("task destroyed", "task_id", id);
     }
@@ -292,39 +363,6 @@ public final class TaskManager {
         }
     }
 
-    private LaunchPlanner.BoundNetwork bindNetwork(TaskRequest request, TaskConfig taskConfig, PluginConfig plugin,
-            Optional<TaskUser> user, List<String> devices, Rollback cleanup, Attachment[] attached)
-            throws InvalidTaskException, HostFailureException {
-        NetworkBinding binding = NetworkBinding.of(devices, taskConfig);
-        if (binding.isEmpty()) {
-            if (!taskConfig.networks().isEmpty()) {
-                throw new InvalidTaskException("network: the unikernel's manifest declares no network devices, "
-                        + "so it cannot have network blocks");
-            }
-            return new LaunchPlanner.BoundNetwork(List.of(), taskConfig.args());
-        }
-        List<DeviceRequest> requests = binding.requests(request.ports());
-        if (user.isPresent()) {
-            TunAccess.check(user.get());
-        }
-        NetworkManager manager = networks.forConfig(plugin);
-        Attachment attachment;
-        try {
-            attachment = manager.attach(request.id().value(),
-                    user.map(u -> OptionalInt.of(u.uid())).orElse(OptionalInt.empty()),
-                    user.map(u -> OptionalInt.of(u.gid())).orElse(OptionalInt.empty()), requests);
-        } catch (InvalidNetworkRequestException e) {
-            throw new InvalidTaskException(networkField(taskConfig, e) + ": " + e.getMessage(), e);
-        } catch (NetworkSetupException e) {
-            throw new HostFailureException("network setup failed: " + e.getMessage(), e);
-        }
-        cleanup.add(() -> manager.detach(attachment.teardown()));
-        attached[0] = attachment;
-        List<NetAttachment> nets = attachment.devices().stream()
-                .map(d -> new NetAttachment(d.device(), d.tap(), d.mac())).toList();
-        return new LaunchPlanner.BoundNetwork(nets, binding.guestArgs(attachment.devices(), taskConfig.args()));
-    }
-
     /** Where in the job the refused value was written, e.g. {@code network[0].address}. */
     private static String networkField(TaskConfig taskConfig, InvalidNetworkRequestException e) {
         for (int i = 0; i < taskConfig.networks().size(); i++) {
@@ -337,15 +375,17 @@ public final class TaskManager {
     }
 
     /**
-     * Once recovery has settled: releases the network objects of tasks that are
-     * neither tracked nor running. Never touches a live task's objects.
+     * Removes what belongs to no task Nomad still holds: tenders and run directories of untracked
+     * tasks (ended ones once older than {@code endedMinAge}, so that Nomad can still recover them for
+     * their exit status), then network objects of no kept task. Never touches a tracked task.
      */
-    public Optional<ReconcileReport> reconcileNetwork() {
+    public Optional<ReconcileReport> reconcile(Duration endedMinAge) {
         startsVsReconcile.writeLock().lock();
         try {
             Set<String> tracked = new HashSet<>();
             tasks.keySet().forEach(id -> tracked.add(id.value()));
-            return new OrphanReconciler(config.get(), networks, supervisor, log).reconcile(tracked);
+            PluginConfig plugin = config.get();
+            return new OrphanReconciler(plugin, networks, supervisor, log).reconcile(tracked, endedMinAge);
         } finally {
             startsVsReconcile.writeLock().unlock();
         }
@@ -399,14 +439,14 @@ public final class TaskManager {
 
     private void emit(TaskHandle handle, String message, Map<String, String> annotations) {
         DriverState s = handle.driverState();
-        emit(handle.id(), s.allocId(), s.taskName(), message, annotations);
+        events.publish(new TaskEvent(handle.id(), s.allocId(), s.taskName(), Instant.now(), message, annotations));
     }
 
-    private void emit(TaskId id, String allocId, String taskName, String message, Map<String, String> annotations) {
-        events.publish(new TaskEvent(id, allocId, taskName, Instant.now(), message, annotations));
+    private void emit(TaskRequest request, String message, Map<String, String> annotations) {
+        events.publish(new TaskEvent(request.id(), request.allocId(), request.name(), Instant.now(), message, annotations));
     }
 
-    private static void killAndWait(SupervisedProcess process) throws Exception {
+    static void killAndWait(SupervisedProcess process) throws Exception {
         process.signal(9);
         try {
             process.exit().get(KILL_WAIT.toMillis(), TimeUnit.MILLISECONDS);
@@ -435,16 +475,14 @@ public final class TaskManager {
         return String.join(", ", out);
     }
 
-    private static String attachments(nomadmirage.tender.LaunchPlan plan, Attachment network) {
+    private static String attachments(LaunchPlan plan, Optional<Attachment> network) {
         List<String> out = new ArrayList<>();
         for (BlockAttachment b : plan.blocks()) {
             out.add(b.device() + " -> " + b.file() + (b.readOnly() ? " (read-only)" : ""));
         }
-        if (network != null) {
-            network.devices().forEach(n -> out.add(n.device() + " -> tap " + n.tap() + ", mac " + n.mac() + ", ip "
-                    + n.cidr() + (n.forwards().isEmpty() ? "" : ", ports " + n.forwards().stream()
-                    .map(f -> f.label() + " " + f.hostPort() + "->" + f.guestPort()).toList())));
-        }
+        network.ifPresent(attached -> attached.devices().forEach(n -> out.add(n.device() + " -> tap " + n.tap()
+                + ", mac " + n.mac() + ", ip " + n.cidr() + (n.forwards().isEmpty() ? "" : ", ports " + n.forwards().stream()
+                .map(f -> f.label() + " " + f.hostPort() + "->" + f.guestPort()).toList()))));
         return String.join(", ", out);
     }
 }

@@ -16,7 +16,7 @@ import nomadmirage.proc.TaskUser;
  * agent's default_user. Only a root plugin can switch users; otherwise the
  * tender runs as the plugin's own user.
  */
-public final class TaskUserResolver {
+public final class TaskUserResolver implements UserDirectory {
     private static final Duration TIMEOUT = Duration.ofSeconds(5);
     private final CommandRunner commands;
 
@@ -24,14 +24,21 @@ public final class TaskUserResolver {
         this.commands = commands;
     }
 
+    @Override
+    public void checkTunAccess(TaskUser user) throws InvalidTaskException {
+        TunAccess.check(user);
+    }
+
     /** The same user with the group of /dev/kvm added (when it is not root's). */
-    public static TaskUser withKvmGroup(TaskUser user) {
+    @Override
+    public TaskUser withKvmGroup(TaskUser user) {
         List<Integer> groups = new ArrayList<>(user.groups());
         kvmGroup().filter(g -> g != 0 && !groups.contains(g)).ifPresent(groups::add);
         return new TaskUser(user.uid(), user.gid(), groups);
     }
 
     /** Empty when the plugin is not root (no switch possible); {@link #withKvmGroup} adds KVM access. */
+    @Override
     public Optional<TaskUser> resolve(String user) throws InvalidTaskException, HostFailureException {
         if (!pluginIsRoot()) {
             return Optional.empty();

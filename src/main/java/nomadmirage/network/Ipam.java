@@ -8,7 +8,7 @@ import java.util.Set;
 import nomadmirage.config.Ipv4Cidr;
 
 /**
- * Addresses and MACs for task devices, persisted in {@code <stateDir>/network/leases.json}
+ * Addresses and MACs for task devices, persisted in the lease file of the {@link nomadmirage.state.StateDirectory}
  * under the node lock, so leases survive restarts and two plugin processes never
  * hand out the same address. Leasing the same task and device again returns the
  * existing lease, so a retried or crashed start does not leak addresses.
@@ -23,14 +23,10 @@ public final class Ipam {
     private final NodeLock lock;
 
     public Ipam(NetworkSettings settings) {
-        this(settings.subnet(), settings.macOui(), settings.networkDir());
-    }
-
-    Ipam(Ipv4Cidr subnet, String macOui, java.nio.file.Path networkDir) {
-        this.subnet = subnet;
-        this.macOui = macOui;
-        this.file = new LeaseFile(networkDir.resolve("leases.json"));
-        this.lock = new NodeLock(networkDir.resolve("lock"));
+        this.subnet = settings.subnet();
+        this.macOui = settings.macOui();
+        this.file = new LeaseFile(settings.state().leaseFile());
+        this.lock = new NodeLock(settings.state().nodeLock());
     }
 
     NodeLock lock() {

@@ -1,5 +1,7 @@
 package nomadmirage.network;
 
+import nomadmirage.state.StateDirectory;
+
 import java.nio.file.Path;
 import java.util.Objects;
 import nomadmirage.config.Ipv4Cidr;
@@ -30,8 +32,12 @@ public record NetworkSettings(String bridge, Ipv4Cidr subnet, String macOui, int
         return new NetworkSettings(bridge, subnet, DEFAULT_MAC_OUI, DEFAULT_MTU, stateDir);
     }
 
-    /** Node-wide network state: the lease file and its lock. */
+    public StateDirectory state() {
+        return new StateDirectory(stateDir);
+    }
+
+    /** Node-wide network state: the lease file, its lock, saved rules. */
     public Path networkDir() {
-        return stateDir.resolve("network");
+        return state().networkDir();
     }
 }

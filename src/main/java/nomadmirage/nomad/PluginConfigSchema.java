@@ -45,6 +45,8 @@ final class PluginConfigSchema {
                 Integer.toString(PluginConfig.DEFAULT_MTU)));
         fields.put(PluginConfigKeys.RECONCILE_DELAY, attrWithDefault(PluginConfigKeys.RECONCILE_DELAY, "string",
                 quoted(PluginConfig.DEFAULT_RECONCILE_DELAY)));
+        fields.put(PluginConfigKeys.RECONCILE_INTERVAL, attrWithDefault(PluginConfigKeys.RECONCILE_INTERVAL, "string",
+                quoted(PluginConfig.DEFAULT_RECONCILE_INTERVAL)));
         return HclSpecs.object(fields);
     }
 }

@@ -50,10 +50,10 @@ final class TaskStatusMapper {
         Map<String, String> attrs = new LinkedHashMap<>();
         attrs.put("pid", Long.toString(handle.process().tender().pid()));
         attrs.put("tender", handle.tender().configName());
-        attrs.put("argv", String.join(" ", handle.driverState().argv()));
-        attrs.put("kernel", handle.driverState().kernel());
-        attrs.put("devices", String.join(",", handle.driverState().devices()));
-        attrs.put("memory_mb", Long.toString(handle.driverState().memoryMb()));
+        attrs.put("argv", String.join(" ", handle.record().launch().argv()));
+        attrs.put("kernel", handle.record().launch().kernel());
+        attrs.put("devices", String.join(",", handle.record().launch().devices()));
+        attrs.put("memory_mb", Long.toString(handle.record().launch().memoryMb()));
         attrs.put("state", handle.state().name().toLowerCase(java.util.Locale.ROOT));
         for (var net : handle.driverState().networks()) {
             String at = "net." + net.device() + ".";

@@ -26,7 +26,8 @@ import nomadmirage.proc.CommandRunner;
 import nomadmirage.proc.NativeSupervisor;
 import nomadmirage.proc.ProcessIdentity;
 import nomadmirage.driver.DriverState;
-import nomadmirage.driver.InvalidTaskException;
+import nomadmirage.driver.TaskRecord;
+import nomadmirage.state.StateDirectory;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
@@ -91,7 +92,7 @@ public final class StatusCommand implements Callable<Integer> {
             return 1;
         }
         out.println("state directory: " + stateDir);
-        Map<String, DriverState> records = taskRecords(stateDir, err);
+        Map<String, Listed> records = taskRecords(stateDir, err);
         NetworkStatus network = null;
         if (Files.isDirectory(settings.networkDir())) {
             Logger quiet = Logger.root("mirage", new LogSink(java.io.OutputStream.nullOutputStream()), LogLevel.OFF);
@@ -112,33 +113,38 @@ public final class StatusCommand implements Callable<Integer> {
         return 0;
     }
 
-    private static Map<String, DriverState> taskRecords(Path stateDir, PrintWriter err) {
-        Map<String, DriverState> records = new TreeMap<>();
-        Path tasks = stateDir.resolve("tasks");
-        if (!Files.isDirectory(tasks)) {
-            return records;
-        }
-        try (var dirs = Files.list(tasks)) {
-            for (Path dir : dirs.toList()) {
+    /** A task's record and the run directory it was read from. */
+    private record Listed(DriverState state, Path runDir) {
+    }
+
+    private static Map<String, Listed> taskRecords(Path stateDir, PrintWriter err) {
+        Map<String, Listed> records = new TreeMap<>();
+        StateDirectory state = new StateDirectory(stateDir.toAbsolutePath());
+        try {
+            for (Path dir : state.runDirs()) {
                 try {
-                    DriverState state = DriverState.decode(Files.readAllBytes(dir.resolve("task.json")));
-                    records.put(state.taskId(), state);
-                } catch (IOException | InvalidTaskException e) {
-                    err.println("status: " + dir + ": no readable task record (" + e.getMessage() + ")");
+                    Optional<TaskRecord> record = TaskRecord.read(dir);
+                    if (record.isPresent()) {
+                        records.put(record.get().state().taskId(), new Listed(record.get().state(), dir));
+                    } else {
+                        err.println("status: " + dir + ": no task record (a start in progress, or one cut short)");
+                    }
+                } catch (IOException | RuntimeException e) {
+                    err.println("status: " + dir + ": unreadable task record (" + e.getMessage() + ")");
                 }
             }
         } catch (IOException e) {
-            err.println("status: cannot list " + tasks + ": " + e.getMessage());
+            err.println("status: cannot list " + state.tasksDir() + ": " + e.getMessage());
         }
         return records;
     }
 
-    private static void printTasks(PrintWriter out, Map<String, DriverState> records, NetworkStatus network) {
+    private static void printTasks(PrintWriter out, Map<String, Listed> records, NetworkStatus network) {
         out.println();
         out.println("tasks: " + records.size());
-        for (DriverState task : records.values()) {
-            out.println("- " + task.taskId() + "  (" + task.tender().toLowerCase(java.util.Locale.ROOT).replace('_', '-')
-                    + ", " + liveness(Path.of(task.runDir())) + ")");
+        for (Listed listed : records.values()) {
+            DriverState task = listed.state();
+            out.println("- " + task.taskId() + "  (" + task.tender().configName() + ", " + liveness(listed.runDir()) + ")");
             for (var device : task.networks()) {
                 out.println("    " + device.device() + ": tap " + device.tap() + "  mac " + device.mac() + "  ip "
                         + device.cidr() + "  gateway " + device.gateway());
@@ -160,7 +166,7 @@ public final class StatusCommand implements Callable<Integer> {
         }
     }
 
-    private static void printOrphans(PrintWriter out, Map<String, DriverState> records, NetworkStatus network) {
+    private static void printOrphans(PrintWriter out, Map<String, Listed> records, NetworkStatus network) {
         List<String> lines = new ArrayList<>();
         for (TaskNetwork tn : network.tasks()) {
             if (!records.containsKey(tn.taskId())) {

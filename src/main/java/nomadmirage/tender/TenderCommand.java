@@ -60,7 +60,6 @@ public final class TenderCommand {
         }
         argv.addAll(List.of("-m", Long.toString(plan.memoryMb())));
         argv.addAll(List.of("-device", DEBUG_EXIT_DEVICE));
-        argv.addAll(List.of("-qmp", "unix:" + qemu.qmpSocket() + ",server=on,wait=off"));
         int index = 0;
         for (NetAttachment net : plan.nets()) {
             String id = "net" + index++;

@@ -1,18 +1,22 @@
 package nomadmirage.driver;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.charset.StandardCharsets;
 import java.util.List;
+import nomadmirage.network.DeviceAttachment;
+import nomadmirage.network.TapNames;
+import nomadmirage.tender.TenderKind;
 import org.junit.jupiter.api.Test;
 
 class DriverStateTest {
     private static DriverState sample() {
-        return new DriverState(1, "alloc/web/abc", "alloc", "web", "QEMU", "/var/lib/m/tasks/x", "/k",
-                List.of("/usr/bin/qemu", "-kernel", "/k"), 1_700_000_000_123_456_789L, "/t/.mirage/qmp.sock", 32,
-                List.of("storage:BLOCK_BASIC"), List.of(), null, false);
+        return new DriverState(DriverState.CURRENT_VERSION, new DriverState.Task("alloc/web/abc", "alloc", "web"),
+                TenderKind.QEMU, 1_700_000_000_123_456_789L, new DriverState.Network(List.of(new DeviceAttachment(
+                        "service", "mgfake", "00:80:41:00:00:01", "10.99.0.2", 16, "10.99.0.1", List.of())), true));
     }
 
     @Test
@@ -23,18 +27,30 @@ class DriverStateTest {
     @Test
     void theEncodingIsReadableJsonWithSnakeCaseKeys() {
         String json = new String(sample().encode(), StandardCharsets.UTF_8);
-        assertTrue(json.contains("\"run_dir\":\"/var/lib/m/tasks/x\""), json);
-        assertTrue(json.contains("\"version\":1"), json);
+        assertTrue(json.contains("\"tender\":\"QEMU\""), json);
+        assertTrue(json.contains("\"version\":2"), json);
+        assertTrue(json.contains("\"auto_advertise\":true"), json);
+        assertFalse(json.contains("run_dir") || json.contains("argv") || json.contains("kernel"),
+                "paths and display fields stay out of the handle: " + json);
     }
 
     @Test
     void unknownVersionsAndGarbageAreRefusedWithAReason() {
-        String future = new String(sample().encode(), StandardCharsets.UTF_8).replace("\"version\":1", "\"version\":7");
+        String future = new String(sample().encode(), StandardCharsets.UTF_8).replace("\"version\":2", "\"version\":7");
         InvalidTaskException e = assertThrows(InvalidTaskException.class,
                 () -> DriverState.decode(future.getBytes(StandardCharsets.UTF_8)));
         assertTrue(e.getMessage().contains("version 7"), e.getMessage());
         assertThrows(InvalidTaskException.class, () -> DriverState.decode(new byte[0]));
         assertThrows(InvalidTaskException.class, () -> DriverState.decode("{not json".getBytes(StandardCharsets.UTF_8)));
-        assertThrows(InvalidTaskException.class, () -> DriverState.decode("{\"version\":1}".getBytes(StandardCharsets.UTF_8)));
+        assertThrows(InvalidTaskException.class, () -> DriverState.decode("{\"version\":2}".getBytes(StandardCharsets.UTF_8)));
+        assertThrows(InvalidTaskException.class, () -> DriverState.decode(new String(sample().encode(),
+                StandardCharsets.UTF_8).replace("QEMU", "ROOTSHELL").getBytes(StandardCharsets.UTF_8)));
+    }
+
+    @Test
+    void theTeardownNamesOnlyTapsDerivedFromTheTaskIdNeverTheStatesOwn() {
+        DriverState state = sample();
+        assertEquals(List.of(TapNames.forDevice("alloc/web/abc", "service")), state.networkTeardown().taps());
+        assertFalse(state.networkTeardown().taps().contains("mgfake"));
     }
 }

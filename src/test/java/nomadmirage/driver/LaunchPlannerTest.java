@@ -81,8 +81,8 @@ class LaunchPlannerTest {
         return config(unikernel, List.of(), Optional.empty(), QemuOptions.defaults(), List.of());
     }
 
-    private LaunchPlanner.Planned plan(TaskConfig config, PluginConfig plugin) throws Exception {
-        return new LaunchPlanner(host).plan(request(48), config, plugin, tmp.resolve("run"), List.of());
+    private StartPlan plan(TaskConfig config, PluginConfig plugin) throws Exception {
+        return new LaunchPlanner(host).plan(request(48), config, plugin);
     }
 
     private String failure(TaskConfig config, PluginConfig plugin) {
@@ -93,32 +93,30 @@ class LaunchPlannerTest {
     void anHvtImageInTheTaskDirectoryRunsUnderSolo5Hvt() throws Exception {
         Path image = image("local/app.hvt", AbiTarget.HVT, Map.of());
         var planned = plan(config("local/app.hvt"), PluginConfig.defaults());
-        assertEquals(TenderKind.SOLO5_HVT, planned.plan().kind());
-        assertEquals(Path.of("/opt/bin/solo5-hvt"), planned.plan().tender());
-        assertEquals(image.toRealPath(), planned.plan().kernel());
-        assertEquals(48, planned.plan().memoryMb());
+        assertEquals(TenderKind.SOLO5_HVT, planned.kind());
+        assertEquals(Path.of("/opt/bin/solo5-hvt"), planned.tender());
+        assertEquals(image.toRealPath(), planned.kernel());
+        assertEquals(48, planned.memoryMb());
     }
 
     @Test
     void memoryDefaultsWhenNomadSendsNone() throws Exception {
         image("local/app.spt", AbiTarget.SPT, Map.of());
-        var planned = new LaunchPlanner(host).plan(request(0), config("local/app.spt"), PluginConfig.defaults(),
-                tmp.resolve("run"), List.of());
-        assertEquals(LaunchPlanner.DEFAULT_MEMORY_MB, planned.plan().memoryMb());
+        var planned = new LaunchPlanner(host).plan(request(0), config("local/app.spt"), PluginConfig.defaults());
+        assertEquals(LaunchPlanner.DEFAULT_MEMORY_MB, planned.memoryMb());
     }
 
     @Test
     void virtioRunsUnderQemuWithTcgUnlessTheOperatorAllowsKvm() throws Exception {
         image("local/app.virtio", AbiTarget.VIRTIO, Map.of());
         var tcg = plan(config("local/app.virtio"), PluginConfig.defaults());
-        assertEquals(TenderKind.QEMU, tcg.plan().kind());
-        assertEquals(false, tcg.plan().qemu().orElseThrow().kvm());
-        assertEquals(taskDir.resolve(".mirage/qmp.sock"), tcg.plan().qemu().orElseThrow().qmpSocket());
+        assertEquals(TenderKind.QEMU, tcg.kind());
+        assertEquals(false, tcg.qemu().orElseThrow().kvm());
 
         PluginConfig auto = withAutoKvm(PluginConfig.defaults());
-        assertEquals(true, plan(config("local/app.virtio"), auto).plan().qemu().orElseThrow().kvm());
+        assertEquals(true, plan(config("local/app.virtio"), auto).qemu().orElseThrow().kvm());
         kvm = false;
-        assertEquals(false, plan(config("local/app.virtio"), auto).plan().qemu().orElseThrow().kvm());
+        assertEquals(false, plan(config("local/app.virtio"), auto).qemu().orElseThrow().kvm());
         String forced = failure(config("local/app.virtio", List.of(), Optional.empty(),
                 new QemuOptions(Accelerator.KVM, Optional.empty(), List.of()), List.of()), auto);
         assertTrue(forced.startsWith("qemu.accelerator"), forced);
@@ -142,7 +140,7 @@ class LaunchPlannerTest {
         Path inside = Files.write(images.resolve("a.hvt"), TestUnikernels.image(AbiTarget.HVT, 2, Map.of()));
         Path other = Files.write(tmp.resolve("b.hvt"), TestUnikernels.image(AbiTarget.HVT, 2, Map.of()));
         PluginConfig plugin = withImagePaths(PluginConfig.defaults(), List.of(images));
-        assertEquals(inside.toRealPath(), plan(config(inside.toString()), plugin).plan().kernel());
+        assertEquals(inside.toRealPath(), plan(config(inside.toString()), plugin).kernel());
         assertTrue(failure(config(other.toString()), plugin).contains("image_paths"));
     }
 
@@ -169,7 +167,7 @@ class LaunchPlannerTest {
         image("local/app.spt", AbiTarget.SPT, Map.of());
         PluginConfig missing = new PluginConfig("solo5-hvt", "missing-spt", "qemu", "mirage0",
                 PluginConfig.defaults().subnet(), PluginConfig.defaults().stateDir(), List.of(),
-                PluginConfig.defaults().logLevel(), PluginConfig.defaults().fingerprintPeriod(), "nobody", false, List.of(), "00:80:41", 1500, java.time.Duration.ofMinutes(2));
+                PluginConfig.defaults().logLevel(), PluginConfig.defaults().fingerprintPeriod(), "nobody", false, List.of(), "00:80:41", 1500, PluginConfig.defaults().reconcile());
         String message = failure(config("local/app.spt"), missing);
         assertTrue(message.contains("no solo5-spt") && message.contains("solo5_spt"), message);
     }
@@ -199,9 +197,9 @@ class LaunchPlannerTest {
         var ok = List.of(new BlockDeviceConfig("storage", "local/d.img", Optional.of(8192L), 512, false));
         var planned = plan(config("local/app.hvt", ok, Optional.empty(), QemuOptions.defaults(), List.of()),
                 PluginConfig.defaults());
-        assertEquals(List.of(new LaunchPlanner.NewBlockFile(taskDir.toRealPath().resolve("local/d.img"), 8192L)),
+        assertEquals(List.of(new StartPlan.NewBlockFile(taskDir.toRealPath().resolve("local/d.img"), 8192L)),
                 planned.filesToCreate());
-        assertEquals("storage", planned.plan().blocks().getFirst().device());
+        assertEquals("storage", planned.blocks().getFirst().device());
 
         var escaping = List.of(new BlockDeviceConfig("storage", "../../../escape.img", Optional.of(8192L), 512, false));
         assertTrue(failure(config("local/app.hvt", escaping, Optional.empty(), QemuOptions.defaults(), List.of()),
@@ -218,10 +216,22 @@ class LaunchPlannerTest {
     }
 
     @Test
-    void networkDevicesNeedAttachments() throws Exception {
+    void networkDevicesArePlannedAsRequestsWithoutTouchingTheHost() throws Exception {
         image("local/app.hvt", AbiTarget.HVT, Map.of("service", DeviceType.NET_BASIC));
-        String message = failure(config("local/app.hvt"), PluginConfig.defaults());
-        assertTrue(message.startsWith("network:") && message.contains("[service]"), message);
+        StartPlan planned = plan(config("local/app.hvt"), PluginConfig.defaults());
+        assertTrue(planned.wantsNetwork());
+        assertEquals(List.of("service"), planned.netRequests().stream().map(r -> r.device()).toList());
+        assertEquals(List.of(), planned.bind(Optional.empty()).nets(), "nothing is bound before the attach");
+    }
+
+    @Test
+    void networkBlocksWithoutNetworkDevicesAreRefused() throws Exception {
+        image("local/app.hvt", AbiTarget.HVT, Map.of());
+        TaskConfig withNetwork = new TaskConfig("local/app.hvt", List.of(), Optional.empty(), List.of(),
+                QemuOptions.defaults(), List.of(new TaskConfig.NetDeviceConfig("service", Optional.empty(), Optional.empty(),
+                        Optional.empty(), Optional.empty(), Optional.empty())), false);
+        String message = failure(withNetwork, PluginConfig.defaults());
+        assertTrue(message.startsWith("network[0].device: \"service\"") && message.contains("declares none"), message);
     }
 
     @Test
@@ -234,18 +244,18 @@ class LaunchPlannerTest {
         PluginConfig allowing = new PluginConfig("solo5-hvt", "solo5-spt", "qemu", "mirage0",
                 PluginConfig.defaults().subnet(), PluginConfig.defaults().stateDir(), List.of(),
                 PluginConfig.defaults().logLevel(), PluginConfig.defaults().fingerprintPeriod(), "nobody", false,
-                List.of("-smp"), "00:80:41", 1500, java.time.Duration.ofMinutes(2));
+                List.of("-smp"), "00:80:41", 1500, PluginConfig.defaults().reconcile());
         assertEquals(List.of("-smp", "2"), plan(config("local/app.virtio", List.of(), Optional.empty(), smp, List.of()),
-                allowing).plan().qemu().orElseThrow().extraArgs());
+                allowing).qemu().orElseThrow().extraArgs());
     }
 
     private static PluginConfig withAutoKvm(PluginConfig c) {
         return new PluginConfig(c.solo5Hvt(), c.solo5Spt(), c.qemu(), c.bridge(), c.subnet(), c.stateDir(),
-                c.imagePaths(), c.logLevel(), c.fingerprintPeriod(), c.defaultUser(), true, c.qemuAllowedArgs(), c.macOui(), c.mtu(), c.reconcileDelay());
+                c.imagePaths(), c.logLevel(), c.fingerprintPeriod(), c.defaultUser(), true, c.qemuAllowedArgs(), c.macOui(), c.mtu(), c.reconcile());
     }
 
     private static PluginConfig withImagePaths(PluginConfig c, List<Path> paths) {
         return new PluginConfig(c.solo5Hvt(), c.solo5Spt(), c.qemu(), c.bridge(), c.subnet(), c.stateDir(),
-                paths, c.logLevel(), c.fingerprintPeriod(), c.defaultUser(), c.qemuAutoKvm(), c.qemuAllowedArgs(), c.macOui(), c.mtu(), c.reconcileDelay());
+                paths, c.logLevel(), c.fingerprintPeriod(), c.defaultUser(), c.qemuAutoKvm(), c.qemuAllowedArgs(), c.macOui(), c.mtu(), c.reconcile());
     }
 }

@@ -20,7 +20,10 @@ import nomadmirage.network.Lease;
 import nomadmirage.network.NetworkSettings;
 import nomadmirage.proc.CommandResult;
 import nomadmirage.proc.CommandRunner;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import nomadmirage.driver.DriverState;
+import nomadmirage.driver.TaskRecord;
+import nomadmirage.tender.TenderKind;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -131,9 +134,10 @@ class StatusCommandTest {
         Path runDir = Files.createDirectories(dir.resolve("tasks").resolve("t1"));
         DeviceAttachment device = new DeviceAttachment("service", lease.tap(), lease.mac(), lease.ip(), 16,
                 "10.99.0.1", List.of());
-        DriverState state = new DriverState(DriverState.CURRENT_VERSION, "t1", "alloc", "web", "SOLO5_HVT",
-                runDir.toString(), "/k", List.of(), 0, null, 32, List.of(), List.of(device), null, false);
-        Files.write(runDir.resolve("task.json"), state.encode());
+        DriverState state = new DriverState(DriverState.CURRENT_VERSION, new DriverState.Task("t1", "alloc", "web"),
+                TenderKind.SOLO5_HVT, 0, new DriverState.Network(List.of(device), false));
+        Files.write(runDir.resolve("task.json"), new ObjectMapper().writeValueAsBytes(
+                new TaskRecord(state, new TaskRecord.Launch(List.of(), "/k", 32, List.of()))));
         return lease.tap();
     }
 

@@ -32,17 +32,16 @@ class TenderCommandTest {
     }
 
     @Test
-    void qemuRunsAVirtioUnikernelWithSerialConsoleDebugExitAndQmp() {
+    void qemuRunsAVirtioUnikernelWithSerialConsoleAndDebugExit() {
         LaunchPlan plan = new LaunchPlan(TenderKind.QEMU, Path.of("/usr/bin/qemu-system-x86_64"), Path.of("/t/app.virtio"),
                 List.of("--a=1", "--b"), 24,
                 List.of(new NetAttachment("service", "mgtap0", "00:80:41:00:00:01")),
                 List.of(new BlockAttachment("storage", Path.of("/t/a,b.img"), 512, true)),
-                Optional.of(new QemuSettings(false, Optional.of("q35"), Path.of("/t/.mirage/qmp.sock"), List.of("-smp", "2"))));
+                Optional.of(new QemuSettings(false, Optional.of("q35"), List.of("-smp", "2"))));
         assertEquals(List.of("/usr/bin/qemu-system-x86_64",
                 "-nodefaults", "-no-user-config", "-no-reboot", "-display", "none", "-serial", "stdio",
                 "-machine", "q35,acpi=off", "-accel", "tcg", "-cpu", "Westmere", "-m", "24",
                 "-device", "isa-debug-exit",
-                "-qmp", "unix:/t/.mirage/qmp.sock,server=on,wait=off",
                 "-netdev", "tap,id=net0,ifname=mgtap0,script=no,downscript=no",
                 "-device", "virtio-net-pci,netdev=net0,mac=00:80:41:00:00:01",
                 "-drive", "id=blk0,if=none,format=raw,file=/t/a,,b.img,readonly=on",
@@ -54,7 +53,7 @@ class TenderCommandTest {
     @Test
     void qemuWithKvmUsesTheHostCpuAndNoAppendWithoutArgs() {
         LaunchPlan plan = new LaunchPlan(TenderKind.QEMU, Path.of("/q"), Path.of("/k"), List.of(), 64, List.of(),
-                List.of(), Optional.of(new QemuSettings(true, Optional.empty(), Path.of("/s"), List.of())));
+                List.of(), Optional.of(new QemuSettings(true, Optional.empty(), List.of())));
         List<String> argv = TenderCommand.argv(plan);
         assertEquals(List.of("-machine", "acpi=off", "-accel", "kvm", "-cpu", "host"), argv.subList(8, 14));
         assertEquals(List.of("-kernel", "/k"), argv.subList(argv.size() - 2, argv.size()));

@@ -1,0 +1,25 @@
+package nomadmirage.driver;
+
+import java.util.List;
+import java.util.Optional;
+import java.util.Set;
+import nomadmirage.config.PluginConfig;
+import nomadmirage.network.Attachment;
+import nomadmirage.network.DeviceRequest;
+import nomadmirage.network.InvalidNetworkRequestException;
+import nomadmirage.network.NetworkSetupException;
+import nomadmirage.network.NetworkTeardown;
+import nomadmirage.network.ReconcileReport;
+import nomadmirage.proc.TaskUser;
+
+/** The lifecycle's port to host networking: attach a task's devices, detach them, reconcile orphans. */
+public interface TaskNetworks {
+    Attachment attach(PluginConfig plugin, String taskId, Optional<TaskUser> user, List<DeviceRequest> devices)
+            throws InvalidNetworkRequestException, NetworkSetupException;
+
+    /** Removes a task's rules, taps and leases; missing pieces count as removed. */
+    void detach(PluginConfig plugin, NetworkTeardown teardown) throws NetworkSetupException;
+
+    /** Removes what belongs to no task in {@code keep}; empty when no networked task ever ran here. */
+    Optional<ReconcileReport> reconcile(PluginConfig plugin, Set<String> keep) throws NetworkSetupException;
+}
