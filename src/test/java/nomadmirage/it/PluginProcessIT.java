@@ -36,7 +36,7 @@ class PluginProcessIT {
         ProcessBuilder builder = new ProcessBuilder(List.of(TestEnv.launcher().toString()));
         builder.environment().remove(LaunchedPlugin.COOKIE_KEY);
         Process process = builder.start();
-        assertTrue(process.waitFor(60, TimeUnit.SECONDS));
+        assertTrue(exited(process));
         String stdout = new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         String stderr = new String(process.getErrorStream().readAllBytes(), StandardCharsets.UTF_8);
         assertEquals(1, process.exitValue());
@@ -51,10 +51,20 @@ class PluginProcessIT {
         builder.environment().put(LaunchedPlugin.COOKIE_KEY, LaunchedPlugin.COOKIE);
         builder.environment().put("PLUGIN_PROTOCOL_VERSIONS", "1,3");
         Process process = builder.start();
-        assertTrue(process.waitFor(60, TimeUnit.SECONDS));
+        assertTrue(exited(process));
         String stderr = new String(process.getErrorStream().readAllBytes(), StandardCharsets.UTF_8);
         assertEquals(1, process.exitValue());
         assertTrue(stderr.contains("speaks version 2"), stderr);
+    }
+
+    /** Waits up to a minute for the process to exit; SIGKILLs it if it does not. */
+    private static boolean exited(Process process) throws InterruptedException {
+        if (process.waitFor(60, TimeUnit.SECONDS)) {
+            return true;
+        }
+        process.destroyForcibly();
+        process.waitFor(10, TimeUnit.SECONDS);
+        return false;
     }
 
     @Test
