@@ -10,6 +10,7 @@ import io.grpc.health.v1.HealthCheckRequest;
 import io.grpc.health.v1.HealthCheckResponse;
 import io.grpc.health.v1.HealthGrpc;
 import io.grpc.netty.NettyChannelBuilder;
+import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.epoll.EpollDomainSocketChannel;
@@ -122,8 +123,12 @@ public final class LaunchedPlugin implements AutoCloseable {
                 unix ? EpollIoHandler.newFactory() : NioIoHandler.newFactory());
         NettyChannelBuilder builder;
         if (unix) {
+            // gRPC asks every client channel for SO_KEEPALIVE, which a unix socket does not have, and Netty
+            // warns about that on each connection; a null value drops the option (gRPC's keepalive pings,
+            // HTTP/2 level, are unaffected).
             builder = NettyChannelBuilder.forAddress(new DomainSocketAddress(address()))
-                    .channelType(EpollDomainSocketChannel.class);
+                    .channelType(EpollDomainSocketChannel.class)
+                    .withOption(ChannelOption.SO_KEEPALIVE, null);
         } else {
             String[] hostPort = address().split(":");
             builder = NettyChannelBuilder.forAddress(new InetSocketAddress(hostPort[0], Integer.parseInt(hostPort[1])))
