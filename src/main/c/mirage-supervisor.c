@@ -329,6 +329,15 @@ static void redirect(int report, int target, const char *path, int flags, const 
         close(fd);
 }
 
+/* Flags to open a console output: a log file is created if missing, but a
+ * missing /dev/null must never be created as a regular file. */
+static int output_flags(const char *path)
+{
+    if (path == NULL || strcmp(path, "/dev/null") == 0)
+        return O_WRONLY;
+    return O_WRONLY | O_CREAT | O_APPEND;
+}
+
 static void run_child(const struct options *o, int report)
 {
     /* First, so that a TERM forwarded while a FIFO open blocks ends this child. */
@@ -340,8 +349,8 @@ static void run_child(const struct options *o, int report)
 
     /* Opened before dropping privileges: the log FIFOs usually belong to root. */
     redirect(report, 0, "/dev/null", O_RDONLY, "stdin");
-    redirect(report, 1, o->out ? o->out : "/dev/null", O_WRONLY | O_CREAT | O_APPEND, "stdout");
-    redirect(report, 2, o->err ? o->err : "/dev/null", O_WRONLY | O_CREAT | O_APPEND, "stderr");
+    redirect(report, 1, o->out ? o->out : "/dev/null", output_flags(o->out), "stdout");
+    redirect(report, 2, o->err ? o->err : "/dev/null", output_flags(o->err), "stderr");
 
     if (o->uid >= 0) {
         if (setgroups(o->ngroups, o->group_list) < 0)

@@ -19,6 +19,7 @@ import java.net.BindException;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.attribute.GroupPrincipal;
 import java.nio.file.attribute.PosixFileAttributeView;
@@ -131,9 +132,10 @@ public final class PluginServer {
             HealthStatusManager health, StdioService stdio, BrokerService broker, ControllerService controller,
             List<BindableService> services, Logger log) throws IOException {
         Files.createDirectories(env.unixSocketDir());
-        Path dir = Files.createTempDirectory(env.unixSocketDir(), "mirage-plugin-",
+        Path dir = Files.createTempDirectory(env.unixSocketDir(), StaleSocketDirs.PREFIX,
                 PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx--x---")));
-        Path socket = dir.resolve("plugin.sock");
+        removeStaleSocketDirs(env.unixSocketDir(), dir, log);
+        Path socket = dir.resolve(StaleSocketDirs.SOCKET);
         if (socket.toString().getBytes(StandardCharsets.UTF_8).length > MAX_SOCKET_PATH_BYTES) {
             log.warn("unix socket path too long, falling back to TCP on loopback",
                     "path", socket, "max_bytes", MAX_SOCKET_PATH_BYTES);
@@ -145,6 +147,22 @@ public final class PluginServer {
         server.start();
         restrict(socket, dir, env.unixSocketGroup());
         return new Bound(server, ListenAddress.unix(socket.toString()), dir);
+    }
+
+    /**
+     * Removes what plugins that died without cleaning up (SIGKILL) left next to
+     * {@code ours}; our new directory tells the uid they must be owned by.
+     */
+    private static void removeStaleSocketDirs(Path base, Path ours, Logger log) {
+        try {
+            List<Path> removed = StaleSocketDirs.remove(base, Files.getOwner(ours, LinkOption.NOFOLLOW_LINKS),
+                    ours.getFileName().toString(), StaleSocketDirs.MIN_AGE);
+            for (Path path : removed) {
+                log.info("removed the socket directory of a plugin that is gone", "path", path);
+            }
+        } catch (IOException | RuntimeException e) {
+            log.debug("could not look for stale socket directories", "path", base, "error", e);
+        }
     }
 
     private static void restrict(Path socket, Path dir, String group) throws IOException {
@@ -214,7 +232,7 @@ public final class PluginServer {
         executor.shutdownNow();
         if (socketDir != null) {
             try {
-                Files.deleteIfExists(socketDir.resolve("plugin.sock"));
+                Files.deleteIfExists(socketDir.resolve(StaleSocketDirs.SOCKET));
                 Files.deleteIfExists(socketDir);
             } catch (IOException e) {
                 log.warn("could not remove the plugin socket directory", "path", socketDir, "error", e);

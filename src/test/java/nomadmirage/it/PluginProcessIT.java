@@ -6,10 +6,17 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.grpc.Status;
 import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
+import java.net.StandardProtocolFamily;
+import java.net.UnixDomainSocketAddress;
 import java.nio.charset.StandardCharsets;
+import java.nio.channels.ServerSocketChannel;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
+import java.nio.file.attribute.FileTime;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Duration;
+import java.time.Instant;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
@@ -29,7 +36,7 @@ class PluginProcessIT {
         ProcessBuilder builder = new ProcessBuilder(List.of(TestEnv.launcher().toString()));
         builder.environment().remove(LaunchedPlugin.COOKIE_KEY);
         Process process = builder.start();
-        assertTrue(process.waitFor(60, TimeUnit.SECONDS));
+        assertTrue(exited(process));
         String stdout = new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         String stderr = new String(process.getErrorStream().readAllBytes(), StandardCharsets.UTF_8);
         assertEquals(1, process.exitValue());
@@ -44,10 +51,20 @@ class PluginProcessIT {
         builder.environment().put(LaunchedPlugin.COOKIE_KEY, LaunchedPlugin.COOKIE);
         builder.environment().put("PLUGIN_PROTOCOL_VERSIONS", "1,3");
         Process process = builder.start();
-        assertTrue(process.waitFor(60, TimeUnit.SECONDS));
+        assertTrue(exited(process));
         String stderr = new String(process.getErrorStream().readAllBytes(), StandardCharsets.UTF_8);
         assertEquals(1, process.exitValue());
         assertTrue(stderr.contains("speaks version 2"), stderr);
+    }
+
+    /** Waits up to a minute for the process to exit; SIGKILLs it if it does not. */
+    private static boolean exited(Process process) throws InterruptedException {
+        if (process.waitFor(60, TimeUnit.SECONDS)) {
+            return true;
+        }
+        process.destroyForcibly();
+        process.waitFor(10, TimeUnit.SECONDS);
+        return false;
     }
 
     @Test
@@ -67,6 +84,37 @@ class PluginProcessIT {
             assertEquals(null, plugin.stdout.readLine(), "nothing may follow the handshake line on stdout");
             assertFalse(Files.exists(socket.getParent()), "socket directory left behind");
         }
+    }
+
+    @Test
+    void removesTheSocketDirectoriesOfDeadPluginsButNotOfLiveOnes() throws Exception {
+        // What a SIGKILLed plugin leaves: its directory with a socket nobody listens on.
+        Path dead = Files.createDirectory(tmp.resolve("mirage-plugin-1"),
+                PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
+        try (ServerSocketChannel channel = ServerSocketChannel.open(StandardProtocolFamily.UNIX)) {
+            channel.bind(UnixDomainSocketAddress.of(dead.resolve("plugin.sock")));
+        }
+        makeOld(dead);
+        Path elsewhere = Files.createDirectory(tmp.resolve("elsewhere"));
+        Files.createSymbolicLink(tmp.resolve("mirage-plugin-link"), elsewhere);
+        try (LaunchedPlugin first = LaunchedPlugin.start(Map.of("TMPDIR", tmp.toString()))) {
+            assertFalse(Files.exists(dead, LinkOption.NOFOLLOW_LINKS), "the dead plugin's directory is left");
+            assertTrue(Files.isSymbolicLink(tmp.resolve("mirage-plugin-link")));
+            Path live = Path.of(first.address()).getParent();
+            makeOld(live); // only the listening socket tells it is alive
+            try (LaunchedPlugin second = LaunchedPlugin.start(Map.of("TMPDIR", tmp.toString()))) {
+                assertTrue(Files.exists(Path.of(first.address())), "a live plugin's socket was removed");
+                assertEquals(ServingStatus.SERVING, first.health());
+                assertEquals(ServingStatus.SERVING, second.health());
+            }
+        }
+        assertTrue(Files.isDirectory(elsewhere));
+    }
+
+    private static void makeOld(Path socketDir) throws java.io.IOException {
+        FileTime old = FileTime.from(Instant.now().minus(Duration.ofMinutes(5)));
+        Files.setLastModifiedTime(socketDir.resolve("plugin.sock"), old);
+        Files.setLastModifiedTime(socketDir, old);
     }
 
     @Test

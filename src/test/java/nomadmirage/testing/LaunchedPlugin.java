@@ -10,6 +10,7 @@ import io.grpc.health.v1.HealthCheckRequest;
 import io.grpc.health.v1.HealthCheckResponse;
 import io.grpc.health.v1.HealthGrpc;
 import io.grpc.netty.NettyChannelBuilder;
+import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.epoll.EpollDomainSocketChannel;
@@ -41,31 +42,52 @@ public final class LaunchedPlugin implements AutoCloseable {
     public final Process process;
     public final BufferedReader stdout;
     public final String handshakeLine;
+    /** The plugin's TMPDIR when the caller gave it no socket directory; removed by {@link #close()}. */
+    private final ScratchDir scratch;
 
-    private LaunchedPlugin(Process process, BufferedReader stdout, String handshakeLine) {
+    private LaunchedPlugin(Process process, BufferedReader stdout, String handshakeLine, ScratchDir scratch) {
         this.process = process;
         this.stdout = stdout;
         this.handshakeLine = handshakeLine;
+        this.scratch = scratch;
     }
 
-    /** Starts the plugin with the cookie plus {@code extraEnv} and waits for its first stdout line. */
+    /**
+     * Starts the plugin with the cookie plus {@code extraEnv} and waits for its first stdout line. Without
+     * TMPDIR or PLUGIN_UNIX_SOCKET_DIR in {@code extraEnv} the plugin gets a TMPDIR that {@link #close()} removes.
+     */
     public static LaunchedPlugin start(Map<String, String> extraEnv) throws Exception {
         ProcessBuilder builder = new ProcessBuilder(List.of(TestEnv.launcher().toString()));
         builder.environment().put(COOKIE_KEY, COOKIE);
         builder.environment().put("PLUGIN_PROTOCOL_VERSIONS", "2");
+        ScratchDir scratch = null;
+        if (!extraEnv.containsKey("TMPDIR") && !extraEnv.containsKey("PLUGIN_UNIX_SOCKET_DIR")) {
+            scratch = ScratchDir.create("mirage-launched-");
+            builder.environment().put("TMPDIR", scratch.toString());
+        }
         builder.environment().putAll(extraEnv);
         builder.redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")));
-        Process process = builder.start();
-        BufferedReader stdout = new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8));
-        String line = CompletableFuture.supplyAsync(() -> {
-            try {
-                return stdout.readLine();
-            } catch (IOException e) {
-                return null;
+        Process process = null;
+        try {
+            process = builder.start();
+            BufferedReader stdout = new BufferedReader(
+                    new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8));
+            String line = CompletableFuture.supplyAsync(() -> {
+                try {
+                    return stdout.readLine();
+                } catch (IOException e) {
+                    return null;
+                }
+            }).get(60, TimeUnit.SECONDS);
+            assertNotNull(line, "plugin exited before printing its handshake line");
+            return new LaunchedPlugin(process, stdout, line, scratch);
+        } catch (Exception | Error e) {
+            stop(process);
+            if (scratch != null) {
+                scratch.close();
             }
-        }).get(60, TimeUnit.SECONDS);
-        assertNotNull(line, "plugin exited before printing its handshake line");
-        return new LaunchedPlugin(process, stdout, line);
+            throw e;
+        }
     }
 
     public String network() {
@@ -101,8 +123,12 @@ public final class LaunchedPlugin implements AutoCloseable {
                 unix ? EpollIoHandler.newFactory() : NioIoHandler.newFactory());
         NettyChannelBuilder builder;
         if (unix) {
+            // gRPC asks every client channel for SO_KEEPALIVE, which a unix socket does not have, and Netty
+            // warns about that on each connection; a null value drops the option (gRPC's keepalive pings,
+            // HTTP/2 level, are unaffected).
             builder = NettyChannelBuilder.forAddress(new DomainSocketAddress(address()))
-                    .channelType(EpollDomainSocketChannel.class);
+                    .channelType(EpollDomainSocketChannel.class)
+                    .withOption(ChannelOption.SO_KEEPALIVE, null);
         } else {
             String[] hostPort = address().split(":");
             builder = NettyChannelBuilder.forAddress(new InetSocketAddress(hostPort[0], Integer.parseInt(hostPort[1])))
@@ -117,8 +143,19 @@ public final class LaunchedPlugin implements AutoCloseable {
         }
     }
 
+    /** SIGTERM, then SIGKILL after 10 s; removes the TMPDIR this class made (with a killed plugin's socket). */
     @Override
-    public void close() throws InterruptedException {
+    public void close() throws InterruptedException, IOException {
+        stop(process);
+        if (scratch != null) {
+            scratch.close();
+        }
+    }
+
+    private static void stop(Process process) throws InterruptedException {
+        if (process == null) {
+            return;
+        }
         process.destroy();
         if (!process.waitFor(10, TimeUnit.SECONDS)) {
             process.destroyForcibly();

@@ -37,7 +37,9 @@ import org.opentest4j.TestAbortedException;
 /**
  * A real Nomad agent with the mirage plugin, started by {@code scripts/dev-agent.sh} in a network
  * namespace of its own, with a temporary run directory (mode 0755: tenders run as {@code nobody} and
- * must traverse it). {@link #close()} stops it, deletes its namespace and removes the directory.
+ * must traverse it). The agent, and the plugins it launches, get a TMPDIR of their own, so that the
+ * socket directories of plugins a test kills do not pile up in /tmp. {@link #close()} stops the agent,
+ * deletes its namespace and removes both directories.
  *
  * <p>Tests should start agents through {@link Agents} (a JUnit extension): it stops them even when a
  * test fails and adds the tail of each agent's log to the failure message.
@@ -96,13 +98,25 @@ public final class NomadAgent implements AutoCloseable {
     }
 
     private final Path dir;
+    private final ScratchDir tmp;
     private final Mode mode;
     private volatile boolean stopped;
     private volatile String finalLogTail;
 
-    private NomadAgent(Path dir, Mode mode) {
+    private NomadAgent(Path dir, ScratchDir tmp, Mode mode) {
         this.dir = dir;
+        this.tmp = tmp;
         this.mode = mode;
+    }
+
+    private static NomadAgent create(Mode mode) throws IOException {
+        Path dir = newRunDir();
+        try {
+            return new NomadAgent(dir, ScratchDir.create("mirage-it-tmp-"), mode);
+        } catch (IOException | RuntimeException e) {
+            ScratchDir.delete(dir);
+            throw e;
+        }
     }
 
     // --- start / stop -------------------------------------------------------------
@@ -119,11 +133,10 @@ public final class NomadAgent implements AutoCloseable {
     /** As {@link #start(Mode, Path)} with another plugin executable in plugin_dir (e.g. an unpacked release). */
     public static NomadAgent start(Mode mode, Path pluginConfig, Path plugin) throws IOException, InterruptedException {
         checkRoot();
-        Path dir = newRunDir();
-        NomadAgent agent = new NomadAgent(dir, mode);
+        NomadAgent agent = create(mode);
         Result result;
         try {
-            result = script(startArgs(dir, mode, pluginConfig, plugin), COMMAND_TIMEOUT.multipliedBy(2));
+            result = agent.script(startArgs(agent.dir, mode, pluginConfig, plugin), COMMAND_TIMEOUT.multipliedBy(2));
         } catch (IOException | InterruptedException | RuntimeException | Error e) {
             agent.close();
             throw e;
@@ -143,11 +156,11 @@ public final class NomadAgent implements AutoCloseable {
     public static FailedStart startExpectingFailure(Mode mode, Path pluginConfig)
             throws IOException, InterruptedException {
         checkRoot();
-        Path dir = newRunDir();
-        NomadAgent agent = new NomadAgent(dir, mode);
+        NomadAgent agent = create(mode);
         try {
-            Result result = script(startArgs(dir, mode, pluginConfig, TestEnv.launcher()), COMMAND_TIMEOUT.multipliedBy(2));
-            Path log = dir.resolve("agent.log");
+            Result result = agent.script(startArgs(agent.dir, mode, pluginConfig, TestEnv.launcher()),
+                    COMMAND_TIMEOUT.multipliedBy(2));
+            Path log = agent.dir.resolve("agent.log");
             String text = Files.exists(log) ? Files.readString(log, StandardCharsets.UTF_8) : "";
             Matcher ns = Pattern.compile("creating network namespace (mirage-[0-9a-f]+)").matcher(result.stderr());
             return new FailedStart(result, text, ns.find() ? Optional.of(ns.group(1)) : Optional.empty());
@@ -201,7 +214,11 @@ public final class NomadAgent implements AutoCloseable {
 
     @Override
     public void close() throws IOException, InterruptedException {
-        stop();
+        try {
+            stop();
+        } finally {
+            tmp.close();
+        }
     }
 
     // --- commands -------------------------------------------------------------------
@@ -542,12 +559,13 @@ public final class NomadAgent implements AutoCloseable {
 
     // --- process running ----------------------------------------------------------------------
 
-    private static Result script(List<String> args, Duration timeout) throws IOException, InterruptedException {
+    /** Runs dev-agent.sh ARGS with this agent's TMPDIR. */
+    private Result script(List<String> args, Duration timeout) throws IOException, InterruptedException {
         List<String> argv = new ArrayList<>();
         argv.add(TestEnv.devAgentScript().toString());
         argv.addAll(args);
         long t0 = System.nanoTime();
-        Result result = run(argv, timeout);
+        Result result = run(argv, timeout, Map.of("TMPDIR", tmp.toString()));
         double seconds = (System.nanoTime() - t0) / 1e9;
         if (!args.get(0).equals("exec")) {
             System.err.printf("NomadAgent: dev-agent.sh %s %s: exit %d after %.1f s%n", args.get(0), args.get(1),
@@ -561,7 +579,14 @@ public final class NomadAgent implements AutoCloseable {
 
     /** Runs a command (stdin from /dev/null), collecting stdout and stderr; kills it after {@code timeout}. */
     public static Result run(List<String> argv, Duration timeout) throws IOException, InterruptedException {
+        return run(argv, timeout, Map.of());
+    }
+
+    /** As {@link #run(List, Duration)} with {@code env} added to the environment. */
+    public static Result run(List<String> argv, Duration timeout, Map<String, String> env)
+            throws IOException, InterruptedException {
         ProcessBuilder builder = new ProcessBuilder(argv);
+        builder.environment().putAll(env);
         builder.redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")));
         Process process = builder.start();
         CompletableFuture<String> out = drain(process.getInputStream());

@@ -34,19 +34,24 @@ public final class Probe {
         return run(TestEnv.launcher(), scenario, onLogLine, flags);
     }
 
-    /** As {@link #run(String, Consumer, String...)} with another plugin executable (e.g. a wrapper around the launcher). */
+    /**
+     * As {@link #run(String, Consumer, String...)} with another plugin executable (e.g. a wrapper around the
+     * launcher). The probe and the plugins it launches get a TMPDIR of their own, removed afterwards with the
+     * socket directories of plugins the scenario SIGKILLed; a probe that overruns is killed with its plugins.
+     */
     public static JsonNode run(Path plugin, String scenario, Consumer<String> onLogLine, String... flags)
             throws IOException, InterruptedException {
         List<String> argv = new ArrayList<>(List.of(TestEnv.probe().toString(),
                 "-plugin", plugin.toString(), "-include-log=false"));
         argv.addAll(List.of(flags));
         argv.add(scenario);
-        Path out = Files.createTempFile("probe", ".json");
-        try {
-            Process process = new ProcessBuilder(argv)
+        try (ScratchDir tmp = ScratchDir.create("mirage-probe-")) {
+            Path out = tmp.path().resolve("probe.json");
+            ProcessBuilder builder = new ProcessBuilder(argv)
                     .redirectOutput(out.toFile())
-                    .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")))
-                    .start();
+                    .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")));
+            builder.environment().put("TMPDIR", tmp.toString());
+            Process process = builder.start();
             StringBuilder stderr = new StringBuilder();
             Thread reader = Thread.ofPlatform().start(() -> {
                 try (var lines = process.errorReader(StandardCharsets.UTF_8)) {
@@ -58,12 +63,18 @@ public final class Probe {
                     // process ended
                 }
             });
-            assertTrue(process.waitFor(180, TimeUnit.SECONDS), "plugin-probe did not finish");
+            try {
+                assertTrue(process.waitFor(180, TimeUnit.SECONDS), "plugin-probe did not finish");
+            } finally {
+                if (process.isAlive()) {
+                    process.children().forEach(ProcessHandle::destroyForcibly); // the plugins it launched
+                    process.destroyForcibly();
+                    process.waitFor(10, TimeUnit.SECONDS);
+                }
+            }
             reader.join();
             assertEquals(0, process.exitValue(), "plugin-probe failed:\n" + Files.readString(out) + "\n" + stderr);
             return JSON.readTree(out.toFile());
-        } finally {
-            Files.deleteIfExists(out);
         }
     }
 
