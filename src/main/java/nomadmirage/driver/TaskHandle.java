@@ -46,6 +46,16 @@ public final class TaskHandle {
         return process;
     }
 
+    /** The tender's name as operators write it, e.g. {@code solo5-hvt}. */
+    public String tenderName() {
+        return record.state().tender().configName();
+    }
+
+    /** The tender's pid (for display: signals go through {@link #process()}, which checks its identity). */
+    public long tenderPid() {
+        return process.tender().pid();
+    }
+
     public TenderKind tender() {
         return record.state().tender();
     }

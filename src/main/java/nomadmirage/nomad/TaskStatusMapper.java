@@ -48,8 +48,8 @@ final class TaskStatusMapper {
         // Always set: Nomad's client (drivers.taskStatusFromProto) dereferences the result and panics on nil.
         status.setResult(outcome != null ? exitResult(outcome) : ExitResult.getDefaultInstance());
         Map<String, String> attrs = new LinkedHashMap<>();
-        attrs.put("pid", Long.toString(handle.process().tender().pid()));
-        attrs.put("tender", handle.tender().configName());
+        attrs.put("pid", Long.toString(handle.tenderPid()));
+        attrs.put("tender", handle.tenderName());
         attrs.put("argv", String.join(" ", handle.record().launch().argv()));
         attrs.put("kernel", handle.record().launch().kernel());
         attrs.put("devices", String.join(",", handle.record().launch().devices()));

@@ -145,7 +145,7 @@ class NetworkedTaskIT {
         GatedProbeRun run = start(script);
         run.awaitGate("running", GATE_WAIT);
 
-        JsonNode device = taskRecord(task).get("networks").get(0);
+        JsonNode device = taskRecord(task).at("/driver_state/network/devices/0");
         String tap = device.get("tap").asText();
         String ip = device.get("ip").asText();
         String mac = device.get("mac").asText();
@@ -215,7 +215,7 @@ class NetworkedTaskIT {
         List<JsonNode> leases = leases();
         assertEquals(count, leases.size(), "leases: " + leases);
         for (Task task : tasks) {
-            String tap = taskRecord(task).get("networks").get(0).get("tap").asText();
+            String tap = taskRecord(task).at("/driver_state/network/devices/0").get("tap").asText();
             assertTrue(present.contains(tap), "tap " + tap + " of " + task.id + " is missing: " + present);
             assertEquals(NOBODY_UID, ns.run("cat", "/sys/class/net/" + tap + "/owner").strip(), "owner of " + tap);
         }
@@ -227,7 +227,7 @@ class NetworkedTaskIT {
         Set<String> macs = new TreeSet<>();
         for (int i = 0; i < count; i++) {
             JsonNode started = r.ok("start-" + i);
-            JsonNode device = started.at("/handle/driver_state/networks/0");
+            JsonNode device = started.at("/handle/driver_state/network/devices/0");
             assertTrue(device.isObject(), "no network in the driver state: " + started);
             assertEquals(device.get("ip").asText(), started.at("/network/ip").asText(), started.toString());
             assertTrue(inSubnet(device.get("ip").asText()), device.toString());
@@ -331,7 +331,7 @@ class NetworkedTaskIT {
         List<String> lost = new ArrayList<>();
         Map<String, String> ipOwner = new HashMap<>();
         for (Task task : tasks) {
-            JsonNode device = taskRecord(task).at("/networks/0");
+            JsonNode device = taskRecord(task).at("/driver_state/network/devices/0");
             String tap = device.get("tap").asText();
             if (leasesOf(task.id).size() != 1 || !present.contains(tap) || !comments.contains("mirage:" + task.id)) {
                 lost.add(task.name + " (" + device.get("ip").asText() + ", lease " + leasesOf(task.id).size()
@@ -549,7 +549,7 @@ class NetworkedTaskIT {
                 .destroy("destroy", task, false);
         GatedProbeRun run = start(script);
         run.awaitGate("running", GATE_WAIT);
-        JsonNode device = taskRecord(task).get("networks").get(0);
+        JsonNode device = taskRecord(task).at("/driver_state/network/devices/0");
         String tap = device.get("tap").asText();
         String ip = device.get("ip").asText();
         String mac = device.get("mac").asText();
@@ -634,7 +634,7 @@ class NetworkedTaskIT {
     }
 
     private String guestIp(Task task) throws IOException {
-        return taskRecord(task).at("/networks/0/ip").asText();
+        return taskRecord(task).at("/driver_state/network/devices/0/ip").asText();
     }
 
     /** Until the stand-in reports its network device configured (it then answers ARP, ICMP and UDP). */
@@ -753,7 +753,7 @@ class NetworkedTaskIT {
         for (Path dir : runDirs()) {
             Path record = dir.resolve("task.json");
             if (Files.exists(record) && liveTender(dir).isPresent()) {
-                live.add(JSON.readTree(record.toFile()).get("task_id").asText());
+                live.add(JSON.readTree(record.toFile()).at("/driver_state/task/id").asText());
             }
         }
         return live;

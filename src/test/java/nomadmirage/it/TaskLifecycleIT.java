@@ -123,7 +123,7 @@ class TaskLifecycleIT {
         JsonNode started = r.ok("start-exit3");
         assertTrue(started.at("/handle/config_id_set").booleanValue(), started.toString());
         assertEquals(exit3.id, started.at("/handle/config_id").textValue());
-        assertEquals(exit3.id, started.at("/handle/driver_state/task_id").textValue(), "driver_state: " + started);
+        assertEquals(exit3.id, started.at("/handle/driver_state/task/id").textValue(), "driver_state: " + started);
         assertEquals("running", started.at("/handle/state").textValue());
 
         JsonNode wait = r.ok("wait-exit3");
@@ -267,8 +267,9 @@ class TaskLifecycleIT {
         assertTrue(usr1Events.contains("Sent SIGHUP to the tender"), usr1Events.toString());
         assertTrue(usr1Events.stream().anyMatch(e -> e.contains("killed by signal 1")), usr1Events.toString());
 
-        JsonNode stop = r.ok("stop");
-        assertTrue(stop.get("elapsed_ms").longValue() < 5000, "SIGTERM should end hvt before the kill timeout: " + stop);
+        r.ok("stop");
+        assertFalse(r.events(0, run).stream().anyMatch(e -> e.contains("killing the tender")),
+                "SIGTERM should end hvt before the kill timeout: " + r.events(0, run));
         JsonNode wait = r.ok("wait");
         assertEquals(1, exitCode(wait), "hvt exits 1 on SIGTERM: " + wait);
         assertEquals(0, wait.get("signal").intValue(), wait.toString());
@@ -278,8 +279,11 @@ class TaskLifecycleIT {
 
         r.ok("stop-again");
         r.ok("destroy");
-        r.ok("destroy-again");
-        assertTrue(r.error("inspect-destroyed").contains("not known"), r.step("inspect-destroyed").toString());
+        // Nomad's ErrTaskNotFound, as its built-in drivers answer, for every call on a destroyed task.
+        assertTrue(r.error("destroy-again").contains("code = NotFound desc = task not found for given id"),
+                r.step("destroy-again").toString());
+        assertTrue(r.error("inspect-destroyed").contains("code = NotFound desc = task not found for given id"),
+                r.step("inspect-destroyed").toString());
         r.ok("destroy-usr1");
 
         // spt installs no handler: SIGTERM kills it, reported as Nomad's executor reports it.
@@ -292,11 +296,11 @@ class TaskLifecycleIT {
     }
 
     @Test
-    void stoppingAQemuGuestThatIgnoresPowerdownFallsBackToTheSignal() throws Exception {
+    void stoppingAQemuGuestSendsTheKillSignalAtOnce() throws Exception {
         Task hang = task("hang", "virtio-hello.virtio").args("--hang");
         Result r = new TaskScript(pluginConfig()).launch()
                 .start("start", hang).waitAsync("open-wait", hang)
-                // The guest printed: qemu is up, its QMP socket listens.
+                // The guest printed: qemu is up.
                 .awaitFile("booted", hang.stdout, "Hello from a virtio unikernel", "30s")
                 .inspect("inspect", hang)
                 .stop("stop", hang, "4s", "SIGTERM")
@@ -309,21 +313,20 @@ class TaskLifecycleIT {
         JsonNode inspect = r.ok("inspect");
         assertEquals("running", inspect.get("state").textValue(), inspect.toString());
         String argv = inspect.at("/driver_attributes/argv").textValue();
-        assertTrue(argv.contains("-qmp unix:"), argv);
+        // Solo5 guests cannot act on a power button (acpi=off): no QMP socket, no power-down attempt.
+        assertFalse(argv.contains("-qmp"), argv);
 
-        JsonNode stop = r.ok("stop");
-        long stopMs = stop.get("elapsed_ms").longValue();
-        // Power-down gets half the timeout (2 s) before SIGTERM; SIGKILL would only come after 4 s.
-        assertTrue(stopMs >= 1900 && stopMs < 4000, "stop took " + stopMs + " ms: " + stop);
+        r.ok("stop");
         JsonNode wait = r.ok("wait");
         assertEquals(0, wait.get("signal").intValue(), wait.toString());
-        assertEquals(0, exitCode(wait), "qemu ends with status 0 on SIGTERM: " + wait);
         List<String> events = r.events(0, hang);
-        assertTrue(events.contains("Asked the guest to power down (QMP system_powerdown)"), events.toString());
+        assertFalse(events.stream().anyMatch(e -> e.toLowerCase(java.util.Locale.ROOT).contains("power down")),
+                events.toString());
+        // SIGTERM ended qemu before the 4 s timeout: the driver never had to escalate to SIGKILL.
         assertFalse(events.stream().anyMatch(e -> e.contains("killing the tender")), events.toString());
         assertTrue(events.stream().anyMatch(e -> e.contains("qemu exited with status 0")), events.toString());
         r.ok("destroy");
-        assertFalse(Files.exists(hang.taskDir.resolve(".mirage/qmp.sock")), "the QMP socket must be removed");
+        assertFalse(Files.exists(hang.taskDir.resolve(".mirage")), "nothing of the driver's in the task directory");
     }
 
     @Test
