@@ -14,6 +14,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.stream.Stream;
+import nomadmirage.testing.GatedProbeRun;
 import nomadmirage.testing.TaskScript;
 import nomadmirage.testing.TaskScript.Result;
 import nomadmirage.testing.TaskScript.Task;
@@ -327,6 +328,77 @@ class TaskLifecycleIT {
         assertTrue(events.stream().anyMatch(e -> e.contains("qemu exited with status 0")), events.toString());
         r.ok("destroy");
         assertFalse(Files.exists(hang.taskDir.resolve(".mirage")), "nothing of the driver's in the task directory");
+    }
+
+    /**
+     * Nomad retries StartTask with the same task id after the plugin died during the first attempt
+     * (taskrunner: ErrPluginShutdown → initDriver → StartTask again). Nothing of that attempt was
+     * reported to Nomad: the retry must succeed and leave exactly one tender, the new one.
+     */
+    @Test
+    void aStartRetriedAfterThePluginDiedReplacesWhatTheCutShortStartLeft() throws Exception {
+        Task serve = task("serve", "standin-hello.hvt").args("--standin-print=serving", "--standin-run");
+        Result r = new TaskScript(pluginConfig()).launch()
+                .start("start-1", serve)
+                .inspect("inspect-1", serve)
+                .killPlugin("crash")
+                .launch()
+                .start("start-2", serve)
+                .inspect("inspect-2", serve)
+                .destroy("destroy", serve, true)
+                .run(tmp);
+
+        r.ok("start-1");
+        long first = Long.parseLong(r.ok("inspect-1").at("/driver_attributes/pid").textValue());
+        JsonNode retried = r.ok("start-2");
+        assertEquals("running", retried.at("/handle/state").textValue(), retried.toString());
+        long second = Long.parseLong(r.ok("inspect-2").at("/driver_attributes/pid").textValue());
+        assertNotEquals(first, second, "the retry must start its own tender");
+        assertFalse(ProcessHandle.of(first).map(ProcessHandle::isAlive).orElse(false),
+                "the cut-short start's tender " + first + " still runs");
+        assertTrue(r.events(1, serve).stream().anyMatch(e -> e.contains("earlier start of this task")),
+                r.events(1, serve).toString());
+        r.ok("destroy");
+        assertEquals(List.of(), runDirs());
+    }
+
+    /**
+     * Tasks Nomad no longer holds after a plugin restart — an ended one whose DestroyTask was lost and a
+     * running one whose handle was never recovered — are cleaned up by the periodic reconcile: the
+     * orphaned tender is stopped and both run directories removed.
+     */
+    @Test
+    void reconcileStopsOrphanedTendersAndRemovesRunDirectoriesOfLostDestroys() throws Exception {
+        Path gates = Files.createDirectory(tmp.resolve("gates"));
+        Task ended = task("ended", "standin-hello.hvt").args("--standin-print=done");
+        Task orphan = task("orphan", "standin-hello.hvt").args("--standin-run");
+        TaskScript script = new TaskScript(pluginConfig("reconcile_delay", "1s", "reconcile_interval", "1s")).launch()
+                .start("start-ended", ended)
+                .start("start-orphan", orphan)
+                .inspect("inspect-orphan", orphan)
+                .waitTask("wait-ended", ended, "20s")
+                .killPlugin("crash")
+                .launch()
+                .gate(gates, "relaunched", "60s")
+                .noCleanup();
+        List<String> log = new java.util.concurrent.CopyOnWriteArrayList<>();
+        try (GatedProbeRun run = GatedProbeRun.start(script, gates, tmp, TestEnv.launcher())) {
+            run.awaitGate("relaunched", java.time.Duration.ofSeconds(60));
+            long deadline = System.nanoTime() + java.time.Duration.ofSeconds(30).toNanos();
+            while (!runDirs().isEmpty()) {
+                assertTrue(System.nanoTime() < deadline, "run directories still there: " + runDirs() + "\n"
+                        + run.logTail(40));
+                Thread.sleep(100);
+            }
+            run.release("relaunched");
+            Result r = run.finish(java.time.Duration.ofSeconds(60));
+            long pid = Long.parseLong(r.ok("inspect-orphan").at("/driver_attributes/pid").textValue());
+            assertFalse(ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false), "orphaned tender " + pid + " runs");
+            log.addAll(run.log());
+        }
+        assertTrue(log.stream().anyMatch(l -> l.contains("stopped an orphaned tender")), String.join("\n", log));
+        assertTrue(log.stream().anyMatch(l -> l.contains("removed an orphaned run directory") && l.contains("ended")),
+                String.join("\n", log));
     }
 
     @Test
