@@ -111,7 +111,7 @@ public final class IpCommandHostNetwork implements HostNetwork {
 
     @Override
     public List<String> taps() throws NetworkSetupException {
-        return linkNames(commands.require("ip", "-o", "link", "show", "type", "tun")).stream()
+        return linkNames(commands.list("ip", "-o", "link", "show", "type", "tun")).stream()
                 .filter(TapNames::isOurs).toList();
     }
 

@@ -4,7 +4,10 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.locks.ReentrantLock;
 import nomadmirage.proc.CommandResult;
 import nomadmirage.proc.CommandRunner;
@@ -13,6 +16,11 @@ import nomadmirage.proc.CommandRunner;
  * {@link Firewall} over the iptables tools (either backend). Batches go to
  * iptables-restore as a file argument, so everything runs through the plain
  * command runner and inherits its prefix (e.g. {@code ip netns exec}).
+ *
+ * <p>Rules are read chain by chain ({@code iptables -t TABLE -S CHAIN}), not from a whole
+ * {@code iptables-save}: that prints every other program's rules too (a kube-proxy node has
+ * tens of thousands in nat), and with the nf_tables backend it costs seconds where one chain
+ * costs milliseconds. A listing whose output was truncated is an error, never parsed.
  */
 public final class IptablesFirewall implements Firewall {
     /** Wait for the legacy xtables lock instead of failing; the nft backend ignores it. */
@@ -64,9 +72,41 @@ public final class IptablesFirewall implements Firewall {
         return text.length() <= 4000 ? text : text.substring(0, 4000) + "\n... (" + text.length() + " characters)";
     }
 
+    /**
+     * The rules of our chains, chain by chain in {@link Chain} order. A chain that does not
+     * exist (the host is not set up yet) has no rules; whether it exists is asked only when
+     * listing it failed, because the tools word that error differently (legacy: "No
+     * chain/target/match by that name", nf_tables 1.8.9: "chain ... is incompatible").
+     */
     @Override
     public List<SavedRule> rules() throws NetworkSetupException {
-        return IptablesSave.ourRules(commands.require("iptables-save"));
+        List<SavedRule> rules = new ArrayList<>();
+        Map<String, String> savedTables = new HashMap<>();
+        for (Chain chain : Chain.values()) {
+            CommandResult listed = commands.attemptListing("iptables", "-w", WAIT_SECONDS, "-t", chain.table(), "-S",
+                    chain.chainName());
+            if (listed.succeeded()) {
+                rules.addAll(IptablesSave.chainRules(chain, HostCommands.whole(listed)));
+                continue;
+            }
+            if (listed.timedOut()) {
+                throw HostCommands.failure(listed);
+            }
+            String saved;
+            try {
+                saved = savedTables.containsKey(chain.table()) ? savedTables.get(chain.table())
+                        : commands.list("iptables-save", "-t", chain.table());
+            } catch (NetworkSetupException e) {
+                NetworkSetupException failure = HostCommands.failure(listed);
+                failure.addSuppressed(e);
+                throw failure;
+            }
+            savedTables.put(chain.table(), saved);
+            if (IptablesSave.declaresChain(saved, chain.chainName())) {
+                throw HostCommands.failure(listed);
+            }
+        }
+        return rules;
     }
 
     @Override

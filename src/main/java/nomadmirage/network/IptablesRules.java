@@ -2,7 +2,11 @@ package nomadmirage.network;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
+import java.util.Set;
+import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import java.util.stream.Collectors;
 import nomadmirage.config.Ipv4Cidr;
 
 /**
@@ -18,6 +22,10 @@ public final class IptablesRules {
     /** xt_comment keeps 255 bytes plus NUL. */
     private static final int MAX_COMMENT = 255;
     private static final String[] PROTOCOLS = {"tcp", "udp"};
+    /** A DNAT rule as {@link #taskRules} writes it (and iptables prints it back). */
+    private static final Pattern DNAT = Pattern.compile("(?:-d (?<ip>\\d{1,3}(?:\\.\\d{1,3}){3})/32 )?"
+            + "-p (?<proto>tcp|udp) -m (?<module>tcp|udp) --dport (?<port>\\d{1,5})"
+            + "(?: -m addrtype --dst-type LOCAL)? -m comment --comment \\S.* -j DNAT --to-destination \\S+");
 
     private IptablesRules() {
     }
@@ -87,6 +95,81 @@ public final class IptablesRules {
                 // route_localnet on the bridge lets guests address the host's 127.0.0.0/8; only replies may pass.
                 rule(Chain.IN, "-d 127.0.0.0/8 -i " + bridge + " -m conntrack ! --ctstate RELATED,ESTABLISHED" + tag
                         + " -j DROP"));
+    }
+
+    /**
+     * What a DNAT rule of ours forwards: a protocol, a host port, and the host address ({@code -d},
+     * empty when the rule takes every local address). Empty for any other rule, and for a rule
+     * with a shape we do not write (a negation, a port range, a network as destination).
+     */
+    static Optional<HostEndpoint> forwardedEndpoint(SavedRule rule) {
+        if (!rule.table().equals(Chain.PRE.table())
+                || !(rule.chain().equals(Chain.PRE.chainName()) || rule.chain().equals(Chain.OUT.chainName()))) {
+            return Optional.empty();
+        }
+        Matcher m = DNAT.matcher(rule.spec());
+        if (!m.matches() || !m.group("proto").equals(m.group("module"))) {
+            return Optional.empty();
+        }
+        int port = Integer.parseInt(m.group("port"));
+        if (port < 1 || port > 65535) {
+            return Optional.empty();
+        }
+        return Optional.of(new HostEndpoint(m.group("proto"), m.group("ip") == null ? "" : m.group("ip"), port));
+    }
+
+    /**
+     * The DNAT rules of other tasks in {@code present} that would shadow one of the forwards in
+     * {@code wanted} (the rules {@link #taskRules} made for {@code taskId}): same protocol and host
+     * port, on the same address or with either side taking every local address. Rules are
+     * matched in chain order, so such a rule, being older, would win over the new task's.
+     */
+    static List<SavedRule> shadowing(String taskId, List<SavedRule> wanted, List<SavedRule> present) {
+        String own = comment(taskId);
+        List<HostEndpoint> forwarded = wanted.stream().map(IptablesRules::forwardedEndpoint).flatMap(Optional::stream)
+                .toList();
+        if (forwarded.isEmpty()) {
+            return List.of();
+        }
+        Set<Integer> ports = forwarded.stream().map(HostEndpoint::port).collect(Collectors.toSet());
+        return present.stream()
+                .filter(rule -> ports.contains(dport(rule.spec())))
+                .filter(rule -> rule.comment().filter(IptablesRules::isTaskComment).filter(c -> !c.equals(own)).isPresent())
+                .filter(rule -> forwardedEndpoint(rule).filter(e -> forwarded.stream().anyMatch(e::overlaps)).isPresent())
+                .toList();
+    }
+
+    /** The number after the first {@code --dport}, or -1: a cheap first look before the full match. */
+    private static int dport(String spec) {
+        int at = spec.indexOf(" --dport ");
+        if (at < 0) {
+            return -1;
+        }
+        int value = 0;
+        int digits = 0;
+        for (int i = at + " --dport ".length(); i < spec.length() && Character.isDigit(spec.charAt(i)) && digits < 6; i++) {
+            value = value * 10 + (spec.charAt(i) - '0');
+            digits++;
+        }
+        return digits == 0 ? -1 : value;
+    }
+
+    /** The owner a task comment names: the task id, or {@code ~HASH} for an id that had to be hashed. */
+    static String owner(String comment) {
+        return comment.startsWith(COMMENT_PREFIX) ? comment.substring(COMMENT_PREFIX.length()) : comment;
+    }
+
+    /** A host endpoint a task forwards; an empty {@code address} is every local address. */
+    record HostEndpoint(String protocol, String address, int port) {
+        boolean overlaps(HostEndpoint other) {
+            return protocol.equals(other.protocol) && port == other.port
+                    && (address.isEmpty() || other.address.isEmpty() || address.equals(other.address));
+        }
+
+        @Override
+        public String toString() {
+            return (address.isEmpty() ? "*" : address) + ":" + port + "/" + protocol;
+        }
     }
 
     /** One batch that deletes the given rules (as listed by iptables-save). */

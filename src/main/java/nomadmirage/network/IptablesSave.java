@@ -6,7 +6,10 @@ import java.util.Optional;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
-/** Parses {@code iptables-save} output into the rules of our chains. */
+/**
+ * Parses {@code iptables-save} output, and {@code iptables -S CHAIN} output (the same rule
+ * syntax, one chain), into the rules of our chains.
+ */
 public final class IptablesSave {
     private static final Pattern COMMENT = Pattern.compile("(?:^|\\s)--comment\\s+(?:\"((?:[^\"\\\\]|\\\\.)*)\"|(\\S+))");
 
@@ -34,6 +37,34 @@ public final class IptablesSave {
             }
         }
         return rules;
+    }
+
+    /**
+     * The rules of one of our chains as {@code iptables -t TABLE -S CHAIN} prints them: a
+     * {@code -N CHAIN} line, then one {@code -A CHAIN spec} line per rule, in chain order.
+     */
+    public static List<SavedRule> chainRules(Chain chain, String listing) {
+        List<SavedRule> rules = new ArrayList<>();
+        String prefix = "-A " + chain.chainName() + " ";
+        for (String raw : listing.split("\n")) {
+            String line = raw.strip();
+            if (line.startsWith(prefix)) {
+                String spec = line.substring(prefix.length());
+                rules.add(new SavedRule(chain.table(), chain.chainName(), spec, comment(spec)));
+            }
+        }
+        return rules;
+    }
+
+    /** Whether {@code iptables-save -t TABLE} output declares the chain ({@code :NAME POLICY [p:b]}). */
+    static boolean declaresChain(String saveOutput, String chainName) {
+        String prefix = ":" + chainName + " ";
+        for (String raw : saveOutput.split("\n")) {
+            if (raw.strip().startsWith(prefix)) {
+                return true;
+            }
+        }
+        return false;
     }
 
     static Optional<String> comment(String spec) {

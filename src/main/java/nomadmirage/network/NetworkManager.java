@@ -71,8 +71,10 @@ public final class NetworkManager {
 
     /**
      * Leases an address for each device, creates its tap (owned by uid/gid) and
-     * installs the task's port forwards in one batch. On any failure everything
-     * acquired is undone before the exception is thrown.
+     * installs the task's port forwards in one batch. That batch also deletes any other
+     * task's forward of the same host port (protocol and address), which a failed detach
+     * may have left and which would otherwise shadow this task's; each is logged at warn.
+     * On any failure everything acquired is undone before the exception is thrown.
      *
      * @throws InvalidNetworkRequestException when the request itself cannot be satisfied
      */
@@ -117,7 +119,17 @@ public final class NetworkManager {
                         request.forwards()));
             }
             rollback.add(() -> rules.removeTask(taskId));
-            firewall.apply(IptablesRules.forTask(taskId, attached));
+            List<SavedRule> wanted = IptablesRules.taskRules(taskId, attached);
+            if (!wanted.isEmpty()) {
+                for (SavedRule evicted : rules.install(taskId, wanted)) {
+                    // Left by a task whose detach did not finish; it would have taken this task's traffic.
+                    log.warn("removed another task's port forward for a host port this task now forwards",
+                            "task_id", taskId,
+                            "evicted_task_id", IptablesRules.owner(evicted.comment().orElse("")),
+                            "host_endpoint", IptablesRules.forwardedEndpoint(evicted).map(Object::toString).orElse(""),
+                            "rule", evicted.describe());
+                }
+            }
             rollback.commit();
             NetworkTeardown teardown = new NetworkTeardown(taskId, attached.stream().map(DeviceAttachment::tap).toList(),
                     attached.stream().map(DeviceAttachment::ip).toList());

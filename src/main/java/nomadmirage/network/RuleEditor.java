@@ -4,7 +4,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.function.Predicate;
 
-/** Removes and reconciles rules in our chains by what {@code iptables-save} shows. */
+/** Removes, installs and reconciles rules in our chains by what the firewall lists. */
 final class RuleEditor {
     private final Firewall firewall;
 
@@ -46,9 +46,45 @@ final class RuleEditor {
      * Returns whether anything changed.
      */
     boolean sync(String comment, List<SavedRule> wanted) throws NetworkSetupException {
-        List<SavedRule> present = firewall.rules().stream()
-                .filter(rule -> rule.comment().map(comment::equals).orElse(false)).toList();
         RuleBatch batch = new RuleBatch();
+        syncInto(batch, comment, firewall.rules(), wanted);
+        firewall.apply(batch);
+        return !batch.isEmpty();
+    }
+
+    /**
+     * Installs a task's rules ({@link IptablesRules#taskRules}) in one batch that also deletes
+     * every other task's DNAT rule for one of the same host endpoints (see
+     * {@link IptablesRules#shadowing}): such a rule is left by a task whose detach failed, and
+     * being older it would take the new task's traffic. The task's own rules end up exactly
+     * {@code wanted}, so a retry after a failed batch (a rule we meant to delete vanished in the
+     * meantime) adds nothing twice. Returns the other tasks' rules it deleted.
+     */
+    List<SavedRule> install(String taskId, List<SavedRule> wanted) throws NetworkSetupException {
+        try {
+            return installOnce(taskId, wanted);
+        } catch (NetworkSetupException first) {
+            try {
+                return installOnce(taskId, wanted);
+            } catch (NetworkSetupException second) {
+                second.addSuppressed(first);
+                throw second;
+            }
+        }
+    }
+
+    private List<SavedRule> installOnce(String taskId, List<SavedRule> wanted) throws NetworkSetupException {
+        List<SavedRule> present = firewall.rules();
+        List<SavedRule> evicted = IptablesRules.shadowing(taskId, wanted, present);
+        RuleBatch batch = IptablesRules.removal(evicted);
+        syncInto(batch, IptablesRules.comment(taskId), present, wanted);
+        firewall.apply(batch);
+        return evicted;
+    }
+
+    private static void syncInto(RuleBatch batch, String comment, List<SavedRule> listed, List<SavedRule> wanted) {
+        List<SavedRule> present = listed.stream()
+                .filter(rule -> rule.comment().map(comment::equals).orElse(false)).toList();
         List<SavedRule> kept = new ArrayList<>();
         for (SavedRule rule : present) {
             boolean isWanted = wanted.stream().anyMatch(rule::sameRule);
@@ -64,7 +100,5 @@ final class RuleEditor {
                 batch.add(rule.table(), rule.appendLine());
             }
         }
-        firewall.apply(batch);
-        return !batch.isEmpty();
     }
 }

@@ -2,21 +2,32 @@ package nomadmirage.proc;
 
 import java.io.IOException;
 import java.io.InputStream;
+import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 
-/** Runs commands as child processes; output is captured up to a bound. */
+/**
+ * Runs commands as child processes; output is captured up to a bound per stream. Output past
+ * the bound is read and dropped (so the child never blocks on a full pipe) and the result is
+ * marked {@link CommandResult#truncated() truncated}.
+ */
 public final class ProcessCommandRunner implements CommandRunner {
-    private static final int MAX_OUTPUT_BYTES = 1 << 20;
-
     @Override
     public CommandResult run(List<String> argv, Duration timeout) throws IOException {
+        return run(argv, timeout, DEFAULT_MAX_OUTPUT_BYTES);
+    }
+
+    @Override
+    public CommandResult run(List<String> argv, Duration timeout, int maxOutputBytes) throws IOException {
+        if (maxOutputBytes < 0) {
+            throw new IllegalArgumentException("negative output bound " + maxOutputBytes);
+        }
         Process process = new ProcessBuilder(argv).redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null"))).start();
-        CompletableFuture<String> out = CompletableFuture.supplyAsync(() -> readBounded(process.getInputStream()));
-        CompletableFuture<String> err = CompletableFuture.supplyAsync(() -> readBounded(process.getErrorStream()));
+        CompletableFuture<Captured> out = CompletableFuture.supplyAsync(() -> readBounded(process.getInputStream(), maxOutputBytes));
+        CompletableFuture<Captured> err = CompletableFuture.supplyAsync(() -> readBounded(process.getErrorStream(), maxOutputBytes));
         boolean finished;
         try {
             finished = process.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS);
@@ -29,16 +40,23 @@ public final class ProcessCommandRunner implements CommandRunner {
             Thread.currentThread().interrupt();
             throw new IOException("interrupted while running " + argv.getFirst(), e);
         }
-        return new CommandResult(argv, finished ? process.exitValue() : -1, out.join(), err.join(), !finished);
+        Captured stdout = out.join();
+        Captured stderr = err.join();
+        return new CommandResult(argv, finished ? process.exitValue() : -1, stdout.text(), stderr.text(), !finished,
+                stdout.truncated() || stderr.truncated());
     }
 
-    private static String readBounded(InputStream in) {
+    private record Captured(String text, boolean truncated) {
+    }
+
+    private static Captured readBounded(InputStream in, int maxBytes) {
         try (in) {
-            byte[] bytes = in.readNBytes(MAX_OUTPUT_BYTES);
-            in.transferTo(java.io.OutputStream.nullOutputStream());
-            return new String(bytes, StandardCharsets.UTF_8);
+            byte[] bytes = in.readNBytes(maxBytes);
+            long dropped = in.transferTo(OutputStream.nullOutputStream());
+            return new Captured(new String(bytes, StandardCharsets.UTF_8), dropped > 0);
         } catch (IOException e) {
-            return "";
+            // The stream broke off: whatever it had is not all of it.
+            return new Captured("", true);
         }
     }
 }

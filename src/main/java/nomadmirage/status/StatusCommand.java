@@ -68,7 +68,7 @@ public final class StatusCommand implements Callable<Integer> {
 
     private final CommandRunner hostCommands;
 
-    /** {@code hostCommands} runs ip and iptables-save to read the host network. */
+    /** {@code hostCommands} runs ip and iptables to read the host network. */
     public StatusCommand(CommandRunner hostCommands) {
         this.hostCommands = hostCommands;
     }

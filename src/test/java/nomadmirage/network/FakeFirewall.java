@@ -9,6 +9,9 @@ final class FakeFirewall implements Firewall {
     final List<SavedRule> rules = new ArrayList<>();
     boolean failApply;
     int ensureCalls;
+    int applyCalls;
+    /** Runs (once) at the start of the next apply, as another process changing the rules would. */
+    Runnable beforeApply;
 
     @Override
     public void ensureChains() {
@@ -22,6 +25,12 @@ final class FakeFirewall implements Firewall {
 
     @Override
     public synchronized void apply(RuleBatch batch) throws NetworkSetupException {
+        applyCalls++;
+        if (beforeApply != null) {
+            Runnable hook = beforeApply;
+            beforeApply = null;
+            hook.run();
+        }
         if (failApply && batch.lines().stream().anyMatch(l -> l.startsWith("-A"))) {
             throw new NetworkSetupException("network command failed: iptables-restore: exited 1: line 2 failed");
         }

@@ -1,6 +1,8 @@
 package nomadmirage.network;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.List;
 import java.util.Optional;
@@ -71,5 +73,38 @@ class IptablesSaveTest {
     @Test
     void emptyOutputHasNoRules() {
         assertEquals(List.of(), IptablesSave.ourRules(""));
+    }
+
+    @Test
+    void chainListingGivesThatChainsRulesInOrder() {
+        String listing = """
+                -N NOMAD_MG_OUT
+                -A NOMAD_MG_OUT -p tcp -m tcp --dport 8080 -m addrtype --dst-type LOCAL -m comment --comment "mirage:a/web/1" -j DNAT --to-destination 10.99.0.2:80
+                -A NOMAD_MG_OUT -p udp -m udp --dport 8080 -m comment --comment "with \\"quotes\\"" -j RETURN
+                -A NOMAD_MG_OUTX -j RETURN
+                """;
+        List<SavedRule> rules = IptablesSave.chainRules(Chain.OUT, listing);
+        assertEquals(2, rules.size());
+        assertEquals(new SavedRule("nat", "NOMAD_MG_OUT", "-p tcp -m tcp --dport 8080 -m addrtype --dst-type LOCAL"
+                + " -m comment --comment \"mirage:a/web/1\" -j DNAT --to-destination 10.99.0.2:80",
+                Optional.of("mirage:a/web/1")), rules.get(0));
+        assertEquals(Optional.of("with \"quotes\""), rules.get(1).comment());
+        assertEquals(List.of(), IptablesSave.chainRules(Chain.OUT, "-N NOMAD_MG_OUT\n"));
+    }
+
+    @Test
+    void aChainListingParsesLikeTheSameChainInIptablesSave() {
+        StringBuilder listing = new StringBuilder("-N NOMAD_MG_PRE\n");
+        SAMPLE.lines().filter(l -> l.startsWith("-A NOMAD_MG_PRE ")).forEach(l -> listing.append(l).append('\n'));
+        assertEquals(IptablesSave.ourRules(SAMPLE).stream().filter(r -> r.chain().equals("NOMAD_MG_PRE")).toList(),
+                IptablesSave.chainRules(Chain.PRE, listing.toString()));
+    }
+
+    @Test
+    void chainDeclarations() {
+        assertTrue(IptablesSave.declaresChain(SAMPLE, "NOMAD_MG_PRE"));
+        assertTrue(IptablesSave.declaresChain(SAMPLE, "PREROUTING"));
+        assertFalse(IptablesSave.declaresChain(SAMPLE, "NOMAD_MG_OUT"));
+        assertFalse(IptablesSave.declaresChain(SAMPLE, "NOMAD_MG"), "a prefix of a declared name is not declared");
     }
 }

@@ -5,7 +5,8 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.io.OutputStream;
+import java.io.ByteArrayOutputStream;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Optional;
@@ -15,6 +16,7 @@ import nomadmirage.config.Ipv4Cidr;
 import nomadmirage.log.LogLevel;
 import nomadmirage.log.LogSink;
 import nomadmirage.log.Logger;
+import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -32,12 +34,26 @@ class NetworkManagerTest {
     private NetworkManager manager;
     private Ipam ipam;
 
+    private final ByteArrayOutputStream logged = new ByteArrayOutputStream();
+    private LogSink sink;
+    private NetworkSettings settings;
+
     @BeforeEach
     void setUp() {
-        NetworkSettings settings = NetworkSettings.withDefaults("mirage0", Ipv4Cidr.parse("10.99.0.0/24"), stateDir);
-        manager = new NetworkManager(settings, host, firewall,
-                Logger.root("test", new LogSink(OutputStream.nullOutputStream()), LogLevel.OFF));
+        settings = NetworkSettings.withDefaults("mirage0", Ipv4Cidr.parse("10.99.0.0/24"), stateDir);
+        sink = new LogSink(logged);
+        manager = new NetworkManager(settings, host, firewall, Logger.root("test", sink, LogLevel.INFO));
         ipam = new Ipam(settings);
+    }
+
+    @AfterEach
+    void tearDown() {
+        sink.close();
+    }
+
+    private List<String> warnings() {
+        sink.flush(2000);
+        return logged.toString(StandardCharsets.UTF_8).lines().filter(l -> l.contains("\"@level\":\"warn\"")).toList();
     }
 
     private static DeviceRequest web(String device) {
@@ -196,5 +212,85 @@ class NetworkManagerTest {
 
         manager.ensureHostSetup();
         assertTrue(manager.status().bridgePresent());
+    }
+
+    /** Rules a task left behind when its detach failed (no lease, no tap: only rules). */
+    private void staleRules(String taskId, String ip, PortForward... forwards) throws Exception {
+        firewall.apply(IptablesRules.forTask(taskId, List.of(new DeviceAttachment("service",
+                TapNames.forDevice(taskId, "service"), "00:80:41:00:00:01", ip, 24, "10.99.0.1", List.of(forwards)))));
+    }
+
+    private List<SavedRule> rulesOf(String taskId) {
+        return firewall.rules.stream().filter(r -> r.comment().orElse("").equals(IptablesRules.comment(taskId))).toList();
+    }
+
+    @Test
+    void attachEvictsAStaleForwardOfTheSameHostPortInTheSameBatchAndWarnsNamingBothTasks() throws Exception {
+        manager.ensureHostSetup();
+        staleRules("t-dead", "10.99.0.200", PortForward.anyAddress("http", 8080, 80), PortForward.anyAddress("dns", 5353, 53));
+        int applies = firewall.applyCalls;
+        Attachment attachment = manager.attach("t-new", UID, GID, List.of(web("service")));
+        assertEquals(applies + 1, firewall.applyCalls, "eviction and installation are one batch");
+
+        List<SavedRule> for8080 = firewall.rules.stream().filter(r -> IptablesRules.forwardedEndpoint(r)
+                .filter(e -> e.port() == 8080).isPresent()).toList();
+        assertEquals(4, for8080.size(), for8080.toString());
+        assertTrue(for8080.stream().allMatch(r -> r.comment().orElseThrow().equals("mirage:t-new")
+                && r.spec().endsWith(" " + attachment.devices().getFirst().ip() + ":80")), for8080.toString());
+        assertEquals(7, rulesOf("t-new").size());
+        assertEquals(13 - 4, rulesOf("t-dead").size(), "only the shadowing DNAT rules go; reconcile takes the rest");
+
+        List<String> warnings = warnings();
+        assertEquals(4, warnings.size(), warnings.toString());
+        for (String warning : warnings) {
+            assertTrue(warning.contains("\"task_id\":\"t-new\""), warning);
+            assertTrue(warning.contains("\"evicted_task_id\":\"t-dead\""), warning);
+            assertTrue(warning.contains("\"host_endpoint\":\"*:8080/"), warning);
+        }
+    }
+
+    @Test
+    void forwardsOfTheSamePortOnOtherAddressesAreNotEvicted() throws Exception {
+        manager.ensureHostSetup();
+        staleRules("t-other", "10.99.0.200", new PortForward("http", 8080, 80, "192.0.2.11"));
+        manager.attach("t-new", UID, GID, List.of(DeviceRequest.pooled("service",
+                List.of(new PortForward("http", 8080, 80, "192.0.2.10")))));
+        assertEquals(7, rulesOf("t-other").size());
+        assertEquals(List.of(), warnings());
+    }
+
+    @Test
+    void aStaleRuleThatVanishesMeanwhileFailsTheBatchWhichIsRetriedWithoutIt() throws Exception {
+        manager.ensureHostSetup();
+        staleRules("t-dead", "10.99.0.200", PortForward.anyAddress("http", 8080, 80));
+        // t-dead's late detach removes its rules between our listing and our batch.
+        firewall.beforeApply = () -> firewall.rules.removeIf(r -> r.comment().orElse("").equals("mirage:t-dead"));
+        manager.attach("t-new", UID, GID, List.of(web("service")));
+        assertEquals(7, rulesOf("t-new").size(), "installed once, by the retry");
+        assertEquals(List.of(), rulesOf("t-dead"));
+        assertEquals(List.of(), warnings(), "the retry evicted nothing");
+    }
+
+    @Test
+    void aDuplicatedStaleRuleIsEvictedEveryTime() throws Exception {
+        manager.ensureHostSetup();
+        staleRules("t-dead", "10.99.0.200", PortForward.anyAddress("http", 8080, 80));
+        staleRules("t-dead", "10.99.0.200", PortForward.anyAddress("http", 8080, 80));
+        manager.attach("t-new", UID, GID, List.of(web("service")));
+        assertTrue(rulesOf("t-dead").stream().noneMatch(r -> IptablesRules.forwardedEndpoint(r).isPresent()),
+                rulesOf("t-dead").toString());
+        assertEquals(8, warnings().size());
+    }
+
+    @Test
+    void detachFailsInsteadOfReportingSuccessWhenTheListingWasTruncated() throws Exception {
+        RecordingRunner runner = new RecordingRunner()
+                .answerTruncated("iptables -w 10 -t nat -S NOMAD_MG_PRE", "-N NOMAD_MG_PRE\n");
+        NetworkManager overCommands = new NetworkManager(settings, host, new IptablesFirewall(runner, stateDir),
+                Logger.root("test", sink, LogLevel.INFO));
+        NetworkSetupException e = assertThrows(NetworkSetupException.class,
+                () -> overCommands.detach(new NetworkTeardown("t1", List.of(), List.of())));
+        assertTrue(e.getMessage().contains("partial listing"), e.getMessage());
+        assertTrue(runner.commands.stream().noneMatch(c -> c.startsWith("iptables-restore")), runner.commands.toString());
     }
 }

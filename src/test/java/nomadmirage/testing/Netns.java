@@ -73,9 +73,19 @@ public final class Netns implements AutoCloseable {
         return List.of("ip", "netns", "exec", name);
     }
 
-    /** A command runner whose every command runs inside this namespace. */
+    /** A command runner whose every command runs inside this namespace (output bounds passed on). */
     public CommandRunner runner() {
-        return (argv, timeout) -> HOST.run(inside(argv), timeout);
+        return new CommandRunner() {
+            @Override
+            public CommandResult run(List<String> argv, Duration timeout) throws IOException {
+                return HOST.run(inside(argv), timeout);
+            }
+
+            @Override
+            public CommandResult run(List<String> argv, Duration timeout, int maxOutputBytes) throws IOException {
+                return HOST.run(inside(argv), timeout, maxOutputBytes);
+            }
+        };
     }
 
     /** Runs a command inside the namespace and returns how it ended. */
