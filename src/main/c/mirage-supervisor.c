@@ -8,21 +8,47 @@
  *   mirage-supervisor --run-dir DIR [--stdout PATH] [--stderr PATH]
  *       [--user UID --group GID [--groups G1,G2,...]] [--chdir DIR] -- TENDER [ARGS...]
  *
- * The tender gets exactly the environment this program received. Files kept
- * in DIR, each written atomically (tmp, fsync, rename, fsync dir), in
- * "key=value" lines:
- *   supervisor  pid, start_ticks of this process (written before the fork)
- *   tender      pid, start_ticks of the tender (written once exec succeeded)
- *   status      exit_code, signal, core_dumped, exited_at_ns [, errno, failure]
+ * The tender gets exactly the environment this program received. Its stdout
+ * (the unikernel's console) and stderr are pipes to this program, which copies
+ * them to PATH (Nomad's log FIFOs, or plain files) and keeps the last lines
+ * (at most 20 lines, 2 KiB) as crash context:
+ *   - PATH is opened by this program, as root, without following a symlink;
+ *     it must be a FIFO or a regular file (a missing PATH becomes a new
+ *     regular file; /dev/null, or no PATH, discards the output). A FIFO is
+ *     opened only once a reader has it open: the tender is exec'd after both
+ *     outputs are open, as before, and a forwarded TERM meanwhile ends it.
+ *   - a slow reader holds the copy back (and so the tender, as a direct write
+ *     would); a reader that goes away (EPIPE) makes the copy drop output until
+ *     a reader is back, on the same FIFO or on one recreated at PATH. The
+ *     tender never blocks on the tail.
+ *   - once the tender has ended, what it left in the pipes is copied out
+ *     (what a slow reader has not taken 5 s later is dropped) and the outputs
+ *     are closed before console.tail and status are written. A process the
+ *     tender left behind loses its stdout/stderr then; and a supervisor
+ *     killed with SIGKILL leaves the tender a broken pipe (SIGPIPE at its
+ *     next write), where it used to run on unsupervised.
+ * Files kept in DIR, each written atomically (tmp, fsync, rename, fsync dir):
+ *   supervisor    pid, start_ticks of this process (written before the fork)
+ *   tender        pid, start_ticks of the tender (written once exec succeeded)
+ *   console.tail  the last console lines, stdout and stderr interleaved by line
+ *                 ('\r' removed, NUL shown as '?'); written before status, so
+ *                 whoever sees status also sees it
+ *   status        exit_code, signal, core_dumped, exited_at_ns [, errno, failure]
+ * All but console.tail hold "key=value" lines.
  * The first line on stdout is "started PID STARTTICKS" or
- * "exec-failed ERRNO MESSAGE" or "error MESSAGE"; stdout and stderr then go to
- * DIR/supervisor.log so that no pipe to the launching process is kept open.
+ * "exec-failed ERRNO MESSAGE" (also when an output PATH cannot be opened) or
+ * "error MESSAGE"; stdout and stderr then go to DIR/supervisor.log so that no
+ * pipe to the launching process is kept open.
  *
  *   mirage-supervisor --signal SIGNO --pid PID --start-ticks TICKS
  *
  * sends a signal only if PID still is the process that started at TICKS
  * (through a pidfd, so a reused pid is never signalled). Exit 0: sent;
  * 3: that process is gone; 1: error; 2: usage.
+ *
+ *   mirage-supervisor --watch --pid PID --start-ticks TICKS
+ *
+ * blocks until that process has ended.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -38,12 +64,20 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #define EXIT_GONE 3
+
+#define COPY_BUF 16384       /* per stream: one pipe read, then written on */
+#define TAIL_BYTES 2048      /* console.tail holds at most this much... */
+#define TAIL_LINES 20        /* ...and at most this many lines */
+#define TAIL_LINE_MAX 256    /* a longer line goes into the tail in pieces */
+#define DRAIN_MS 5000        /* output left after the tender ended waits this long for a slow reader */
+#define OUTPUT_DISCARD (-2)  /* open_output: the path is the null device */
 
 extern char **environ;
 
@@ -191,6 +225,380 @@ static unsigned long long now_ns(void)
     return (unsigned long long)ts.tv_sec * 1000000000ULL + (unsigned long long)ts.tv_nsec;
 }
 
+static unsigned long long mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (unsigned long long)ts.tv_sec * 1000000000ULL + (unsigned long long)ts.tv_nsec;
+}
+
+/* Why open_output refused a path it could have opened; errno alone would not say. */
+static const char *refusal;
+
+/*
+ * Opens an output path for writing: a FIFO (non-blocking: ENXIO while no reader has it open)
+ * or a regular file (appending). What is checked is what gets opened: an O_PATH descriptor of
+ * the path itself (a symlink is not followed) is checked with fstat, then reopened through
+ * /proc/self/fd. Only a missing path is created (a regular file), and only when create is set.
+ * The null device means "discard the output": OUTPUT_DISCARD, nothing is opened.
+ */
+static int open_output(const char *path, int create)
+{
+    refusal = NULL;
+    for (;;) {
+        int pfd = open(path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+        if (pfd < 0) {
+            if (errno != ENOENT || !create)
+                return -1;
+            int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+            if (fd >= 0 || errno != EEXIST)
+                return fd;
+            continue; /* created meanwhile: look at what it is */
+        }
+        struct stat st;
+        if (fstat(pfd, &st) < 0) {
+            int saved = errno;
+            close(pfd);
+            return errno = saved, -1;
+        }
+        if (S_ISCHR(st.st_mode) && major(st.st_rdev) == 1 && minor(st.st_rdev) == 3) {
+            close(pfd);
+            return OUTPUT_DISCARD;
+        }
+        if (!S_ISFIFO(st.st_mode) && !S_ISREG(st.st_mode)) {
+            int link = S_ISLNK(st.st_mode);
+            close(pfd);
+            refusal = link ? "is a symbolic link, which is not followed" : "is neither a FIFO nor a regular file";
+            return errno = link ? ELOOP : EINVAL, -1;
+        }
+        char proc[64];
+        snprintf(proc, sizeof proc, "/proc/self/fd/%d", pfd);
+        int fd;
+        do
+            fd = open(proc, O_WRONLY | O_APPEND | O_NONBLOCK | O_CLOEXEC);
+        while (fd < 0 && errno == EINTR);
+        int saved = errno;
+        close(pfd);
+        errno = saved;
+        return fd;
+    }
+}
+
+/*
+ * One of the tender's output streams: a pipe from the tender (in), copied to the output path
+ * (out; -1 discards), with the bytes read but not yet written in buf, and the line being
+ * assembled for the tail.
+ */
+struct stream {
+    const char *name, *path;
+    int in, out;
+    int dropping; /* the last write failed (reader gone): output is dropped until one succeeds */
+    unsigned long long next_reopen_ns;
+    size_t off, len, line_len;
+    char line[TAIL_LINE_MAX];
+    char buf[COPY_BUF];
+};
+
+static struct stream streams[2];
+
+/* The last TAIL_BYTES bytes of complete lines, from both streams, in a ring. */
+static struct {
+    char bytes[TAIL_BYTES];
+    size_t head, used;
+    char overwritten; /* the byte the ring last overwrote: '\n' when it starts on a line */
+} tail = {.overwritten = '\n'};
+
+static void tail_put(const char *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (tail.used == TAIL_BYTES)
+            tail.overwritten = tail.bytes[tail.head];
+        else
+            tail.used++;
+        tail.bytes[tail.head] = p[i];
+        tail.head = (tail.head + 1) % TAIL_BYTES;
+    }
+}
+
+static void commit_line(struct stream *s)
+{
+    s->line[s->line_len++] = '\n';
+    tail_put(s->line, s->line_len);
+    s->line_len = 0;
+}
+
+/* Whole lines only go into the ring, so the two streams interleave by line. */
+static void feed_tail(struct stream *s, const char *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        char c = p[i];
+        if (c == '\n') {
+            commit_line(s);
+        } else if (c != '\r') {
+            s->line[s->line_len++] = c == '\0' ? '?' : c;
+            if (s->line_len == TAIL_LINE_MAX - 1)
+                commit_line(s);
+        }
+    }
+}
+
+/* The tail as text (at most TAIL_BYTES bytes and TAIL_LINES lines) into out[TAIL_BYTES + 1]. */
+static void tail_text(char *out)
+{
+    for (int k = 0; k < 2; k++)
+        if (streams[k].line_len > 0)
+            commit_line(&streams[k]);
+    size_t start = (tail.head + TAIL_BYTES - tail.used) % TAIL_BYTES, n = 0;
+    for (size_t i = 0; i < tail.used; i++)
+        out[n++] = tail.bytes[(start + i) % TAIL_BYTES];
+    out[n] = '\0';
+    char *from = out, *end = out + n;
+    if (tail.overwritten != '\n') { /* the ring starts inside a line: drop that piece */
+        char *nl = memchr(out, '\n', n);
+        from = nl != NULL ? nl + 1 : end;
+    }
+    char *p = end;
+    for (int lines = 0; p > from && lines < TAIL_LINES; lines++) {
+        char *q = p - 1; /* the newline ending the line before p */
+        while (q > from && q[-1] != '\n')
+            q--;
+        p = q;
+    }
+    memmove(out, p, (size_t)(end - p) + 1);
+}
+
+static void note(const struct stream *s, const char *what)
+{
+    putf(2, "mirage-supervisor: %s %s: %s\n", s->name, s->path != NULL ? s->path : "(none)", what);
+}
+
+/*
+ * After EPIPE: Nomad's log reader may be back on a FIFO recreated at the same path (a reader
+ * back on the same FIFO needs nothing: the next write succeeds). Tried at most once a second.
+ */
+static int reopen(struct stream *s)
+{
+    unsigned long long now = mono_ns();
+    if (s->path == NULL || s->out < 0 || now < s->next_reopen_ns)
+        return 0;
+    s->next_reopen_ns = now + 1000000000ULL;
+    int fd = open_output(s->path, 0);
+    if (fd < 0)
+        return 0;
+    struct stat st;
+    if (fstat(fd, &st) < 0 || !S_ISFIFO(st.st_mode) || dup3(fd, s->out, O_CLOEXEC) < 0) {
+        close(fd);
+        return 0;
+    }
+    close(fd);
+    note(s, "reopened the path: a reader has it open");
+    return 1;
+}
+
+/* Writes the pending bytes without blocking; some stay pending only while a reader is slow. */
+static void flush(struct stream *s)
+{
+    while (s->len > 0) {
+        if (s->out < 0) {
+            s->len = 0;
+            break;
+        }
+        ssize_t n = write(s->out, s->buf + s->off, s->len);
+        if (n > 0) {
+            if (s->dropping) {
+                note(s, "writing again; the output in between was dropped");
+                s->dropping = 0;
+            }
+            s->off += (size_t)n;
+            s->len -= (size_t)n;
+            continue;
+        }
+        int err = n < 0 ? errno : EIO;
+        if (err == EINTR)
+            continue;
+        if (err == EAGAIN)
+            return;
+        if (err == EPIPE && reopen(s))
+            continue;
+        if (!s->dropping) {
+            char what[200];
+            snprintf(what, sizeof what, "%s; dropping output until it can be written again",
+                     err == EPIPE ? "the reader went away" : strerror(err));
+            note(s, what);
+            s->dropping = 1;
+        }
+        s->len = 0;
+    }
+    s->off = 0;
+}
+
+/* Reads one chunk from the tender and passes it on: 1 if it got bytes, 0 if none now, -1 at EOF. */
+static int pump(struct stream *s)
+{
+    ssize_t n;
+    do
+        n = read(s->in, s->buf, sizeof s->buf);
+    while (n < 0 && errno == EINTR);
+    if (n > 0) {
+        feed_tail(s, s->buf, (size_t)n);
+        s->off = 0;
+        s->len = (size_t)n;
+        flush(s);
+        return 1;
+    }
+    if (n < 0 && errno == EAGAIN)
+        return 0;
+    close(s->in);
+    s->in = -1;
+    return -1;
+}
+
+/* Ended (exited or killed), but not reaped: WNOWAIT keeps the pid ours. */
+static int tender_ended(pid_t pid)
+{
+    siginfo_t info;
+    memset(&info, 0, sizeof info);
+    if (waitid(P_PID, (id_t)pid, &info, WEXITED | WNOWAIT | WNOHANG) < 0)
+        return errno != EINTR; /* the waitpid that follows reports the error */
+    return info.si_pid == pid;
+}
+
+/*
+ * Copies the tender's output until the tender has ended. Reading a stream pauses while its
+ * reader is slow (the pipe then fills and holds the tender back, as a direct write would);
+ * the tail itself never holds anything back. A pidfd says when the tender ended; without one
+ * (kernels before 5.3) that is checked every 100 ms.
+ */
+static void copy_until_exit(pid_t pid, int pidfd)
+{
+    for (;;) {
+        struct pollfd p[3];
+        struct stream *owner[3];
+        nfds_t n = 0;
+        for (int k = 0; k < 2; k++) {
+            struct stream *s = &streams[k];
+            if (s->len > 0)
+                p[n] = (struct pollfd){.fd = s->out, .events = POLLOUT};
+            else if (s->in >= 0)
+                p[n] = (struct pollfd){.fd = s->in, .events = POLLIN};
+            else
+                continue;
+            owner[n++] = s;
+        }
+        nfds_t exit_slot = n;
+        if (pidfd >= 0) {
+            p[n] = (struct pollfd){.fd = pidfd, .events = POLLIN};
+            owner[n++] = NULL;
+        }
+        int r = poll(p, n, pidfd >= 0 ? -1 : 100);
+        if (r < 0 && errno == EINTR)
+            continue; /* a forwarded signal */
+        if (r < 0) {
+            putf(2, "mirage-supervisor: poll: %s\n", strerror(errno));
+            usleep(100000);
+        }
+        for (nfds_t i = 0; r > 0 && i < exit_slot; i++) {
+            if (p[i].revents == 0)
+                continue;
+            if (owner[i]->len > 0)
+                flush(owner[i]);
+            else
+                pump(owner[i]);
+        }
+        if ((pidfd < 0 || r < 0 || p[exit_slot].revents != 0) && tender_ended(pid))
+            return;
+    }
+}
+
+/*
+ * After the tender was reaped: what it left in the pipes is read and passed on (reading stops
+ * at the first empty read: a process it left behind cannot keep this going), waiting up to
+ * DRAIN_MS in all for a slow reader, then the outputs are closed.
+ */
+static void drain(void)
+{
+    unsigned long long deadline = mono_ns() + DRAIN_MS * 1000000ULL;
+    for (int busy = 1; busy;) {
+        busy = 0;
+        for (int k = 0; k < 2; k++) {
+            struct stream *s = &streams[k];
+            while (s->len > 0) {
+                flush(s);
+                unsigned long long now = mono_ns();
+                if (s->len == 0)
+                    break;
+                if (now >= deadline) {
+                    note(s, "the reader did not take the tender's last output in time; the rest is dropped");
+                    s->len = 0;
+                    close(s->out);
+                    s->out = -1;
+                    break;
+                }
+                struct pollfd p = {.fd = s->out, .events = POLLOUT};
+                poll(&p, 1, (int)((deadline - now) / 1000000ULL) + 1);
+            }
+            if (s->in >= 0 && pump(s) > 0)
+                busy = 1;
+            else if (s->in >= 0) {
+                close(s->in);
+                s->in = -1;
+            }
+        }
+    }
+    for (int k = 0; k < 2; k++) {
+        if (streams[k].out >= 0)
+            close(streams[k].out);
+        streams[k].out = -1;
+    }
+}
+
+/*
+ * Opens the output paths, retrying while a FIFO has no reader yet. Returns 0 once they are
+ * open; 1 if the child ended (or reported a failure) meanwhile; -1, with *failure filled in,
+ * when a path cannot be used.
+ */
+static int open_outputs(int report, struct child_failure *failure)
+{
+    int delay_ms = 5, said = 0;
+    for (;;) {
+        const char *waiting = NULL;
+        for (int k = 0; k < 2; k++) {
+            struct stream *s = &streams[k];
+            if (s->path == NULL || s->out >= 0)
+                continue;
+            int fd = open_output(s->path, 1);
+            if (fd >= 0) {
+                s->out = fd;
+            } else if (fd == OUTPUT_DISCARD) {
+                s->path = NULL;
+            } else if (errno == ENXIO) {
+                waiting = s->path;
+            } else {
+                memset(failure, 0, sizeof *failure);
+                failure->err = errno;
+                if (refusal != NULL)
+                    snprintf(failure->message, sizeof failure->message, "%s %s %s", s->name, s->path, refusal);
+                else
+                    snprintf(failure->message, sizeof failure->message, "open %s %s: %s", s->name, s->path,
+                             strerror(errno));
+                one_line(failure->message);
+                return -1;
+            }
+        }
+        if (waiting == NULL)
+            return 0;
+        if (!said) {
+            putf(2, "mirage-supervisor: waiting for a reader on the FIFO %s\n", waiting);
+            said = 1;
+        }
+        struct pollfd p = {.fd = report, .events = POLLIN};
+        if (poll(&p, 1, delay_ms) > 0)
+            return 1;
+        if (delay_ms < 200)
+            delay_ms *= 2;
+    }
+}
+
 static void close_inherited_fds(void)
 {
     /* Descriptors leaked by whoever started us must not stay open for the task's lifetime. */
@@ -329,28 +737,21 @@ static void redirect(int report, int target, const char *path, int flags, const 
         close(fd);
 }
 
-/* Flags to open a console output: a log file is created if missing, but a
- * missing /dev/null must never be created as a regular file. */
-static int output_flags(const char *path)
+static void run_child(const struct options *o, int report, int go, int out, int err)
 {
-    if (path == NULL || strcmp(path, "/dev/null") == 0)
-        return O_WRONLY;
-    return O_WRONLY | O_CREAT | O_APPEND;
-}
-
-static void run_child(const struct options *o, int report)
-{
-    /* First, so that a TERM forwarded while a FIFO open blocks ends this child. */
+    /* First, so that a TERM forwarded while the supervisor waits for a FIFO reader ends this child. */
     for (int sig = 1; sig < NSIG; sig++)
         signal(sig, SIG_DFL);
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
 
-    /* Opened before dropping privileges: the log FIFOs usually belong to root. */
+    /* stdout and stderr are pipes to the supervisor, which copies them to the output paths. */
     redirect(report, 0, "/dev/null", O_RDONLY, "stdin");
-    redirect(report, 1, o->out ? o->out : "/dev/null", output_flags(o->out), "stdout");
-    redirect(report, 2, o->err ? o->err : "/dev/null", output_flags(o->err), "stderr");
+    if (dup2(out, 1) < 0)
+        child_fail(report, errno, "dup2 stdout");
+    if (dup2(err, 2) < 0)
+        child_fail(report, errno, "dup2 stderr");
 
     if (o->uid >= 0) {
         if (setgroups(o->ngroups, o->group_list) < 0)
@@ -363,6 +764,14 @@ static void run_child(const struct options *o, int report)
     if (o->chdir_to != NULL && chdir(o->chdir_to) < 0)
         child_fail(report, errno, "chdir %s", o->chdir_to);
 
+    /* The tender starts once the supervisor holds the output paths (a FIFO: once it has a reader). */
+    char c;
+    ssize_t n;
+    do
+        n = read(go, &c, 1);
+    while (n < 0 && errno == EINTR);
+    if (n != 1)
+        _exit(127); /* the supervisor is gone: never run unsupervised */
     execve(o->argv[0], o->argv, environ);
     child_fail(report, errno, "execve %s", o->argv[0]);
 }
@@ -516,31 +925,53 @@ int main(int argc, char **argv)
     for (int k = 0; k < NFORWARDED; k++)
         sigaction(forwarded[k], &sa, NULL);
 
-    int report[2];
-    if (pipe2(report, O_CLOEXEC) < 0)
+    int report[2], go[2], out[2], err[2];
+    if (pipe2(report, O_CLOEXEC) < 0 || pipe2(go, O_CLOEXEC) < 0 || pipe2(out, O_CLOEXEC) < 0
+        || pipe2(err, O_CLOEXEC) < 0)
         fatal("pipe2");
     pid_t pid = fork();
     if (pid < 0)
         fatal("fork");
     if (pid == 0) {
         close(report[0]);
-        run_child(&o, report[1]);
+        close(go[1]);
+        close(out[0]);
+        close(err[0]);
+        run_child(&o, report[1], go[0], out[1], err[1]);
     }
     tender_pid = pid;
     close(report[1]);
-    /* Forwarding starts now: a TERM while the child blocks opening a FIFO must reach it. */
+    close(go[0]);
+    close(out[1]);
+    close(err[1]);
+    /* Forwarding starts now: a TERM while waiting for a FIFO reader must reach the child. */
     sigprocmask(SIG_SETMASK, &old, NULL);
+
+    streams[0] = (struct stream){.name = "stdout", .path = o.out, .in = out[0], .out = -1};
+    streams[1] = (struct stream){.name = "stderr", .path = o.err, .in = err[0], .out = -1};
+    fcntl(out[0], F_SETFL, O_NONBLOCK);
+    fcntl(err[0], F_SETFL, O_NONBLOCK);
 
     struct child_failure failure;
     size_t got = 0;
-    while (got < sizeof failure) {
-        ssize_t n = read(report[0], (char *)&failure + got, sizeof failure - got);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break;
-        got += (size_t)n;
+    if (open_outputs(report[0], &failure) < 0) {
+        kill(pid, SIGKILL); /* it waits for the go byte: it never ran the tender */
+        got = sizeof failure;
+    } else {
+        ssize_t n;
+        do
+            n = write(go[1], "g", 1); /* EPIPE (ignored) if the child ended meanwhile */
+        while (n < 0 && errno == EINTR);
+        while (got < sizeof failure) {
+            n = read(report[0], (char *)&failure + got, sizeof failure - got);
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n <= 0)
+                break;
+            got += (size_t)n;
+        }
     }
+    close(go[1]);
     close(report[0]);
 
     if (got > 0) {
@@ -579,16 +1010,11 @@ int main(int argc, char **argv)
     putf(1, "started %d %llu\n", (int)pid, ticks);
     log_to_run_dir(o.run_dir);
 
-    siginfo_t info;
-    for (;;) {
-        memset(&info, 0, sizeof info);
-        if (waitid(P_PID, (id_t)pid, &info, WEXITED | WNOWAIT) == 0)
-            break;
-        if (errno != EINTR) {
-            putf(2, "mirage-supervisor: waitid %d: %s\n", (int)pid, strerror(errno));
-            return 1;
-        }
-    }
+    int pidfd = -1;
+#ifdef SYS_pidfd_open
+    pidfd = (int)syscall(SYS_pidfd_open, pid, 0U); /* the unreaped tender: its pid cannot be reused */
+#endif
+    copy_until_exit(pid, pidfd);
     /* Stop forwarding before reaping: after that the pid may belong to someone else. */
     sigprocmask(SIG_BLOCK, &fwd, NULL);
     tender_pid = 0;
@@ -599,6 +1025,12 @@ int main(int argc, char **argv)
             return 1;
         }
     }
+
+    drain();
+    char text[TAIL_BYTES + 1];
+    tail_text(text);
+    if (write_atomic(o.run_dir, "console.tail", text) < 0)
+        putf(2, "mirage-supervisor: writing console.tail: %s\n", strerror(errno));
 
     int exit_code, sig = 0, core = 0;
     if (WIFSIGNALED(wstatus)) {

@@ -20,9 +20,17 @@ public final class TaskHandle {
     private final Object lock = new Object();
     private final List<Consumer<ExitOutcome>> exitListeners = new ArrayList<>();
     private TaskState state;
+    private volatile boolean stopRequested;
+    private final boolean recovered;
     private Instant completedAt;
 
     TaskHandle(TaskId id, TaskRecord record, SupervisedProcess process, TaskState initial) {
+        this(id, record, process, initial, false);
+    }
+
+    /** {@code recovered}: found again after a plugin restart, so a stop asked of an earlier plugin is unknown. */
+    TaskHandle(TaskId id, TaskRecord record, SupervisedProcess process, TaskState initial, boolean recovered) {
+        this.recovered = recovered;
         this.id = id;
         this.record = record;
         this.process = process;
@@ -79,6 +87,16 @@ public final class TaskHandle {
         synchronized (lock) {
             return completedAt;
         }
+    }
+
+    /** The driver asked the tender to end (stop, forced destroy): its end is then no crash. */
+    void markStopRequested() {
+        stopRequested = true;
+    }
+
+    /** True: the driver asked for the end; false: it did not; null: unknown (recovered before the end was seen). */
+    Boolean stopRequested() {
+        return stopRequested ? Boolean.TRUE : recovered ? null : Boolean.FALSE;
     }
 
     /** Moves to {@code target}; an illegal transition is a bug and throws. */

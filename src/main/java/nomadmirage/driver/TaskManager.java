@@ -269,7 +269,7 @@ public final class TaskManager {
         } catch (IOException e) {
             throw new HostFailureException("cannot recover task " + id + " from " + runDir + ": " + e.getMessage(), e);
         }
-        TaskHandle handle = new TaskHandle(id, record, process, TaskState.RUNNING);
+        TaskHandle handle = new TaskHandle(id, record, process, TaskState.RUNNING, true);
         TaskHandle raced = tasks.putIfAbsent(id, handle);
         if (raced != null) {
             return raced;
@@ -296,6 +296,7 @@ public final class TaskManager {
             return;
         }
         long deadline = System.nanoTime() + timeout.toNanos();
+        handle.markStopRequested();
         if (!handle.outcome().isDone()) {
             sendSignal(handle, signal);
             awaitExit(handle, Duration.ofNanos(Math.max(0, deadline - System.nanoTime())));
@@ -323,6 +324,7 @@ public final class TaskManager {
             if (!force) {
                 throw TaskStateException.stillRunning(id);
             }
+            handle.markStopRequested();
             sendSignal(handle, 9);
             awaitExit(handle, KILL_WAIT);
         }
@@ -398,13 +400,23 @@ public final class TaskManager {
 
     private void watchExit(TaskHandle handle) {
         handle.process().exit().whenComplete((status, error) -> {
-            ExitOutcome outcome = error != null
-                    ? new ExitOutcome(-1, 0, "lost track of the tender: " + error.getMessage(), "lost track of the tender")
-                    : ExitOutcome.from(status, handle.tender());
+            Boolean stopRequested = handle.stopRequested();
+            ExitOutcome outcome;
+            if (error != null) {
+                outcome = new ExitOutcome(-1, 0, "lost track of the tender: " + error.getMessage(), "lost track of the tender");
+            } else if (stopRequested == null) {
+                outcome = ExitOutcome.from(status, handle.tender());
+            } else {
+                outcome = ExitOutcome.from(status, handle.tender(), stopRequested);
+            }
             Instant at = status != null && status.exitedAt() != null ? status.exitedAt() : Instant.now();
-            handle.exited(outcome, at);
             emit(handle, "Tender exited: " + outcome.description(), Map.of(
                     "exit_code", Integer.toString(outcome.exitCode()), "signal", Integer.toString(outcome.signal())));
+            if (outcome.abnormal() && !Boolean.TRUE.equals(stopRequested) && !outcome.consoleTail().isEmpty()) {
+                emit(handle, CrashContext.message(outcome.consoleTail()), Map.of("console_tail", outcome.consoleTail()));
+            }
+            // Published after the events, so a waiter that saw the end also finds its crash context.
+            handle.exited(outcome, at);
             log.info("task exited", "task_id", handle.id(), "exit_code", outcome.exitCode(), "signal", outcome.signal(),
                     "description", outcome.description());
         });

@@ -8,8 +8,12 @@ import java.util.Objects;
 /**
  * What to supervise. {@code argv[0]} is executed as given (no PATH search), relative to
  * {@code workingDir} when not absolute; the tender sees exactly {@code environment}.
- * {@code stdoutPath}/{@code stderrPath} may be null (then /dev/null); they are opened for
- * writing before privileges are dropped, blocking until a FIFO has a reader.
+ * The tender's stdout and stderr are pipes to its supervisor, which copies them to
+ * {@code stdoutPath}/{@code stderrPath} and keeps their last lines as the console tail
+ * ({@link ExitStatus#consoleTail()}). A path may be null or /dev/null (the output is then only
+ * kept in the tail); otherwise it must be a FIFO or a regular file, never a symlink, and a
+ * missing one becomes a new regular file. The supervisor opens them as its own user, and
+ * starts the tender once a FIFO has a reader.
  *
  * @param user null to run the tender as the plugin's own user
  */

@@ -26,6 +26,7 @@ import java.util.stream.Collectors;
 public final class NativeSupervisor implements Supervisor {
     public static final Duration DEFAULT_START_TIMEOUT = Duration.ofSeconds(30);
     private static final Duration STOP_GRACE = Duration.ofSeconds(5);
+    private static final Path NULL_DEVICE = Path.of("/dev/null");
 
     private final Path binary;
     private final Duration startTimeout;
@@ -188,10 +189,10 @@ public final class NativeSupervisor implements Supervisor {
 
     private List<String> command(LaunchRequest r, Path dir) {
         List<String> command = new ArrayList<>(List.of(binary.toString(), "--run-dir", dir.toString()));
-        if (r.stdoutPath() != null) {
+        if (!discards(r.stdoutPath())) {
             command.addAll(List.of("--stdout", r.stdoutPath().toString()));
         }
-        if (r.stderrPath() != null) {
+        if (!discards(r.stderrPath())) {
             command.addAll(List.of("--stderr", r.stderrPath().toString()));
         }
         if (r.user() != null) {
@@ -206,6 +207,11 @@ public final class NativeSupervisor implements Supervisor {
         return command;
     }
 
+    /** No output path: the supervisor then keeps only the console tail (it never opens /dev/null for writing). */
+    private static boolean discards(Path output) {
+        return output == null || output.equals(NULL_DEVICE);
+    }
+
     /** A run dir is reused across restarts of a task, but never while its supervisor still runs. */
     private static void prepareRunDir(Path dir) throws IOException {
         Files.createDirectories(dir);
@@ -218,7 +224,7 @@ public final class NativeSupervisor implements Supervisor {
         if (previous.isPresent() && previous.get().isAlive()) {
             throw new IOException("its supervisor (pid " + previous.get().pid() + ") still runs");
         }
-        for (String name : List.of(RunDir.SUPERVISOR, RunDir.TENDER, RunDir.STATUS)) {
+        for (String name : List.of(RunDir.SUPERVISOR, RunDir.TENDER, RunDir.CONSOLE_TAIL, RunDir.STATUS)) {
             Files.deleteIfExists(dir.resolve(name));
         }
     }

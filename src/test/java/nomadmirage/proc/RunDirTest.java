@@ -70,4 +70,35 @@ class RunDirTest {
         assertTrue(e.getMessage().contains("missing"), e.getMessage());
         assertEquals("", RunDir.logTail(dir));
     }
+
+    @Test
+    void theConsoleTailComesWithTheStatusAndIsEmptyWithoutOne() throws IOException {
+        Files.writeString(dir.resolve(RunDir.STATUS), "exit_code=3\nsignal=0\ncore_dumped=0\nexited_at_ns=5\n");
+        assertEquals("", RunDir.readStatus(dir).orElseThrow().consoleTail());
+        assertEquals("", RunDir.readConsoleTail(dir));
+        Files.writeString(dir.resolve(RunDir.CONSOLE_TAIL), "booting\nSolo5: solo5_exit(3) called\n");
+        ExitStatus s = RunDir.readStatus(dir).orElseThrow();
+        assertEquals(3, s.exitCode());
+        assertEquals("booting\nSolo5: solo5_exit(3) called\n", s.consoleTail());
+        assertEquals(s.consoleTail(), RunDir.readConsoleTail(dir));
+        // The status alone (no console.tail) never reads as an error.
+        assertEquals("", RunDir.parseStatus("exit_code=0\nsignal=0\ncore_dumped=0\nexited_at_ns=1\n").consoleTail());
+        assertEquals("", new ExitStatus(0, 0, false, Instant.EPOCH, null, null).consoleTail());
+    }
+
+    @Test
+    void anOversizedConsoleTailIsReadFromItsEndOnWholeLines() throws IOException {
+        StringBuilder text = new StringBuilder();
+        for (int i = 0; text.length() < 3 * RunDir.CONSOLE_TAIL_READ_LIMIT; i++) {
+            text.append("line ").append(i).append('\n');
+        }
+        Files.writeString(dir.resolve(RunDir.CONSOLE_TAIL), text);
+        String tail = RunDir.readConsoleTail(dir);
+        assertTrue(tail.length() <= RunDir.CONSOLE_TAIL_READ_LIMIT, "read " + tail.length());
+        assertTrue(tail.startsWith("line "), tail.substring(0, 20));
+        assertTrue(text.toString().endsWith(tail));
+        // Not UTF-8: replaced, not refused.
+        Files.write(dir.resolve(RunDir.CONSOLE_TAIL), new byte[] {'o', 'k', (byte) 0xff, '\n'});
+        assertEquals("ok\uFFFD\n", RunDir.readConsoleTail(dir));
+    }
 }

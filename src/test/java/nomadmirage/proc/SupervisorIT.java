@@ -115,7 +115,7 @@ class SupervisorIT {
             } catch (IOException e) {
                 throw new IllegalStateException(e);
             }
-        });
+        }, SupervisorIT::onItsOwnThread);
         SupervisedProcess p = supervisor.launch(new LaunchRequest(sh("echo through the fifo"), ENV, tmp, fifo, null,
                 tmp.resolve("run"), null));
         launched.add(p);
@@ -311,18 +311,265 @@ class SupervisorIT {
 
         StatLine stat = StatLine.read(pid).orElseThrow();
         assertEquals(pid, stat.session(), "the supervisor leads its own session");
+        // The only pipes it holds are the tender's stdout and stderr: none leads to the launching JVM.
+        List<String> targets = fdTargets(pid);
+        Set<String> tenderOutputs = Set.copyOf(List.of(fdTarget(p.tender().pid(), 1), fdTarget(p.tender().pid(), 2)));
+        List<String> pipes = targets.stream().filter(t -> t.startsWith("pipe:")).toList();
+        assertEquals(2, pipes.size(), "the tender's stdout and stderr pipes: " + targets);
+        assertEquals(tenderOutputs, Set.copyOf(pipes), "pipes " + targets + " vs the tender's " + tenderOutputs);
+        assertEquals("pid=" + p.tender().pid() + "\nstart_ticks=" + p.tender().startTicks() + "\n",
+                Files.readString(p.runDir().resolve(RunDir.TENDER)));
+    }
+
+    /**
+     * FIFO readers block in open until a writer comes: each gets its own daemon thread, so one
+     * that never gets a writer (a failing test) cannot starve the common pool, which
+     * ProcessCommandRunner needs to read the output of "mirage-supervisor --signal".
+     */
+    private static void onItsOwnThread(Runnable task) {
+        Thread.ofPlatform().daemon().name("fifo-reader").start(task);
+    }
+
+    private static List<String> fdTargets(long pid) throws IOException {
         try (var fds = Files.list(Path.of("/proc", Long.toString(pid), "fd"))) {
-            List<String> targets = fds.map(fd -> {
+            return fds.map(fd -> {
                 try {
                     return Files.readSymbolicLink(fd).toString();
                 } catch (IOException e) {
                     return "?";
                 }
             }).toList();
-            assertTrue(targets.stream().noneMatch(t -> t.startsWith("pipe:")), "holds no pipe: " + targets);
         }
-        assertEquals("pid=" + p.tender().pid() + "\nstart_ticks=" + p.tender().startTicks() + "\n",
-                Files.readString(p.runDir().resolve(RunDir.TENDER)));
+    }
+
+    private static String fdTarget(long pid, int fd) throws IOException {
+        return Files.readSymbolicLink(Path.of("/proc", Long.toString(pid), "fd", Integer.toString(fd))).toString();
+    }
+
+    // --- the console: copied through the supervisor, its tail kept in the run dir -----------------
+
+    private static String numbered(int from, int to) {
+        StringBuilder b = new StringBuilder();
+        for (int i = from; i <= to; i++) {
+            b.append("line ").append(i).append('\n');
+        }
+        return b.toString();
+    }
+
+    @Test
+    void theConsoleTailHoldsTheLastLinesWhileTheFileGetsThemAllInOrder() throws Exception {
+        Path out = tmp.resolve("out.log");
+        SupervisedProcess p = supervisor.launch(new LaunchRequest(
+                sh("i=1; while [ $i -le 30 ]; do echo \"line $i\"; i=$((i+1)); done; exit 3"), ENV, tmp, out, null,
+                tmp.resolve("run"), null));
+        launched.add(p);
+        ExitStatus status = p.exit().get(30, TimeUnit.SECONDS);
+        assertEquals(3, status.exitCode());
+        assertEquals(0, status.signal());
+        assertEquals(numbered(1, 30), Files.readString(out));
+        assertEquals(numbered(11, 30), status.consoleTail(), "the last 20 lines");
+        assertEquals(status.consoleTail(), Files.readString(p.runDir().resolve(RunDir.CONSOLE_TAIL)));
+    }
+
+    @Test
+    void theTailStaysWithin2KiBOfWholeLines() throws Exception {
+        String pad = "x".repeat(150);
+        SupervisedProcess p = launch(sh("i=1; while [ $i -le 30 ]; do echo \"$i " + pad + "\"; i=$((i+1)); done"));
+        String tail = p.exit().get(30, TimeUnit.SECONDS).consoleTail();
+        assertTrue(tail.length() <= 2048, "tail of " + tail.length() + " bytes");
+        List<String> lines = tail.lines().toList();
+        assertEquals(2048 / (4 + pad.length()), lines.size(), tail);
+        assertEquals("30 " + pad, lines.getLast());
+        for (int i = 0; i < lines.size(); i++) {
+            assertEquals((31 - lines.size() + i) + " " + pad, lines.get(i), "whole lines, in order");
+        }
+        // A single line longer than the tail is kept in pieces (the tail is context, not a log).
+        SupervisedProcess q = launch(sh("head -c 5000 /dev/zero | tr '\\0' y; echo; echo last"), tmp.resolve("run2"));
+        String long1 = q.exit().get(30, TimeUnit.SECONDS).consoleTail();
+        assertTrue(long1.length() <= 2048 && long1.endsWith("y\nlast\n"), long1);
+    }
+
+    @Test
+    void stderrIsInTheTailTooAndNoOutputPathStillKeepsTheTail() throws Exception {
+        ExitStatus status = launch(sh("echo to-out; sleep 0.1; echo to-err >&2; printf 'no newline'"))
+                .exit().get(30, TimeUnit.SECONDS);
+        assertEquals("to-out\nto-err\nno newline\n", status.consoleTail());
+    }
+
+    @Test
+    void whoeverSeesTheStatusSeesTheTail() throws Exception {
+        for (int round = 0; round < 5; round++) {
+            Path runDir = tmp.resolve("run" + round);
+            SupervisedProcess p = launch(sh("sleep 0.2; echo round " + round), runDir);
+            Path status = runDir.resolve(RunDir.STATUS);
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+            while (!Files.exists(status) && System.nanoTime() < deadline) {
+                Thread.onSpinWait();
+            }
+            assertTrue(Files.exists(status));
+            assertEquals("round " + round + "\n", Files.readString(runDir.resolve(RunDir.CONSOLE_TAIL)));
+            p.exit().get(30, TimeUnit.SECONDS);
+        }
+    }
+
+    @Test
+    void tenMegabytesOfOutputAreCopiedCompletelyAndPromptly() throws Exception {
+        String script = "seq 1 1400000";
+        byte[] expected = new ProcessBuilder("/bin/sh", "-c", script).start().getInputStream().readAllBytes();
+        assertTrue(expected.length > 10_000_000, "want 10 MB, seq gave " + expected.length);
+
+        Path direct = tmp.resolve("direct.log");
+        long t0 = System.nanoTime();
+        assertEquals(0, new ProcessBuilder("/bin/sh", "-c", script).redirectOutput(direct.toFile()).start().waitFor());
+        long directMs = (System.nanoTime() - t0) / 1_000_000;
+
+        long t = System.nanoTime();
+        assertEquals(0, launch(sh("true"), tmp.resolve("run-true")).exit().get(30, TimeUnit.SECONDS).exitCode());
+        long overheadMs = (System.nanoTime() - t) / 1_000_000;
+
+        Path out = tmp.resolve("big.log");
+        long t1 = System.nanoTime();
+        SupervisedProcess p = supervisor.launch(new LaunchRequest(sh(script + "; exit 5"), ENV, tmp, out, null,
+                tmp.resolve("run"), null));
+        launched.add(p);
+        ExitStatus status = p.exit().get(60, TimeUnit.SECONDS);
+        long fileMs = (System.nanoTime() - t1) / 1_000_000;
+        assertEquals(5, status.exitCode());
+        assertTrue(Arrays.equals(expected, Files.readAllBytes(out)), "the file holds all of it, in order");
+        assertEquals("1399981", status.consoleTail().lines().findFirst().orElseThrow());
+        assertEquals("1400000", status.consoleTail().lines().reduce((a, b) -> b).orElseThrow());
+
+        // Through a FIFO, as from Nomad's log FIFOs.
+        Path fifo = tmp.resolve("big.fifo");
+        assertEquals(0, new ProcessBuilder("mkfifo", fifo.toString()).start().waitFor());
+        CompletableFuture<byte[]> reader = CompletableFuture.supplyAsync(() -> {
+            try {
+                return Files.readAllBytes(fifo);
+            } catch (IOException e) {
+                throw new IllegalStateException(e);
+            }
+        }, SupervisorIT::onItsOwnThread);
+        long t2 = System.nanoTime();
+        SupervisedProcess f = supervisor.launch(new LaunchRequest(sh(script), ENV, tmp, fifo, null,
+                tmp.resolve("run-fifo"), null));
+        launched.add(f);
+        assertEquals(0, f.exit().get(60, TimeUnit.SECONDS).exitCode());
+        long fifoMs = (System.nanoTime() - t2) / 1_000_000;
+        assertTrue(Arrays.equals(expected, reader.get(60, TimeUnit.SECONDS)), "the FIFO reader got all of it, in order");
+
+        double mb = expected.length / 1e6;
+        System.out.printf("console copy: %.1f MB from launch to exit status: to a file %d ms (%.0f MB/s), to a FIFO"
+                + " %d ms (%.0f MB/s); launch to exit status of a tender writing nothing: %d ms; the same shell"
+                + " writing the file itself: %d ms%n", mb, fileMs, mb * 1000 / Math.max(1, fileMs), fifoMs,
+                mb * 1000 / Math.max(1, fifoMs), overheadMs, directMs);
+        assertTrue(fileMs < 15_000 && fifoMs < 15_000, "file " + fileMs + " ms, FIFO " + fifoMs + " ms");
+    }
+
+    private static CompletableFuture<String> firstLineThenClose(Path fifo) {
+        return CompletableFuture.supplyAsync(() -> {
+            try (BufferedReader r = Files.newBufferedReader(fifo)) {
+                return r.readLine();
+            } catch (IOException e) {
+                throw new IllegalStateException(e);
+            }
+        }, SupervisorIT::onItsOwnThread);
+    }
+
+    private static CompletableFuture<String> readAll(Path fifo) {
+        return CompletableFuture.supplyAsync(() -> {
+            try {
+                return Files.readString(fifo);
+            } catch (IOException e) {
+                throw new IllegalStateException(e);
+            }
+        }, SupervisorIT::onItsOwnThread);
+    }
+
+    private static final String SLOW_COUNT = "i=0; while [ $i -lt 60 ]; do echo \"line $i\"; i=$((i+1)); sleep 0.05; done; exit 4";
+
+    private static void assertIncreasingLinesEndingWithTheLast(String text) {
+        List<String> lines = text.lines().toList();
+        assertFalse(lines.isEmpty(), "the second reader got nothing");
+        assertEquals("line 59", lines.getLast(), text);
+        int previous = -1;
+        for (String line : lines) {
+            int n = Integer.parseInt(line.substring("line ".length()));
+            assertTrue(n > previous, "out of order: " + text);
+            previous = n;
+        }
+    }
+
+    @Test
+    void whenTheFifoReaderGoesAwayTheTenderRunsOnAndAReaderThatComesBackGetsTheRest() throws Exception {
+        Path fifo = tmp.resolve("stdout.fifo");
+        assertEquals(0, new ProcessBuilder("mkfifo", fifo.toString()).start().waitFor());
+        CompletableFuture<String> first = firstLineThenClose(fifo);
+        SupervisedProcess p = supervisor.launch(new LaunchRequest(sh(SLOW_COUNT), ENV, tmp, fifo, null,
+                tmp.resolve("run"), null));
+        launched.add(p);
+        assertEquals("line 0", first.get(30, TimeUnit.SECONDS));
+        Thread.sleep(500); // output meanwhile goes nowhere; before, the tender died of SIGPIPE here
+        assertTrue(p.isAlive());
+        CompletableFuture<String> second = readAll(fifo); // as Nomad's logmon after a restart: the same FIFO
+        ExitStatus status = p.exit().get(30, TimeUnit.SECONDS);
+        assertEquals(0, status.signal(), "the tender must not die of SIGPIPE");
+        assertEquals(4, status.exitCode());
+        assertIncreasingLinesEndingWithTheLast(second.get(30, TimeUnit.SECONDS));
+        assertTrue(status.consoleTail().endsWith("line 58\nline 59\n"), status.consoleTail());
+        String log = RunDir.logTail(p.runDir());
+        assertTrue(log.contains("the reader went away"), log);
+    }
+
+    @Test
+    void aFifoRecreatedAtThePathIsReopened() throws Exception {
+        Path fifo = tmp.resolve("stdout.fifo");
+        assertEquals(0, new ProcessBuilder("mkfifo", fifo.toString()).start().waitFor());
+        CompletableFuture<String> first = firstLineThenClose(fifo);
+        SupervisedProcess p = supervisor.launch(new LaunchRequest(sh(SLOW_COUNT), ENV, tmp, fifo, null,
+                tmp.resolve("run"), null));
+        launched.add(p);
+        assertEquals("line 0", first.get(30, TimeUnit.SECONDS));
+        Files.delete(fifo);
+        assertEquals(0, new ProcessBuilder("mkfifo", fifo.toString()).start().waitFor());
+        CompletableFuture<String> second = readAll(fifo); // blocks until the supervisor reopens the path
+        ExitStatus status = p.exit().get(30, TimeUnit.SECONDS);
+        assertEquals(4, status.exitCode());
+        assertIncreasingLinesEndingWithTheLast(second.get(30, TimeUnit.SECONDS));
+        String log = RunDir.logTail(p.runDir());
+        assertTrue(log.contains("reopened"), log);
+    }
+
+    @Test
+    void outputPathsAreNeverFollowedThroughASymlinkNorOpenedWhenNotAFifoOrFile() throws Exception {
+        Path target = Files.writeString(tmp.resolve("elsewhere.txt"), "untouched\n");
+        Path link = Files.createSymbolicLink(tmp.resolve("out.log"), target);
+        LaunchException e = assertThrows(LaunchException.class, () -> supervisor.launch(new LaunchRequest(
+                sh("echo should-not-run"), ENV, tmp, link, null, tmp.resolve("run"), null)));
+        assertTrue(e.getMessage().contains(link + " is a symbolic link"), e.getMessage());
+        assertEquals(40, e.errno(), "ELOOP");
+        assertEquals("untouched\n", Files.readString(target));
+        ExitStatus status = RunDir.readStatus(tmp.resolve("run")).orElseThrow();
+        assertEquals(127, status.exitCode());
+        assertTrue(status.failure().contains("symbolic link"), status.failure());
+
+        Path dir = Files.createDirectory(tmp.resolve("a-directory"));
+        LaunchException notAFile = assertThrows(LaunchException.class, () -> supervisor.launch(new LaunchRequest(
+                sh("true"), ENV, tmp, null, dir, tmp.resolve("run2"), null)));
+        assertTrue(notAFile.getMessage().contains("stderr " + dir + " is neither a FIFO nor a regular file"),
+                notAFile.getMessage());
+    }
+
+    @Test
+    void anExistingFileIsAppendedToAndAMissingOneCreated() throws Exception {
+        Path existing = Files.writeString(tmp.resolve("existing.log"), "before\n");
+        Path missing = tmp.resolve("missing.log");
+        SupervisedProcess p = supervisor.launch(new LaunchRequest(sh("echo out; echo err >&2"), ENV, tmp, existing,
+                missing, tmp.resolve("run"), null));
+        launched.add(p);
+        assertEquals(0, p.exit().get(30, TimeUnit.SECONDS).exitCode());
+        assertEquals("before\nout\n", Files.readString(existing));
+        assertEquals("err\n", Files.readString(missing));
+        assertTrue(Files.isRegularFile(missing, java.nio.file.LinkOption.NOFOLLOW_LINKS));
     }
 
     private SupervisedProcess launch(List<String> argv) throws LaunchException {
