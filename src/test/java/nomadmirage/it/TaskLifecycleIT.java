@@ -136,6 +136,11 @@ class TaskLifecycleIT {
 
         assertEquals(255, exitCode(r.ok("wait-abort")), r.step("wait-abort").toString());
         assertTrue(abort.stdoutText().contains("Solo5: ABORT: standin.c:1: boom"), abort.stdoutText());
+        // Crash context: the end of the console in a task event, so `nomad alloc status` shows it.
+        assertTrue(r.events(0, abort).stream().anyMatch(e -> e.startsWith("Last console lines: ")
+                && e.contains("Solo5: ABORT: standin.c:1: boom")), r.events(0, abort).toString());
+        assertFalse(r.events(0, spt).stream().anyMatch(e -> e.startsWith("Last console lines: ")),
+                "a successful exit carries no crash context: " + r.events(0, spt));
 
         JsonNode sptWait = r.ok("wait-spt");
         assertEquals(0, exitCode(sptWait), sptWait.toString());
@@ -399,6 +404,37 @@ class TaskLifecycleIT {
         assertTrue(log.stream().anyMatch(l -> l.contains("stopped an orphaned tender")), String.join("\n", log));
         assertTrue(log.stream().anyMatch(l -> l.contains("removed an orphaned run directory") && l.contains("ended")),
                 String.join("\n", log));
+    }
+
+    /**
+     * Under qemu the guest's own status is lost (Solo5's virtio exit always makes qemu exit 83), so it
+     * is read from the console. The fixture kernel echoes its command line, which here carries the
+     * lines Solo5 prints on exit and abort.
+     */
+    @Test
+    void aVirtioGuestsExitStatusIsReadFromItsConsole() throws Exception {
+        Task exit7 = task("exit7", "virtio-hello.virtio").args("Solo5:", "solo5_exit(7)", "called");
+        Task aborted = task("aborted", "virtio-hello.virtio").args("Solo5:", "ABORT:", "cpu_x86_64.c:182:", "Fatal", "trap");
+        Task quiet = task("quiet", "virtio-hello.virtio").args("--solo5:quiet");
+        Result r = new TaskScript(pluginConfig()).launch()
+                .start("start-exit7", exit7).start("start-aborted", aborted).start("start-quiet", quiet)
+                .waitTask("wait-exit7", exit7, "60s")
+                .waitTask("wait-aborted", aborted, "60s")
+                .waitTask("wait-quiet", quiet, "60s")
+                .destroy("destroy-exit7", exit7, false)
+                .destroy("destroy-aborted", aborted, false)
+                .destroy("destroy-quiet", quiet, false)
+                .run(tmp);
+
+        assertEquals(7, exitCode(r.ok("wait-exit7")), r.step("wait-exit7").toString());
+        assertEquals(255, exitCode(r.ok("wait-aborted")), r.step("wait-aborted").toString());
+        assertTrue(r.events(0, aborted).stream().anyMatch(e -> e.startsWith("Last console lines: ")
+                && e.contains("Fatal trap")), r.events(0, aborted).toString());
+        JsonNode quietWait = r.ok("wait-quiet");
+        assertEquals(0, exitCode(quietWait), quietWait.toString());
+        assertTrue(r.events(0, quiet).stream().anyMatch(e -> e.contains("status was not printed")),
+                r.events(0, quiet).toString());
+        assertEquals(List.of(), runDirs());
     }
 
     @Test
