@@ -15,6 +15,8 @@ package main
 //	--ipv4-gateway=A.B.C.D    logged only
 //	--standin-print=TEXT      print TEXT and a newline
 //	--standin-sleep=MS        wait MS milliseconds (the network keeps being served)
+//	--standin-await=PATH      wait until PATH exists (a test releases the guest
+//	                          when it is ready; the network keeps being served)
 //	--standin-exit=N          solo5_exit(N): the tender exits with status N
 //	--standin-abort[=MSG]     "Solo5: ABORT: standin.c:1: MSG", exit status 255
 //	--standin-solo5-abort     solo5_abort(): exit status 255
@@ -252,6 +254,16 @@ func (g *guest) runApp(words []string) int {
 				return g.appError("invalid value in %s", w)
 			}
 			time.Sleep(time.Duration(ms) * time.Millisecond)
+		case "--standin-await":
+			if val == "" {
+				return g.appError("invalid value in %s", w)
+			}
+			for { // until the file exists: a test's release, checked every 10 ms
+				if _, err := os.Stat(val); err == nil {
+					break
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
 		case "--standin-exit":
 			n, err := strconv.Atoi(val)
 			if err != nil {

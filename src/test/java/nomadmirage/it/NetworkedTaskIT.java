@@ -8,6 +8,8 @@ import static org.junit.jupiter.api.Assertions.fail;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
@@ -23,12 +25,16 @@ import java.util.Optional;
 import java.util.Random;
 import java.util.Set;
 import java.util.TreeSet;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Supplier;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
 import nomadmirage.config.Ipv4Cidr;
 import nomadmirage.network.TapNames;
 import nomadmirage.proc.CommandResult;
+import nomadmirage.proc.ProcessCommandRunner;
 import nomadmirage.proc.ProcessIdentity;
 import nomadmirage.testing.GatedProbeRun;
 import nomadmirage.testing.PluginNamespace;
@@ -37,7 +43,6 @@ import nomadmirage.testing.TaskScript.Result;
 import nomadmirage.testing.TaskScript.Task;
 import nomadmirage.testing.TestEnv;
 import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInfo;
@@ -289,48 +294,73 @@ class NetworkedTaskIT {
     }
 
     /**
-     * The delayed reconcile runs while Nomad may still be starting tasks (the agent starts
-     * new allocations as soon as the driver is healthy). It must never take the network of
-     * a task whose StartTask is in progress: that task would run without its tap and port
+     * The reconcile runs while Nomad may still be starting tasks (the agent starts new
+     * allocations as soon as the driver is healthy). It must never take the network of a
+     * task whose StartTask is in progress: that task would run without its tap and port
      * forwards, and its address would be leased again to the next task.
+     *
+     * <p>Deterministically: the StartTask of "held" stops in the launch, after its network
+     * is attached, because its console is a FIFO nobody reads yet. The test waits until a
+     * reconcile has begun meanwhile (its thread waits in TaskManager.reconcile for the
+     * write side of the starts' lock, seen in a thread dump of the plugin), then lets the
+     * start finish. Tasks are started before and after it, with a reconcile every second.
      */
     @Test
     void reconcileDuringStartTasksLeavesTheNetworksOfTasksBeingStartedAlone() throws Exception {
         int count = 40;
         String marker = "mgreconcilemark";
         assertTrue(TapNames.isOurs(marker));
-        // A stray tap of the plugin's shape: once it is gone, the reconcile has run.
-        ns.run("ip", "tuntap", "add", "dev", marker, "mode", "tap");
         List<Task> tasks = new ArrayList<>();
-        TaskScript script = script("reconcile_delay", "700ms").launch();
+        Task held = netTask("held", 22999);
+        assertEquals(0, new ProcessBuilder("mkfifo", held.stdout.toString()).inheritIO().start().waitFor(),
+                "mkfifo " + held.stdout);
+        TaskScript script = script("reconcile_delay", "500ms", "reconcile_interval", "1s").launch();
         for (int i = 0; i < count; i++) {
             Task task = netTask("r" + i, 22000 + i);
             tasks.add(task);
+            if (i == count / 2) {
+                script.start("start-held", held);
+            }
             script.start("start-" + i, task);
         }
         script.gate(gates, "started", "90s");
         for (int i = 0; i < count; i++) {
             script.destroy("destroy-" + i, tasks.get(i), true);
         }
+        script.destroy("destroy-held", held, true);
         GatedProbeRun run = start(script);
-        run.awaitGate("started", GATE_WAIT);
-        long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
-        while (linkExists(marker)) {
-            if (System.nanoTime() > deadline) {
-                fail("the reconcile never ran (the marker tap is still there)\n" + run.logTail(40));
+
+        // The held start has its network (a lease) and waits in the launch for a reader of its console.
+        awaitCondition("the held StartTask to attach its network", Duration.ofSeconds(60),
+                () -> leasesOf(held.id).size() == 1, () -> run.logTail(40));
+        long plugin = pluginPid();
+        awaitCondition("a reconcile waiting for the held StartTask", Duration.ofSeconds(20),
+                () -> reconcileWaitsForStarts(plugin), () -> threadDump(plugin) + "\n" + run.logTail(40));
+        assertFalse(Files.exists(held.runDir(stateDir).resolve("task.json")),
+                "the held StartTask ended before its console was read");
+        // A stray tap of the plugin's shape: once it is gone, a reconcile ran after the held start.
+        ns.run("ip", "tuntap", "add", "dev", marker, "mode", "tap");
+        CompletableFuture<byte[]> console = CompletableFuture.supplyAsync(() -> {
+            try (InputStream in = Files.newInputStream(held.stdout)) { // lets the held launch go on
+                return in.readAllBytes(); // until the tender and its supervisor are gone
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
             }
-            Thread.sleep(50);
-        }
+        }, r -> Thread.ofPlatform().daemon().name("held-console").start(r));
+
+        run.awaitGate("started", GATE_WAIT);
+        awaitCondition("a reconcile after the held start (the marker tap to be removed)", Duration.ofSeconds(20),
+                () -> !linkExists(marker), () -> run.logTail(40));
         List<String> log = run.log();
-        int reconciled = indexOf(log, "task networks reconciled");
-        Assumptions.assumeTrue(reconciled >= 0 && indexOf(log.subList(reconciled, log.size()), "task started:") >= 0,
-                "the reconcile did not overlap the StartTasks on this machine; nothing to check");
+        assertTrue(indexOf(log, "task networks reconciled") >= 0, "no reconcile in the log:\n" + run.logTail(40));
 
         Set<String> present = new HashSet<>(tunDevices());
         Set<String> comments = commentsIn(ns.run("iptables-save"));
         List<String> lost = new ArrayList<>();
         Map<String, String> ipOwner = new HashMap<>();
-        for (Task task : tasks) {
+        List<Task> all = new ArrayList<>(tasks);
+        all.add(held);
+        for (Task task : all) {
             JsonNode device = taskRecord(task).at("/driver_state/network/devices/0");
             String tap = device.get("tap").asText();
             if (leasesOf(task.id).size() != 1 || !present.contains(tap) || !comments.contains("mirage:" + task.id)) {
@@ -345,10 +375,13 @@ class NetworkedTaskIT {
         assertEquals(List.of(), lost, "running tasks whose network the reconcile took (or whose address it gave away)");
         run.release("started");
         Result r = run.finish(PROBE_WAIT);
+        r.ok("start-held");
+        r.ok("destroy-held");
         for (int i = 0; i < count; i++) {
             r.ok("start-" + i);
             r.ok("destroy-" + i);
         }
+        console.get(30, TimeUnit.SECONDS);
     }
 
     /**
@@ -824,6 +857,64 @@ class NetworkedTaskIT {
             }
         }
         return out;
+    }
+
+    /** A condition that may throw, for {@link #awaitCondition}. */
+    private interface Check {
+        boolean holds() throws Exception;
+    }
+
+    /** Polls {@code condition} until it holds; fails after {@code timeout} naming {@code what} with {@code detail}. */
+    private static void awaitCondition(String what, Duration timeout, Check condition, Supplier<String> detail)
+            throws Exception {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (!condition.holds()) {
+            if (System.nanoTime() > deadline) {
+                fail("timed out after " + timeout.toSeconds() + " s waiting for " + what + "\n" + detail.get());
+            }
+            Thread.sleep(50);
+        }
+    }
+
+    /** The plugin's JVM: the one java process in the plugin's namespace. */
+    private long pluginPid() throws IOException {
+        List<Long> javas = new ArrayList<>();
+        for (long pid : ns.pids()) {
+            try {
+                if (Files.readSymbolicLink(Path.of("/proc", Long.toString(pid), "exe")).getFileName().toString()
+                        .equals("java")) {
+                    javas.add(pid);
+                }
+            } catch (IOException gone) {
+                // exited meanwhile
+            }
+        }
+        assertEquals(1, javas.size(), "java processes in the plugin's namespace: " + javas);
+        return javas.getFirst();
+    }
+
+    /** The plugin's threads (jcmd Thread.print from the JDK running the tests). */
+    private static String threadDump(long pid) {
+        Path jcmd = Path.of(System.getProperty("java.home"), "bin", "jcmd");
+        try {
+            CommandResult dump = new ProcessCommandRunner().run(List.of(jcmd.toString(), Long.toString(pid),
+                    "Thread.print"), Duration.ofSeconds(30));
+            assertTrue(dump.succeeded(), dump.summary());
+            return dump.stdout();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    /** True when the plugin's "reconcile" thread waits in TaskManager.reconcile for the starts' lock. */
+    private static boolean reconcileWaitsForStarts(long pid) {
+        for (String thread : threadDump(pid).split("\n\\s*\n")) {
+            if (thread.startsWith("\"reconcile\"")) {
+                return thread.contains("nomadmirage.driver.TaskManager.reconcile(")
+                        && thread.contains("ReentrantReadWriteLock$WriteLock.lock(");
+            }
+        }
+        return false;
     }
 
     private static int indexOf(List<String> lines, String text) {

@@ -25,6 +25,7 @@ import java.util.regex.Pattern;
 import nomadmirage.testing.NomadAgent;
 import nomadmirage.testing.NomadAgent.Mode;
 import nomadmirage.testing.NomadAgent.RunDir;
+import nomadmirage.testing.TaskScript;
 import nomadmirage.testing.TestEnv;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
@@ -271,9 +272,12 @@ class NomadAgentIT {
     @Test
     void aTaskThatExitsWhileThePluginIsDownReportsItsExitCode() throws Exception {
         NomadAgent agent = AGENTS.start(Mode.DEV);
-        agent.runJob(job("hvt-sleep-exit.nomad.hcl"),
-                Map.of("image", image("standin-hello.hvt"), "sleep_ms", "4000"));
-        JsonNode alloc = agent.awaitAllocStatus("hvt-sleep-exit", taskRunning("sleeper"), SHORT);
+        // The tender exits once this file exists, which the test creates while no plugin runs.
+        TaskScript.readable(tmp);
+        Path release = tmp.resolve("release-sleeper");
+        agent.runJob(job("hvt-exit-on-release.nomad.hcl"),
+                Map.of("image", image("standin-hello.hvt"), "release", release.toString()));
+        JsonNode alloc = agent.awaitAllocStatus("hvt-exit-on-release", taskRunning("sleeper"), SHORT);
         String id = alloc.path("ID").asText();
         RunDir runDir = agent.runDir(id, "sleeper")
                 .orElseThrow(() -> new AssertionError("no run directory for " + id));
@@ -284,9 +288,10 @@ class NomadAgentIT {
         // all, the agent is paused (SIGSTOP) from before the kill until the tender's exit is on record.
         NomadAgent.signal(agentPid, "STOP");
         try {
-            assertTrue(runDir.status().isEmpty(), "the task ended before the plugin was killed; raise sleep_ms");
+            assertTrue(runDir.status().isEmpty(), "the task ended before it was released: " + runDir.status());
             ProcessHandle.of(plugin).orElseThrow().destroyForcibly(); // SIGKILL
             NomadAgent.await("the plugin to die", SHORT, () -> !NomadAgent.processAlive(plugin, -1));
+            Files.createFile(release);
             NomadAgent.await("the tender's exit status in " + runDir.path(), SHORT, () -> runDir.status().isPresent());
         } finally {
             NomadAgent.signal(agentPid, "CONT");
@@ -295,7 +300,7 @@ class NomadAgentIT {
         assertEquals("4", status.get("exit_code"), "status file: " + status);
 
         agent.awaitNewPluginPid(plugin, SHORT);
-        alloc = agent.awaitAllocStatus("hvt-sleep-exit", a -> a.path("ID").asText().equals(id) && terminal().test(a),
+        alloc = agent.awaitAllocStatus("hvt-exit-on-release", a -> a.path("ID").asText().equals(id) && terminal().test(a),
                 SHORT);
         String detail = describe(alloc);
         assertEquals("failed", clientStatus(alloc), detail);

@@ -524,8 +524,10 @@ class TaskLifecycleIT {
     @Test
     void tasksSurviveAPluginCrashAndAreRecoveredFromDriverStateAlone() throws Exception {
         Task run = task("run", "standin-hello.hvt").args("--standin-run");
+        // The brief task ends when the script releases it, after the plugin was killed.
+        Path release = tmp.resolve("release-brief");
         Task brief = task("brief", "standin-hello.hvt")
-                .args("--standin-sleep=2000", "--standin-print=done", "--standin-exit=5");
+                .args("--standin-await=" + release, "--standin-print=done", "--standin-exit=5");
         Result r = new TaskScript(pluginConfig()).launch()
                 .start("start-run", run)
                 .start("start-brief", brief).waitAsync("old-wait", brief)
@@ -534,6 +536,7 @@ class TaskLifecycleIT {
                 .killPlugin("kill")
                 .join("old-wait-result", "old-wait", "20s")
                 // The brief task finishes while no plugin runs; its supervisor records the status.
+                .touch("release-brief", release)
                 .awaitFile("brief-done", brief.stdout, "done", "20s")
                 .awaitFile("brief-status", brief.runDir(stateDir).resolve("status"), "exit_code=", "20s")
                 .launch()
@@ -558,6 +561,7 @@ class TaskLifecycleIT {
         assertTrue(kill.get("exited").booleanValue(), kill.toString());
         JsonNode oldWait = r.step("old-wait-result");
         assertFalse(oldWait.get("err").isNull(), "a WaitTask open on the dead plugin must fail: " + oldWait);
+        r.ok("release-brief");
         r.ok("brief-done");
         r.ok("brief-status");
 

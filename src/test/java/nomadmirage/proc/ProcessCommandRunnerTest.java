@@ -39,6 +39,10 @@ class ProcessCommandRunnerTest {
         CommandResult noisy = runner.run(print(2_000_000, "stderr"), TIMEOUT);
         assertTrue(noisy.truncated(), "stderr has the same bound");
         assertEquals("", noisy.stdout());
+        // Both streams are drained while the command runs, so it never blocks on a full stderr pipe
+        // (it used to sit out the whole timeout when one reader waited for the other).
+        assertFalse(noisy.timedOut(), "the command blocked on its stderr pipe until the timeout: " + noisy.summary());
+        assertTrue(noisy.succeeded(), noisy.summary());
     }
 
     @Test

@@ -6,13 +6,16 @@ import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.io.BufferedReader;
 import java.io.IOException;
+import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardWatchEventKinds;
+import java.nio.file.WatchKey;
+import java.nio.file.WatchService;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -174,7 +177,7 @@ class SupervisorIT {
 
     @Test
     void theTenderRunsAsAnotherUserWhileItsOutputFilesWereOpenedAsRoot() throws Exception {
-        assumeTrue("root".equals(System.getProperty("user.name")), "needs root");
+        TestEnv.requireRoot("running the tender as another user needs root");
         Path out = tmp.resolve("ids.out"); // in a 0700 root directory: nobody could not open it itself
         SupervisedProcess p = supervisor.launch(new LaunchRequest(
                 sh("grep -E '^(Uid|Gid|Groups):' /proc/self/status; pwd"), ENV, Path.of("/"), out, null,
@@ -203,8 +206,10 @@ class SupervisorIT {
 
     @Test
     void signalReachesTheTenderAndIsRefusedOnceItIsGone() throws Exception {
-        SupervisedProcess p = launch(sh("trap 'exit 42' USR1; while :; do sleep 0.1; done"));
-        Thread.sleep(300); // let the shell install its trap
+        // The shell says when its trap is installed; the loop (sleep 0.1) is the tender running on.
+        Path trapped = tmp.resolve("trap-installed");
+        SupervisedProcess p = launch(sh("trap 'exit 42' USR1; : > '" + trapped + "'; while :; do sleep 0.1; done"));
+        awaitFile(trapped, p, Duration.ofSeconds(30));
         assertTrue(p.signal(Signals.parse("SIGUSR1")));
         assertEquals(42, p.exit().get(30, TimeUnit.SECONDS).exitCode());
         assertFalse(p.signal(Signals.SIGKILL));
@@ -264,14 +269,23 @@ class SupervisorIT {
     @Test
     void aTenderThatEndedWhileNobodyWasAttachedReportsAtOnce() throws Exception {
         Path runDir = tmp.resolve("run");
-        Process jvm = launchingJvm(runDir, "exit", "/bin/sh", "-c", "sleep 1; exit 7");
+        // The tender ends only when the test writes to its FIFO, which it does once the launching JVM is gone.
+        Path release = tmp.resolve("release.fifo");
+        assertEquals(0, new ProcessBuilder("mkfifo", release.toString()).start().waitFor());
+        Process jvm = launchingJvm(runDir, "exit", "/bin/sh", "-c", "read line < '" + release + "'; exit 7");
         launchedLine(jvm);
-        assertTrue(jvm.waitFor(60, TimeUnit.SECONDS));
+        assertTrue(jvm.waitFor(60, TimeUnit.SECONDS), "the launching JVM did not exit");
         ProcessIdentity sup = RunDir.readIdentity(runDir.resolve(RunDir.SUPERVISOR)).orElseThrow();
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-        while (sup.isAlive() && System.nanoTime() < deadline) {
-            Thread.sleep(100);
-        }
+        ProcessHandle supervisorHandle = ProcessHandle.of(sup.pid())
+                .orElseThrow(() -> new AssertionError("the supervisor " + sup.pid() + " ended before the tender was released"));
+        CompletableFuture.runAsync(() -> {
+            try (OutputStream out = Files.newOutputStream(release)) { // blocks until the tender opened the FIFO
+                out.write("go\n".getBytes(StandardCharsets.UTF_8));
+            } catch (IOException e) {
+                throw new IllegalStateException(e);
+            }
+        }, r -> Thread.ofPlatform().daemon().start(r)).get(30, TimeUnit.SECONDS);
+        supervisorHandle.onExit().get(60, TimeUnit.SECONDS);
         assertFalse(sup.isAlive());
 
         SupervisedProcess p = supervisor.attach(runDir);
@@ -570,6 +584,24 @@ class SupervisorIT {
         assertEquals("before\nout\n", Files.readString(existing));
         assertEquals("err\n", Files.readString(missing));
         assertTrue(Files.isRegularFile(missing, java.nio.file.LinkOption.NOFOLLOW_LINKS));
+    }
+
+    /** Until {@code file} exists (an inotify watch on its directory), failing when {@code p} ends first. */
+    private static void awaitFile(Path file, SupervisedProcess p, Duration timeout) throws Exception {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        try (WatchService watch = file.getFileSystem().newWatchService()) {
+            file.getParent().register(watch, StandardWatchEventKinds.ENTRY_CREATE);
+            while (!Files.exists(file)) { // checked after registering, so no creation is missed
+                assertTrue(p.isAlive(), "the tender ended before it created " + file + ": " + p.exit().getNow(null));
+                long left = deadline - System.nanoTime();
+                assertTrue(left > 0, "the tender did not create " + file + " within " + timeout);
+                WatchKey key = watch.poll(Math.min(left, TimeUnit.SECONDS.toNanos(1)), TimeUnit.NANOSECONDS);
+                if (key != null) {
+                    key.pollEvents();
+                    key.reset();
+                }
+            }
+        }
     }
 
     private SupervisedProcess launch(List<String> argv) throws LaunchException {

@@ -1,7 +1,6 @@
 package nomadmirage.testing;
 
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assertions.fail;
 
 import java.io.IOException;
 import java.time.Duration;
@@ -13,7 +12,6 @@ import java.util.concurrent.TimeUnit;
 import nomadmirage.proc.CommandResult;
 import nomadmirage.proc.CommandRunner;
 import nomadmirage.proc.ProcessCommandRunner;
-import org.junit.jupiter.api.Assumptions;
 
 /**
  * A throwaway network namespace ({@code mgtest-xxxxxx}) so that bridges, taps,
@@ -38,7 +36,7 @@ public final class Netns implements AutoCloseable {
      * when {@code CI} is set, where a skip would hide that nothing ran.
      */
     public static Netns create() throws IOException {
-        requireRoot();
+        TestEnv.requireRoot("network namespace tests need root");
         String name = "mgtest-" + HexFormat.of().toHexDigits(ThreadLocalRandom.current().nextInt()).substring(2);
         CommandResult added = HOST.run(List.of("ip", "netns", "add", name), TIMEOUT);
         assertTrue(added.succeeded(), added.summary());
@@ -50,18 +48,6 @@ public final class Netns implements AutoCloseable {
             throw e;
         }
         return ns;
-    }
-
-    public static void requireRoot() throws IOException {
-        CommandResult id = HOST.run(List.of("id", "-u"), TIMEOUT);
-        boolean root = id.succeeded() && id.stdout().strip().equals("0");
-        if (!root) {
-            String ci = System.getenv("CI");
-            if (ci != null && !ci.isEmpty()) {
-                fail("network namespace tests need root (CI is set, so this is not skipped)");
-            }
-            Assumptions.abort("network namespace tests need root");
-        }
     }
 
     public String name() {

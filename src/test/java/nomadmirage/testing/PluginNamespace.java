@@ -1,7 +1,6 @@
 package nomadmirage.testing;
 
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assertions.fail;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -16,7 +15,6 @@ import java.util.Set;
 import java.util.concurrent.ThreadLocalRandom;
 import nomadmirage.proc.CommandResult;
 import nomadmirage.proc.ProcessCommandRunner;
-import org.junit.jupiter.api.Assumptions;
 
 /**
  * A network namespace ({@code mgnet-xxxxxxxx}, loopback up) for a plugin under
@@ -51,7 +49,7 @@ public final class PluginNamespace implements AutoCloseable {
 
     /** Creates the namespace and writes the launcher wrapper into {@code dir}. */
     public static PluginNamespace create(Path dir, Path realLauncher) throws IOException {
-        requireRoot();
+        TestEnv.requireRoot("network namespace tests need root");
         String name = "mgnet-" + HexFormat.of().toHexDigits(ThreadLocalRandom.current().nextInt());
         CommandResult added = HOST.run(List.of("ip", "netns", "add", name), TIMEOUT);
         assertTrue(added.succeeded(), added.summary());
@@ -65,17 +63,6 @@ public final class PluginNamespace implements AutoCloseable {
             throw e;
         }
         return ns;
-    }
-
-    private static void requireRoot() throws IOException {
-        CommandResult id = HOST.run(List.of("id", "-u"), TIMEOUT);
-        if (!(id.succeeded() && id.stdout().strip().equals("0"))) {
-            String ci = System.getenv("CI");
-            if (ci != null && !ci.isEmpty()) {
-                fail("network namespace tests need root (CI is set, so this is not skipped)");
-            }
-            Assumptions.abort("network namespace tests need root");
-        }
     }
 
     private static boolean tunUsableByEveryone() throws IOException {
@@ -148,6 +135,13 @@ public final class PluginNamespace implements AutoCloseable {
         } catch (IOException e) {
             throw new java.io.UncheckedIOException(e);
         }
+    }
+
+    /** Pids of the processes in the namespace (`ip netns pids`): the plugin, its supervisors and tenders. */
+    public List<Long> pids() throws IOException {
+        CommandResult result = HOST.run(List.of("ip", "netns", "pids", name), TIMEOUT);
+        assertTrue(result.succeeded(), result.summary());
+        return result.stdout().lines().map(String::strip).filter(l -> !l.isEmpty()).map(Long::valueOf).toList();
     }
 
     /** Deletes the namespace (its bridge, taps and rules go with it); idempotent. */

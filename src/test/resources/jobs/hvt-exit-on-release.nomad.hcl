@@ -1,16 +1,15 @@
-# NomadAgentIT (g): a batch hvt job that runs for a while and then exits with
-# status 4; the test kills the plugin meanwhile, so the exit happens while no
-# plugin watches the tender.
+# NomadAgentIT (g): a batch hvt job that runs until the file var.release exists
+# and then exits with status 4; the test kills the plugin first and creates
+# the file while no plugin watches the tender.
 variable "image" {
   type = string
 }
 
-variable "sleep_ms" {
-  type    = number
-  default = 6000
+variable "release" {
+  type = string
 }
 
-job "hvt-sleep-exit" {
+job "hvt-exit-on-release" {
   type = "batch"
 
   group "sleeper" {
@@ -29,7 +28,7 @@ job "hvt-sleep-exit" {
 
       config {
         unikernel = var.image
-        args      = ["--standin-sleep=${var.sleep_ms}", "--standin-exit=4"]
+        args      = ["--standin-await=${var.release}", "--standin-exit=4"]
       }
 
       resources {
