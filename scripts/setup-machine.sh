@@ -79,3 +79,10 @@ for tool in go python3; do
   command -v "$tool" >/dev/null || { echo "setup-machine.sh: $tool is missing; this machine kind should provide it" >&2; exit 1; }
 done
 "$(dirname "$0")/find-jdk.sh" >/dev/null
+
+# NetworkIT checks the loopback guard with bridged traffic passing iptables,
+# which needs br_netfilter (usually loaded already, e.g. by Docker). Best effort:
+# a machine that cannot load it fails that test under CI with a clear message.
+if [[ ! -e /proc/sys/net/bridge/bridge-nf-call-iptables ]]; then
+  modprobe br_netfilter 2>/dev/null || echo "setup-machine.sh: could not load br_netfilter (NetworkIT needs it)" >&2
+fi

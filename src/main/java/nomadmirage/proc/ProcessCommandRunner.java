@@ -26,8 +26,10 @@ public final class ProcessCommandRunner implements CommandRunner {
             throw new IllegalArgumentException("negative output bound " + maxOutputBytes);
         }
         Process process = new ProcessBuilder(argv).redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null"))).start();
-        CompletableFuture<Captured> out = CompletableFuture.supplyAsync(() -> readBounded(process.getInputStream(), maxOutputBytes));
-        CompletableFuture<Captured> err = CompletableFuture.supplyAsync(() -> readBounded(process.getErrorStream(), maxOutputBytes));
+        // One virtual thread per stream: on the shared pool (a single worker on 2 CPUs) the stdout reader would
+        // hold the only worker while nobody drains stderr, and a chatty command would block until its timeout.
+        CompletableFuture<Captured> out = readInBackground(process.getInputStream(), maxOutputBytes);
+        CompletableFuture<Captured> err = readInBackground(process.getErrorStream(), maxOutputBytes);
         boolean finished;
         try {
             finished = process.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS);
@@ -58,5 +60,17 @@ public final class ProcessCommandRunner implements CommandRunner {
             // The stream broke off: whatever it had is not all of it.
             return new Captured("", true);
         }
+    }
+
+    private static CompletableFuture<Captured> readInBackground(java.io.InputStream stream, int maxOutputBytes) {
+        CompletableFuture<Captured> captured = new CompletableFuture<>();
+        Thread.ofVirtual().name("command-output").start(() -> {
+            try {
+                captured.complete(readBounded(stream, maxOutputBytes));
+            } catch (RuntimeException | Error e) {
+                captured.completeExceptionally(e);
+            }
+        });
+        return captured;
     }
 }
