@@ -11,6 +11,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Executor;
 import java.util.concurrent.TimeUnit;
 import nomadmirage.driver.harness.FakeTender;
 import nomadmirage.proc.Signals;
@@ -163,16 +164,26 @@ class StopEscalationTest {
 
     /**
      * A tender that survives SIGKILL (stuck in the kernel): destroy answers INTERNAL after 10 s and
-     * keeps the task.
+     * keeps the task; stop answers INTERNAL too rather than claim the tender is gone. Both run at
+     * once so the test waits the 10 s only once.
      */
     @Test
     void aTenderThatSurvivesSigkillIsAHostFailureAndTheTaskIsKept() throws Exception {
         p.supervisor.afterLaunch(tender -> tender.ignore(Signals.SIGTERM).ignore(Signals.SIGKILL));
         TaskFixture destroyed = p.task("alloc1/web/0001").net("service");
+        TaskFixture stopped = p.task("alloc1/web/0002");
         p.start(destroyed);
         FakeTender unkillable = p.supervisor.last();
+        p.start(stopped);
+        FakeTender alsoUnkillable = p.supervisor.last();
 
-        StatusRuntimeException destroyFailure = InProcessPlugin.failure(() -> p.destroy(destroyed.id, true));
+        Executor concurrently = r -> Thread.ofVirtual().start(r);
+        CompletableFuture<StatusRuntimeException> destroy = CompletableFuture.supplyAsync(
+                () -> InProcessPlugin.failure(() -> p.destroy(destroyed.id, true)), concurrently);
+        CompletableFuture<StatusRuntimeException> stop = CompletableFuture.supplyAsync(
+                () -> InProcessPlugin.failure(() -> p.stop(stopped.id, Duration.ofMillis(100), "SIGTERM")), concurrently);
+
+        StatusRuntimeException destroyFailure = destroy.get(30, TimeUnit.SECONDS);
         assertEquals(Status.Code.INTERNAL, destroyFailure.getStatus().getCode());
         assertTrue(destroyFailure.getStatus().getDescription().contains("survived SIGKILL"),
                 destroyFailure.getStatus().getDescription());
@@ -181,6 +192,13 @@ class StopEscalationTest {
         assertTrue(Files.isDirectory(destroyed.runDir()), "its objects are not released");
         assertEquals(List.of("alloc1/web/0001"), List.copyOf(p.networks.attached()));
         assertTrue(unkillable.isAlive());
+
+        StatusRuntimeException stopFailure = stop.get(30, TimeUnit.SECONDS);
+        assertEquals(Status.Code.INTERNAL, stopFailure.getStatus().getCode(), "StopTask claimed the tender is gone");
+        assertTrue(stopFailure.getStatus().getDescription().contains("survived SIGKILL"),
+                stopFailure.getStatus().getDescription());
+        assertTrue(alsoUnkillable.isAlive());
+        assertEquals(List.of(Signals.SIGTERM, Signals.SIGKILL), alsoUnkillable.signals());
 
         // Once the tender finally dies, destroy succeeds and frees everything.
         unkillable.vanish();
