@@ -305,6 +305,10 @@ public final class TaskManager {
             emit(handle, "Stop timeout of " + timeout.toMillis() + " ms passed; killing the tender", Map.of());
             sendSignal(handle, 9);
             awaitExit(handle, KILL_WAIT);
+            if (!handle.outcome().isDone()) {
+                throw new HostFailureException("the tender (pid " + handle.process().tender().pid()
+                        + ") survived SIGKILL for " + KILL_WAIT.toSeconds() + " s");
+            }
         }
     }
 

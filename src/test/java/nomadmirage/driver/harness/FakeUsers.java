@@ -1,0 +1,67 @@
+package nomadmirage.driver.harness;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import nomadmirage.driver.HostFailureException;
+import nomadmirage.driver.InvalidTaskException;
+import nomadmirage.driver.UserDirectory;
+import nomadmirage.proc.TaskUser;
+
+/** The node's users: by default the plugin cannot switch users (as when not root); can resolve to a fixed user or fail. */
+public final class FakeUsers implements UserDirectory {
+    public static final int KVM_GID = 108;
+
+    private final Journal journal;
+    private volatile Optional<TaskUser> user = Optional.empty();
+    private volatile Exception resolveFailure;
+    private volatile InvalidTaskException tunFailure;
+
+    public FakeUsers(Journal journal) {
+        this.journal = journal;
+    }
+
+    /** Every name resolves to {@code user}; empty means no user switch. */
+    public void resolveTo(Optional<TaskUser> user) {
+        this.user = user;
+    }
+
+    /** Every later lookup fails: InvalidTaskException (no such user), HostFailureException, or a RuntimeException; null to stop. */
+    public void failResolve(Exception failure) {
+        this.resolveFailure = failure;
+    }
+
+    public void failTunAccess(InvalidTaskException failure) {
+        this.tunFailure = failure;
+    }
+
+    @Override
+    public Optional<TaskUser> resolve(String name) throws InvalidTaskException, HostFailureException {
+        journal.add("users.resolve " + name);
+        Exception failure = resolveFailure;
+        switch (failure) {
+            case null -> { }
+            case InvalidTaskException e -> throw e;
+            case HostFailureException e -> throw e;
+            case RuntimeException e -> throw e;
+            default -> throw new IllegalStateException("unsupported failure " + failure);
+        }
+        return user;
+    }
+
+    @Override
+    public TaskUser withKvmGroup(TaskUser u) {
+        List<Integer> groups = new ArrayList<>(u.groups());
+        groups.add(KVM_GID);
+        return new TaskUser(u.uid(), u.gid(), groups);
+    }
+
+    @Override
+    public void checkTunAccess(TaskUser u) throws InvalidTaskException {
+        journal.add("users.checkTunAccess " + u.uid());
+        InvalidTaskException failure = tunFailure;
+        if (failure != null) {
+            throw failure;
+        }
+    }
+}
