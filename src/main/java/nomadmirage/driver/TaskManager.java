@@ -291,7 +291,9 @@ public final class TaskManager {
         TaskHandle handle = get(id);
         if (!handle.moveIf(TaskState.RUNNING, TaskState.STOPPING)) {
             if (handle.state() == TaskState.STOPPING) {
+                // Another stop runs (or a retry after one failed): wait for it, then make sure the tender is gone.
                 awaitExit(handle, timeout.plus(KILL_WAIT));
+                killOrFail(handle);
             }
             return;
         }
@@ -303,12 +305,20 @@ public final class TaskManager {
         }
         if (!handle.outcome().isDone()) {
             emit(handle, "Stop timeout of " + timeout.toMillis() + " ms passed; killing the tender", Map.of());
-            sendSignal(handle, 9);
-            awaitExit(handle, KILL_WAIT);
-            if (!handle.outcome().isDone()) {
-                throw new HostFailureException("the tender (pid " + handle.process().tender().pid()
-                        + ") survived SIGKILL for " + KILL_WAIT.toSeconds() + " s");
-            }
+            killOrFail(handle);
+        }
+    }
+
+    /** SIGKILL unless the tender is gone; a tender that survives it is a host failure and stays tracked. */
+    private void killOrFail(TaskHandle handle) throws HostFailureException {
+        if (handle.outcome().isDone()) {
+            return;
+        }
+        sendSignal(handle, 9);
+        awaitExit(handle, KILL_WAIT);
+        if (!handle.outcome().isDone()) {
+            throw new HostFailureException("the tender (pid " + handle.process().tender().pid()
+                    + ") survived SIGKILL for " + KILL_WAIT.toSeconds() + " s");
         }
     }
 

@@ -18,6 +18,11 @@ public final class OpenStreams {
         open.forEach(ServerStream::complete);
     }
 
+    /** Ends every open stream with {@code error} (e.g. UNAVAILABLE: the plugin is going away). */
+    public void failAll(Throwable error) {
+        open.forEach(stream -> stream.fail(error));
+    }
+
     public int size() {
         return open.size();
     }

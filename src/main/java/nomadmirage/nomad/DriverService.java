@@ -64,6 +64,8 @@ public final class DriverService extends DriverGrpc.DriverImplBase {
     private final Logger log;
     private final Rpc rpc;
     private final OpenStreams streams = new OpenStreams();
+    /** Unary WaitTask calls still waiting; ended with UNAVAILABLE on shutdown, which Nomad reads as "plugin gone". */
+    private final OpenStreams waits = new OpenStreams();
 
     public DriverService(MirageDriver driver, NodeCompute compute, Logger log) {
         this.driver = driver;
@@ -107,7 +109,7 @@ public final class DriverService extends DriverGrpc.DriverImplBase {
             response.onError(rpc.failure("WaitTask", request.getTaskId(), e));
             return;
         }
-        ServerStream<WaitTaskResponse> stream = streams.track(ServerStream.of(response));
+        ServerStream<WaitTaskResponse> stream = waits.track(ServerStream.of(response));
         Runnable unsubscribe = handle.onExit(outcome -> {
             stream.send(TaskStatusMapper.waitResponse(outcome));
             stream.complete();
@@ -252,11 +254,12 @@ public final class DriverService extends DriverGrpc.DriverImplBase {
 
     /** Ends the long-lived streams so the host sees a clean end when the plugin stops. */
     public void closeStreams() {
+        waits.failAll(ErrorTable.pluginStopping());
         streams.completeAll();
     }
 
     /** Open long-lived streams (for leak checks in tests). */
     int openStreams() {
-        return streams.size();
+        return streams.size() + waits.size();
     }
 }

@@ -13,7 +13,8 @@ import nomadmirage.proto.structs.RecoverableError;
 
 /**
  * The one mapping from driver failures to gRPC statuses (the README's error table). Nomad reads
- * UNAVAILABLE and CANCELED as "the plugin died", so no failure uses them. StartTask failures carry
+ * UNAVAILABLE and CANCELED as "the plugin died", so no failure uses them (only a wait cut by the
+ * plugin's own stop does). StartTask failures carry
  * Nomad's RecoverableError as their first detail with FAILED_PRECONDITION, as Nomad's own plugin
  * server sends them: only a host failure is recoverable.
  */
@@ -55,6 +56,14 @@ final class ErrorTable {
     /** SetConfig with a bad plugin configuration or API version. */
     static StatusRuntimeException invalidConfig(String message) {
         return Status.INVALID_ARGUMENT.withDescription(message).asRuntimeException();
+    }
+
+    /**
+     * The one use of UNAVAILABLE: a WaitTask still pending when the plugin stops. Nomad reads it as
+     * "the plugin went away" (not as the task's end) and waits again on the relaunched plugin.
+     */
+    static StatusRuntimeException pluginStopping() {
+        return Status.UNAVAILABLE.withDescription("the mirage plugin is stopping").asRuntimeException();
     }
 
     static StatusRuntimeException unimplemented(String what) {

@@ -147,9 +147,8 @@ class WaitTaskTest {
     }
 
     /**
-     * Only that the plugin's own shutdown ends a pending wait and leaks nothing. How it ends is not
-     * asserted: today a unary WaitTask completed without a response reaches the client as INTERNAL
-     * "Completed without a response" (and grpc-java logs it at SEVERE, silenced here).
+     * The plugin's own shutdown ends a pending wait with UNAVAILABLE — what Nomad reads as "plugin
+     * gone", not as the task's end — and leaks nothing.
      */
     @Test
     void shutdownEndsOpenWaitsFromThePluginsSide() throws Exception {
@@ -164,6 +163,9 @@ class WaitTaskTest {
             awaitTrue("wait registered", () -> handle.exitListenerCount() == 1);
             p.rpc().shutdown(nomadmirage.proto.drivers.ShutdownRequest.getDefaultInstance());
             awaitTrue("the wait ended", wait::isDone);
+            java.util.concurrent.ExecutionException ended = org.junit.jupiter.api.Assertions.assertThrows(
+                    java.util.concurrent.ExecutionException.class, wait::get);
+            assertEquals(io.grpc.Status.Code.UNAVAILABLE, io.grpc.Status.fromThrowable(ended.getCause()).getCode());
             awaitTrue("its listener removed", () -> handle.exitListenerCount() == 0);
             assertEquals(0, p.service().openStreams());
         } finally {
