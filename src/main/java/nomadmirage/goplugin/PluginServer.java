@@ -40,7 +40,12 @@ public final class PluginServer {
     public static final String HEALTH_SERVICE = "plugin";
     /** sun_path holds 108 bytes including the terminating NUL. */
     static final int MAX_SOCKET_PATH_BYTES = 107;
-    private static final int MAX_MESSAGE_BYTES = 256 * 1024 * 1024;
+    /**
+     * The largest inbound message: what go-plugin's Go servers accept (grpc-go's default), so no
+     * more than Nomad can send to any of its external drivers. Decoding a request costs a few times
+     * its size ({@link FieldBudget} bounds the rest) and the heap is 160 MiB.
+     */
+    static final int MAX_MESSAGE_BYTES = 4 * 1024 * 1024;
 
     private final Server server;
     private final ListenAddress address;
@@ -105,7 +110,7 @@ public final class PluginServer {
     private static NettyServerBuilder builder(java.net.SocketAddress at, EventLoopGroup loops,
             Class<? extends ServerChannel> channel, ExecutorService executor, HealthStatusManager health,
             StdioService stdio, BrokerService broker, ControllerService controller,
-            List<BindableService> services) {
+            List<BindableService> services, Logger log) {
         NettyServerBuilder builder = NettyServerBuilder.forAddress(at)
                 .bossEventLoopGroup(loops)
                 .workerEventLoopGroup(loops)
@@ -114,11 +119,11 @@ public final class PluginServer {
                 .maxInboundMessageSize(MAX_MESSAGE_BYTES)
                 .permitKeepAliveWithoutCalls(true)
                 .permitKeepAliveTime(5, TimeUnit.SECONDS)
-                .addService(health.getHealthService())
-                .addService(controller)
-                .addService(stdio)
-                .addService(broker);
-        services.forEach(builder::addService);
+                .addService(FieldBudget.bound(health.getHealthService().bindService(), log))
+                .addService(FieldBudget.bound(controller.bindService(), log))
+                .addService(FieldBudget.bound(stdio.bindService(), log))
+                .addService(FieldBudget.bound(broker.bindService(), log));
+        services.forEach(service -> builder.addService(FieldBudget.bound(service.bindService(), log)));
         return builder;
     }
 
@@ -139,7 +144,7 @@ public final class PluginServer {
                     + "path. The plugin never falls back to TCP, which any local user could reach");
         }
         Server server = builder(new DomainSocketAddress(socket.toString()), loops,
-                EpollServerDomainSocketChannel.class, executor, health, stdio, broker, controller, services).build();
+                EpollServerDomainSocketChannel.class, executor, health, stdio, broker, controller, services, log).build();
         server.start();
         restrict(socket, dir, env.unixSocketGroup());
         return new Bound(server, ListenAddress.unix(socket.toString()), dir);

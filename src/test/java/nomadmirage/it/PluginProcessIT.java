@@ -229,6 +229,66 @@ class PluginProcessIT {
     }
 
     @Test
+    void inboundMessagesAreCappedAt4MiBAsGoPluginsCapThem() throws Exception {
+        try (LaunchedPlugin plugin = LaunchedPlugin.start(Map.of("TMPDIR", tmp.toString()))) {
+            assertEquals(Status.Code.RESOURCE_EXHAUSTED, plugin.setConfig(new byte[5 << 20]));
+            assertEquals(Status.Code.INVALID_ARGUMENT, plugin.setConfig(new byte[3 << 20]), "3 MiB is read (and refused)");
+            assertEquals(ServingStatus.SERVING, plugin.health());
+        }
+    }
+
+    @Test
+    void aRequestOfMillionsOfEmptyMessagesIsRefusedBeforeItIsDecoded() throws Exception {
+        // 2,000,000 empty mounts: 4 MB on the wire, about 100 MB of objects once decoded; a few at
+        // once (or one of 16 MB) would exhaust the plugin's heap.
+        nomadmirage.proto.drivers.TaskConfig.Builder task = nomadmirage.proto.drivers.TaskConfig.newBuilder().setId("a/b/c");
+        for (int i = 0; i < 2_000_000; i++) {
+            task.addMounts(nomadmirage.proto.drivers.Mount.getDefaultInstance());
+        }
+        nomadmirage.proto.drivers.StartTaskRequest request =
+                nomadmirage.proto.drivers.StartTaskRequest.newBuilder().setTask(task).build();
+        assertTrue(request.getSerializedSize() < PluginServerLimits.MAX_MESSAGE_BYTES, "under the size limit");
+        try (LaunchedPlugin plugin = LaunchedPlugin.start(Map.of("TMPDIR", tmp.toString()))) {
+            List<java.util.concurrent.Future<Status.Code>> calls = new java.util.ArrayList<>();
+            var pool = java.util.concurrent.Executors.newFixedThreadPool(4);
+            try {
+                for (int i = 0; i < 4; i++) {
+                    calls.add(pool.submit(() -> plugin.startTask(request)));
+                }
+                for (var call : calls) {
+                    // gRPC answers UNKNOWN for any request it could not decode (the plugin logs why).
+                    assertEquals(Status.Code.UNKNOWN, call.get(60, TimeUnit.SECONDS));
+                }
+            } finally {
+                pool.shutdownNow();
+            }
+            assertTrue(plugin.process.isAlive(), "the plugin died");
+            assertEquals(ServingStatus.SERVING, plugin.health());
+        }
+    }
+
+    /** The plugin's limits as the test knows them. */
+    private static final class PluginServerLimits {
+        static final int MAX_MESSAGE_BYTES = 4 << 20;
+    }
+
+    @Test
+    void hostileMsgpackInSetConfigIsRefusedAndThePluginKeepsServing() throws Exception {
+        byte[] bin2GiB = HexFormat.of().parseHex("81a178c67fffffff");
+        java.io.ByteArrayOutputStream nested = new java.io.ByteArrayOutputStream();
+        nested.writeBytes(HexFormat.of().parseHex("81a178"));
+        for (int i = 0; i < 60; i++) {
+            nested.writeBytes(HexFormat.of().parseHex("dd00100000"));
+        }
+        try (LaunchedPlugin plugin = LaunchedPlugin.start(Map.of("TMPDIR", tmp.toString()))) {
+            assertEquals(Status.Code.INVALID_ARGUMENT, plugin.setConfig(bin2GiB));
+            assertEquals(Status.Code.INVALID_ARGUMENT, plugin.setConfig(nested.toByteArray()));
+            assertTrue(plugin.process.isAlive(), "the plugin died");
+            assertEquals(ServingStatus.SERVING, plugin.health());
+        }
+    }
+
+    @Test
     void ignoresSigintLikeAGoPlugin() throws Exception {
         try (LaunchedPlugin plugin = LaunchedPlugin.start(Map.of("TMPDIR", tmp.toString()))) {
             Process kill = new ProcessBuilder("kill", "-INT", Long.toString(plugin.process.pid())).start();

@@ -119,6 +119,19 @@ public final class LaunchedPlugin implements AutoCloseable {
         });
     }
 
+    /** Calls Driver.StartTask with {@code request}; the gRPC status code it answered. */
+    public Status.Code startTask(nomadmirage.proto.drivers.StartTaskRequest request) throws InterruptedException {
+        return withChannel(channel -> {
+            try {
+                nomadmirage.proto.drivers.DriverGrpc.newBlockingStub(channel).withDeadlineAfter(30, TimeUnit.SECONDS)
+                        .startTask(request);
+                return Status.Code.OK;
+            } catch (StatusRuntimeException e) {
+                return e.getStatus().getCode();
+            }
+        });
+    }
+
     private <T> T withChannel(java.util.function.Function<ManagedChannel, T> call) throws InterruptedException {
         if (!network().equals("unix")) {
             throw new AssertionError("the plugin serves on a unix socket only: " + handshakeLine);
