@@ -21,7 +21,9 @@ import nomadmirage.driver.MirageDriver;
 import nomadmirage.goplugin.HandshakeConfig;
 import nomadmirage.goplugin.HandshakeException;
 import nomadmirage.goplugin.HostEnvironment;
+import nomadmirage.goplugin.NativeTransport;
 import nomadmirage.goplugin.PluginServer;
+import nomadmirage.goplugin.ServeException;
 import nomadmirage.log.JulBridge;
 import nomadmirage.log.LogLevel;
 import nomadmirage.log.LogSink;
@@ -67,6 +69,12 @@ public final class Main {
 
         LogSink sink = LogSink.stderr();
         Logger log = Logger.root("mirage", sink, LogLevel.INFO);
+        // Before any Netty class is initialised: where Netty unpacks its native library.
+        try {
+            NativeTransport.chooseWorkDir(effectiveUid());
+        } catch (ServeException e) {
+            return refuseToServe(log, sink, e);
+        }
         JulBridge.install(log.named("lib"));
         String version = BuildInfo.version();
         LocalHostInspector hostInspector = new LocalHostInspector(env.get("PATH"));
@@ -79,9 +87,15 @@ public final class Main {
                         log.named("tasks")),
                 log.named("driver"));
         DriverService driverService = new DriverService(driver, NodeCompute.detect(), log.named("grpc"));
-        PluginServer server = PluginServer.start(host,
-                List.of(new BasePluginService(driver, version, log.named("grpc")), driverService),
-                driverService::closeStreams, log.named("goplugin"));
+        PluginServer server;
+        try {
+            server = PluginServer.start(host,
+                    List.of(new BasePluginService(driver, version, log.named("grpc")), driverService),
+                    driverService::closeStreams, log.named("goplugin"));
+        } catch (ServeException | java.io.IOException e) {
+            driver.close();
+            return refuseToServe(log, sink, e);
+        }
 
         handshakeOut.println(server.address().handshakeLine(host.negotiatedVersion()));
         handshakeOut.flush();
@@ -97,6 +111,30 @@ public final class Main {
         driver.close();
         sink.close();
         return 0;
+    }
+
+    /**
+     * The plugin cannot listen where the host can reach it and nobody else can: it says why at
+     * error level (an hclog line the agent logs as an error) and exits 1 without a handshake line.
+     */
+    private static int refuseToServe(Logger log, LogSink sink, Exception e) {
+        log.error("the plugin cannot serve and exits: " + e.getMessage());
+        sink.flush(2000);
+        return 1;
+    }
+
+    /** The effective uid, from /proc (-1 when unreadable, which counts as not root). */
+    static int effectiveUid() {
+        try {
+            for (String line : java.nio.file.Files.readAllLines(Path.of("/proc/self/status"))) {
+                if (line.startsWith("Uid:")) {
+                    return Integer.parseInt(line.split("\\s+")[2]);
+                }
+            }
+        } catch (java.io.IOException | RuntimeException e) {
+            return -1;
+        }
+        return -1;
     }
 
     /** Where the launcher, runtime and helper binaries are installed (set by the launcher). */

@@ -14,7 +14,7 @@ variable "image" {
 
 # The tender's user; "" leaves it to the plugin's default_user (nobody). The
 # test passes "root" where /dev/net/tun is not world-accessible, since the
-# tender opens it itself.
+# tender opens it itself (and then lists root in the plugin's allowed_users).
 variable "user" {
   type    = string
   default = ""

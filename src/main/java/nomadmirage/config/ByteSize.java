@@ -8,7 +8,22 @@ import java.util.regex.Pattern;
 public final class ByteSize {
     private static final Pattern SIZE = Pattern.compile("(\\d+)\\s*([kmgt]i?b|b)?", Pattern.CASE_INSENSITIVE);
 
+    /** The largest block device a job may configure at all (the operator's max_block_size is at most this). */
+    public static final long MAX_BLOCK_BYTES = 1L << 40;
+
     private ByteSize() {
+    }
+
+    /** {@code bytes} in the largest binary unit that divides it, e.g. "16GiB", "1536KiB", "1000B". */
+    public static String format(long bytes) {
+        String[] units = {"TiB", "GiB", "MiB", "KiB"};
+        for (int i = 0; i < units.length; i++) {
+            long factor = 1L << (10 * (4 - i));
+            if (bytes != 0 && bytes % factor == 0) {
+                return bytes / factor + units[i];
+            }
+        }
+        return bytes + "B";
     }
 
     /** The size in bytes, or -1 when the text is not a size. */

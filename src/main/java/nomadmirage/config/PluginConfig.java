@@ -2,7 +2,9 @@ package nomadmirage.config;
 
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import nomadmirage.log.LogLevel;
 
 /**
@@ -21,7 +23,7 @@ public record PluginConfig(
         Duration fingerprintPeriod,
         String defaultUser,
         boolean qemuAutoKvm,
-        List<String> qemuAllowedArgs,
+        Limits limits,
         String macOui,
         int mtu,
         Reconcile reconcile) {
@@ -40,6 +42,7 @@ public record PluginConfig(
     public static final int DEFAULT_MTU = 1500;
     public static final String DEFAULT_RECONCILE_DELAY = "2m";
     public static final String DEFAULT_RECONCILE_INTERVAL = "5m";
+    public static final String DEFAULT_MAX_BLOCK_SIZE = "16GiB";
 
     /**
      * When orphans are removed: first {@code delay} after start-up (time for Nomad to recover its
@@ -49,20 +52,38 @@ public record PluginConfig(
     public record Reconcile(Duration delay, Duration interval) {
     }
 
+    /**
+     * What a job may ask of this node.
+     *
+     * @param qemuAllowedArgs the qemu options a job may add, each mapped to the regular expression its
+     *     value must match as a whole; an empty expression marks an option that takes no value
+     * @param maxBlockBytes the largest block file the driver creates for a job ({@code block.size})
+     * @param allowedUsers the users (names or uids) tenders may run as; empty means any user but root
+     */
+    public record Limits(Map<String, String> qemuAllowedArgs, long maxBlockBytes, List<String> allowedUsers) {
+        public Limits {
+            qemuAllowedArgs = java.util.Collections.unmodifiableMap(new LinkedHashMap<>(qemuAllowedArgs));
+            allowedUsers = List.copyOf(allowedUsers);
+        }
+
+        public static Limits defaults() {
+            return new Limits(Map.of(), ByteSize.parse(DEFAULT_MAX_BLOCK_SIZE), List.of());
+        }
+    }
+
     public Duration reconcileDelay() {
         return reconcile.delay();
     }
 
     public PluginConfig {
         imagePaths = List.copyOf(imagePaths);
-        qemuAllowedArgs = List.copyOf(qemuAllowedArgs);
     }
 
     /** The configuration used before the host sends one (and by operator commands). */
     public static PluginConfig defaults() {
         return new PluginConfig(DEFAULT_HVT, DEFAULT_SPT, DEFAULT_QEMU, DEFAULT_BRIDGE,
                 Ipv4Cidr.parse(DEFAULT_SUBNET), Path.of(DEFAULT_STATE_DIR), List.of(), LogLevel.INFO,
-                Duration.ofSeconds(30), DEFAULT_USER, false, List.of(), DEFAULT_MAC_OUI, DEFAULT_MTU,
+                Duration.ofSeconds(30), DEFAULT_USER, false, Limits.defaults(), DEFAULT_MAC_OUI, DEFAULT_MTU,
                 new Reconcile(Duration.ofMinutes(2), Duration.ofMinutes(5)));
     }
 }

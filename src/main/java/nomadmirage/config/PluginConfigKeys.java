@@ -20,10 +20,13 @@ public final class PluginConfigKeys {
     public static final String MTU = "mtu";
     public static final String RECONCILE_DELAY = "reconcile_delay";
     public static final String RECONCILE_INTERVAL = "reconcile_interval";
+    public static final String MAX_BLOCK_SIZE = "max_block_size";
+    public static final String ALLOWED_USERS = "allowed_users";
 
     public static final List<String> ALL = List.of(
             SOLO5_HVT, SOLO5_SPT, QEMU, BRIDGE, SUBNET, STATE_DIR, IMAGE_PATHS, LOG_LEVEL, FINGERPRINT_PERIOD,
-            DEFAULT_USER, QEMU_AUTO_KVM, QEMU_ALLOWED_ARGS, MAC_OUI, MTU, RECONCILE_DELAY, RECONCILE_INTERVAL);
+            DEFAULT_USER, QEMU_AUTO_KVM, QEMU_ALLOWED_ARGS, MAC_OUI, MTU, RECONCILE_DELAY, RECONCILE_INTERVAL,
+            MAX_BLOCK_SIZE, ALLOWED_USERS);
 
     private PluginConfigKeys() {
     }

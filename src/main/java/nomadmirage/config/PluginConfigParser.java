@@ -15,7 +15,9 @@ import nomadmirage.log.LogLevel;
  */
 public final class PluginConfigParser {
     private static final Pattern INTERFACE_NAME = Pattern.compile("[A-Za-z0-9_.-]{1,15}");
-    private static final Pattern USER = Pattern.compile("[a-z_][a-z0-9_.-]{0,31}|\\d+(:\\d+)?");
+    private static final Pattern QEMU_OPTION = Pattern.compile("-[A-Za-z0-9][A-Za-z0-9_-]*");
+    /** qemu options no job may add: they would undo what the driver sets up. */
+    static final List<String> RESERVED_QEMU_OPTIONS = List.of("-sandbox");
     private static final Pattern DURATION = Pattern.compile("(\\d+)(ms|s|m|h)");
     static final Duration MIN_FINGERPRINT_PERIOD = Duration.ofSeconds(1);
 
@@ -65,22 +67,36 @@ public final class PluginConfigParser {
             throw new ConfigException(PluginConfigKeys.FINGERPRINT_PERIOD, periodText,
                     "expected a duration of at least 1s such as \"30s\", \"2m\" or \"1h\"");
         }
+        List<String> allowedUsers = ConfigValues.stringList(raw, PluginConfigKeys.ALLOWED_USERS,
+                PluginConfigKeys.ALLOWED_USERS);
+        for (int i = 0; i < allowedUsers.size(); i++) {
+            if (!UserNames.isEntry(allowedUsers.get(i))) {
+                throw new ConfigException(PluginConfigKeys.ALLOWED_USERS + "[" + i + "]", allowedUsers.get(i),
+                        "expected a user name or a numeric uid");
+            }
+        }
         String user = string(raw, PluginConfigKeys.DEFAULT_USER, PluginConfig.DEFAULT_USER);
-        if (!USER.matcher(user).matches()) {
+        if (!UserNames.isWellFormed(user)) {
             throw new ConfigException(PluginConfigKeys.DEFAULT_USER, user,
                     "expected a user name or a numeric uid (optionally uid:gid) to run tenders as");
+        }
+        if (UserNames.writtenAsRoot(user) && !UserNames.allowsRoot(allowedUsers)) {
+            throw new ConfigException(PluginConfigKeys.DEFAULT_USER, user,
+                    "tenders would run as root (uid 0) or with root's group (gid 0), which the plugin refuses "
+                            + "unless " + PluginConfigKeys.ALLOWED_USERS + " lists \"root\" or \"0\"; "
+                            + "use an unprivileged user such as \"nobody\"");
         }
         Object autoKvm = raw.get(PluginConfigKeys.QEMU_AUTO_KVM);
         if (autoKvm != null && !(autoKvm instanceof Boolean)) {
             throw new ConfigException(PluginConfigKeys.QEMU_AUTO_KVM, autoKvm, "expected true or false");
         }
-        List<String> allowed = ConfigValues.stringList(raw, PluginConfigKeys.QEMU_ALLOWED_ARGS,
-                PluginConfigKeys.QEMU_ALLOWED_ARGS);
-        for (int i = 0; i < allowed.size(); i++) {
-            if (!allowed.get(i).matches("-[A-Za-z0-9-]+")) {
-                throw new ConfigException(PluginConfigKeys.QEMU_ALLOWED_ARGS + "[" + i + "]", allowed.get(i),
-                        "expected a qemu option name such as \"-smp\"");
-            }
+        Map<String, String> qemuArgs = qemuAllowedArgs(raw.get(PluginConfigKeys.QEMU_ALLOWED_ARGS));
+        String maxBlockText = string(raw, PluginConfigKeys.MAX_BLOCK_SIZE, PluginConfig.DEFAULT_MAX_BLOCK_SIZE);
+        long maxBlock = ByteSize.parse(maxBlockText);
+        if (maxBlock < 512 || maxBlock > ByteSize.MAX_BLOCK_BYTES) {
+            throw new ConfigException(PluginConfigKeys.MAX_BLOCK_SIZE, maxBlockText,
+                    "expected a size from 512 bytes to 1TiB such as \"16GiB\" or \"512MiB\": the largest block "
+                            + "file the driver creates for a job");
         }
         String oui = string(raw, PluginConfigKeys.MAC_OUI, PluginConfig.DEFAULT_MAC_OUI);
         if (!oui.matches("[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){2}") || (Integer.parseInt(oui.substring(0, 2), 16) & 1) != 0) {
@@ -105,8 +121,46 @@ public final class PluginConfigParser {
                             + "and network objects are looked for after the first reconcile");
         }
         return new PluginConfig(hvt, spt, qemu, bridge, subnet, stateDir, imagePaths, level, period, user,
-                Boolean.TRUE.equals(autoKvm), allowed, oui.toLowerCase(java.util.Locale.ROOT), (int) mtu,
+                Boolean.TRUE.equals(autoKvm), new PluginConfig.Limits(qemuArgs, maxBlock, allowedUsers), oui.toLowerCase(java.util.Locale.ROOT), (int) mtu,
                 new PluginConfig.Reconcile(delay, interval));
+    }
+
+    /**
+     * {@code qemu_allowed_args}: each qemu option a job may add, mapped to the regular expression its
+     * value must match (as a whole), or to "" for an option that takes no value.
+     */
+    private static Map<String, String> qemuAllowedArgs(Object value) throws ConfigException {
+        String key = PluginConfigKeys.QEMU_ALLOWED_ARGS;
+        if (value == null) {
+            return Map.of();
+        }
+        if (!(value instanceof Map<?, ?> map)) {
+            throw new ConfigException(key, value, "expected a map of qemu options to the regular expression their "
+                    + "value must match, \"\" for an option without a value, e.g. { \"-smp\" = \"[1-8]\" }");
+        }
+        Map<String, String> out = new java.util.LinkedHashMap<>();
+        for (var entry : map.entrySet()) {
+            String option = String.valueOf(entry.getKey());
+            String field = key + "[\"" + option + "\"]";
+            if (!QEMU_OPTION.matcher(option).matches()) {
+                throw new ConfigException(field, option, "expected a qemu option name such as \"-smp\"");
+            }
+            if (RESERVED_QEMU_OPTIONS.contains(option)) {
+                throw new ConfigException(field, option, "the driver sets this option itself and no job may change it");
+            }
+            if (!(entry.getValue() instanceof String pattern)) {
+                throw new ConfigException(field, entry.getValue(),
+                        "expected the regular expression the option's value must match, or \"\" for no value");
+            }
+            try {
+                java.util.regex.Pattern.compile(pattern);
+            } catch (java.util.regex.PatternSyntaxException e) {
+                throw new ConfigException(field, pattern, "not a valid regular expression: "
+                        + e.getDescription() + " near index " + e.getIndex());
+            }
+            out.put(option, pattern);
+        }
+        return out;
     }
 
     /**

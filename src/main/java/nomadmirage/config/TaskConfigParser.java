@@ -23,7 +23,6 @@ import nomadmirage.config.TaskConfig.QemuOptions;
 public final class TaskConfigParser {
     public static final List<String> TENDERS = List.of("solo5-hvt", "solo5-spt", "qemu");
     static final int DEFAULT_SECTOR_SIZE = 512;
-    private static final long MAX_BLOCK_BYTES = 1L << 40;
 
     private TaskConfigParser() {
     }
@@ -116,7 +115,7 @@ public final class TaskConfigParser {
             return Optional.empty();
         }
         long bytes = value instanceof String s ? ByteSize.parse(s) : optionalLong(block, TaskConfigKeys.BLOCK_SIZE, field).get();
-        if (bytes <= 0 || bytes > MAX_BLOCK_BYTES) {
+        if (bytes <= 0 || bytes > ByteSize.MAX_BLOCK_BYTES) {
             throw new ConfigException(field, value, "expected a size from 1 sector to 1TiB such as \"64MiB\", \"1GiB\" or a number of bytes");
         }
         if (bytes % sector != 0) {

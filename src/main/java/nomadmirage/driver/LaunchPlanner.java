@@ -8,7 +8,9 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.stream.Collectors;
+import nomadmirage.config.ByteSize;
 import nomadmirage.config.PluginConfig;
+import nomadmirage.config.PluginConfigKeys;
 import nomadmirage.config.TaskConfig;
 import nomadmirage.config.TaskConfig.BlockDeviceConfig;
 import nomadmirage.solo5.Device;
@@ -56,7 +58,8 @@ public final class LaunchPlanner {
         Path tender = tenderPath(kind, plugin);
 
         List<StartPlan.NewBlockFile> toCreate = new ArrayList<>();
-        List<BlockAttachment> blocks = bindBlocks(unikernel, config, kind, taskDir, taskRoots, toCreate);
+        List<BlockAttachment> blocks = bindBlocks(unikernel, config, kind, taskDir, taskRoots, toCreate,
+                plugin.limits().maxBlockBytes());
 
         long memory = request.memoryMb() > 0 ? request.memoryMb() : DEFAULT_MEMORY_MB;
         Optional<QemuSettings> qemu = Optional.empty();
@@ -127,7 +130,8 @@ public final class LaunchPlanner {
     }
 
     private static List<BlockAttachment> bindBlocks(Unikernel unikernel, TaskConfig config, TenderKind kind,
-            Path taskDir, List<Path> taskRoots, List<StartPlan.NewBlockFile> toCreate) throws InvalidTaskException {
+            Path taskDir, List<Path> taskRoots, List<StartPlan.NewBlockFile> toCreate, long maxBlockBytes)
+            throws InvalidTaskException {
         Map<String, Device> manifest = new HashMap<>();
         unikernel.manifest().devices().forEach(d -> manifest.put(d.name(), d));
         String blockNames = names(unikernel, DeviceType.BLOCK_BASIC);
@@ -155,6 +159,11 @@ public final class LaunchPlanner {
             } else if (block.sizeBytes().isEmpty()) {
                 throw new InvalidTaskException(at + ".path: " + file + " does not exist; set " + at
                         + ".size to have it created");
+            } else if (block.sizeBytes().get() > maxBlockBytes) {
+                throw new InvalidTaskException(at + ".size: " + block.sizeBytes().get() + " bytes ("
+                        + ByteSize.format(block.sizeBytes().get()) + ") is more than this node creates for a job: "
+                        + "the agent's " + PluginConfigKeys.MAX_BLOCK_SIZE + " is " + ByteSize.format(maxBlockBytes)
+                        + "; use a smaller size");
             } else {
                 toCreate.add(new StartPlan.NewBlockFile(file, block.sizeBytes().get()));
             }
@@ -187,17 +196,48 @@ public final class LaunchPlanner {
             case AUTO -> kvmUsable && plugin.qemuAutoKvm();
         };
         List<String> extra = config.qemu().args();
-        for (int i = 0; i < extra.size(); i++) {
-            String arg = extra.get(i);
-            if (i == 0 && !arg.startsWith("-")) {
-                throw new InvalidTaskException("qemu.args[0]: \"" + arg + "\" must be an option such as -smp");
+        checkQemuArgs(extra, plugin.limits().qemuAllowedArgs());
+        return new QemuSettings(kvm, config.qemu().machine(), extra);
+    }
+
+    /**
+     * A job's extra qemu arguments: options of the agent's qemu_allowed_args only, each followed by
+     * one value matching the option's expression, or by none when the expression is empty. qemu opens
+     * any bare word as a disk image, so a word that is neither is refused.
+     */
+    static void checkQemuArgs(List<String> args, Map<String, String> allowed) throws InvalidTaskException {
+        String permitted = allowed.isEmpty() ? "no options (qemu_allowed_args is empty)"
+                : "only " + allowed.entrySet().stream()
+                        .map(e -> e.getValue().isEmpty() ? e.getKey() : e.getKey() + " /" + e.getValue() + "/")
+                        .collect(Collectors.joining(", "));
+        for (int i = 0; i < args.size(); i++) {
+            String arg = args.get(i);
+            String at = "qemu.args[" + i + "]";
+            if (arg.contains("\0")) {
+                throw new InvalidTaskException(at + ": arguments may not contain NUL bytes");
             }
-            if (arg.startsWith("-") && !plugin.qemuAllowedArgs().contains(arg)) {
-                throw new InvalidTaskException("qemu.args[" + i + "]: \"" + arg + "\" is not allowed on this node; "
-                        + "the agent's qemu_allowed_args permits " + plugin.qemuAllowedArgs());
+            if (!arg.startsWith("-")) {
+                throw new InvalidTaskException(at + ": \"" + arg + "\" is not an option (qemu would open a bare word as "
+                        + "a disk image); the agent's qemu_allowed_args permits " + permitted);
+            }
+            String pattern = allowed.get(arg);
+            if (pattern == null) {
+                throw new InvalidTaskException(at + ": \"" + arg + "\" is not allowed on this node; the agent's "
+                        + "qemu_allowed_args permits " + permitted);
+            }
+            if (pattern.isEmpty()) {
+                continue;
+            }
+            if (i + 1 == args.size()) {
+                throw new InvalidTaskException(at + ": \"" + arg + "\" needs a value matching /" + pattern
+                        + "/ (the agent's qemu_allowed_args) after it");
+            }
+            String value = args.get(++i);
+            if (value.contains("\0") || !java.util.regex.Pattern.compile(pattern).matcher(value).matches()) {
+                throw new InvalidTaskException("qemu.args[" + i + "]: \"" + value + "\" is not an allowed value for "
+                        + arg + "; the agent's qemu_allowed_args requires it to match /" + pattern + "/ as a whole");
             }
         }
-        return new QemuSettings(kvm, config.qemu().machine(), extra);
     }
 
     private static long sizeOf(Path file, String at) throws InvalidTaskException {

@@ -112,8 +112,7 @@ public final class TaskManager {
 
         // 1. Plan: every error of the job is reported here, before anything exists on the host.
         StartPlan plan = planner.plan(request, taskConfig, plugin);
-        String userName = request.user() == null || request.user().isEmpty() ? plugin.defaultUser() : request.user();
-        Optional<TaskUser> baseUser = users.resolve(userName);
+        Optional<TaskUser> baseUser = UserPolicy.resolve(users, request.user(), plugin);
         if (plan.wantsNetwork() && baseUser.isPresent()) {
             users.checkTunAccess(baseUser.get());
         }

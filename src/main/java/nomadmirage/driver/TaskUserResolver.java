@@ -65,7 +65,7 @@ public final class TaskUserResolver implements UserDirectory {
     private String id(String user, String flag) throws InvalidTaskException, HostFailureException {
         CommandResult result;
         try {
-            result = commands.run(List.of("id", flag, user), TIMEOUT);
+            result = commands.run(List.of("id", flag, "--", user), TIMEOUT);
         } catch (IOException e) {
             throw new HostFailureException("cannot run `id` to look up user " + user, e);
         }

@@ -7,16 +7,15 @@ import java.util.Map;
 
 /**
  * The go-plugin host's instructions, read from our environment: the magic
- * cookie, the protocol versions it accepts, where and how to listen.
+ * cookie, the protocol versions it accepts, where and how to listen. (The TCP
+ * port range, PLUGIN_MIN_PORT/PLUGIN_MAX_PORT, is ignored: the plugin serves
+ * on a unix socket only.)
  */
-public record HostEnvironment(
-        int negotiatedVersion, Path unixSocketDir, String unixSocketGroup, int minPort, int maxPort) {
+public record HostEnvironment(int negotiatedVersion, Path unixSocketDir, String unixSocketGroup) {
 
     static final String PROTOCOL_VERSIONS = "PLUGIN_PROTOCOL_VERSIONS";
     static final String UNIX_SOCKET_DIR = "PLUGIN_UNIX_SOCKET_DIR";
     static final String UNIX_SOCKET_GROUP = "PLUGIN_UNIX_SOCKET_GROUP";
-    static final String MIN_PORT = "PLUGIN_MIN_PORT";
-    static final String MAX_PORT = "PLUGIN_MAX_PORT";
     static final String CLIENT_CERT = "PLUGIN_CLIENT_CERT";
 
     /** Validates the environment against our handshake; throws with a message for a human. */
@@ -38,13 +37,8 @@ public record HostEnvironment(
         Path socketDir = dir == null || dir.isEmpty()
                 ? Path.of(env.getOrDefault("TMPDIR", "/tmp").isEmpty() ? "/tmp" : env.getOrDefault("TMPDIR", "/tmp"))
                 : Path.of(dir);
-        int minPort = port(env, MIN_PORT, 10000);
-        int maxPort = port(env, MAX_PORT, 25000);
-        if (minPort > maxPort) {
-            throw new HandshakeException(MIN_PORT + " (" + minPort + ") is greater than " + MAX_PORT + " (" + maxPort + ")");
-        }
         String group = env.get(UNIX_SOCKET_GROUP);
-        return new HostEnvironment(version, socketDir, group == null || group.isEmpty() ? null : group, minPort, maxPort);
+        return new HostEnvironment(version, socketDir, group == null || group.isEmpty() ? null : group);
     }
 
     private static int negotiate(String offered, int ours) throws HandshakeException {
@@ -62,21 +56,5 @@ public record HostEnvironment(
         throw new HandshakeException("the host speaks plugin protocol version(s) " + String.join(", ", rejected)
                 + " (" + PROTOCOL_VERSIONS + "), this plugin speaks version " + ours
                 + "; upgrade the plugin or the host so that they share a version");
-    }
-
-    private static int port(Map<String, String> env, String key, int fallback) throws HandshakeException {
-        String value = env.get(key);
-        if (value == null || value.isBlank()) {
-            return fallback;
-        }
-        try {
-            int port = Integer.parseInt(value.trim());
-            if (port < 1 || port > 65535) {
-                throw new NumberFormatException();
-            }
-            return port;
-        } catch (NumberFormatException e) {
-            throw new HandshakeException(key + " must be a port number between 1 and 65535, got \"" + value + "\"");
-        }
     }
 }

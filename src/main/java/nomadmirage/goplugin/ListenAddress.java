@@ -6,10 +6,6 @@ public record ListenAddress(String network, String address) {
         return new ListenAddress("unix", path);
     }
 
-    public static ListenAddress tcp(String hostPort) {
-        return new ListenAddress("tcp", hostPort);
-    }
-
     /** The single stdout line go-plugin's host waits for: CORE|APP|NETWORK|ADDR|PROTOCOL|CERT. */
     public String handshakeLine(int appProtocolVersion) {
         return HandshakeConfig.CORE_PROTOCOL_VERSION + "|" + appProtocolVersion + "|" + network + "|" + address + "|grpc|";

@@ -7,16 +7,10 @@ import io.grpc.protobuf.services.HealthStatusManager;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.ServerChannel;
-import io.netty.channel.epoll.Epoll;
 import io.netty.channel.epoll.EpollIoHandler;
 import io.netty.channel.epoll.EpollServerDomainSocketChannel;
-import io.netty.channel.epoll.EpollServerSocketChannel;
-import io.netty.channel.nio.NioIoHandler;
-import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.netty.channel.unix.DomainSocketAddress;
 import java.io.IOException;
-import java.net.BindException;
-import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
@@ -33,16 +27,25 @@ import nomadmirage.log.Logger;
 
 /**
  * The gRPC server a go-plugin host connects to: a unix socket in a private
- * directory (TCP on loopback as the fallback), the health service reporting
- * "plugin" as SERVING, and go-plugin's controller, stdio and broker services
- * next to the application's own.
+ * directory, the health service reporting "plugin" as SERVING, and go-plugin's
+ * controller, stdio and broker services next to the application's own.
+ *
+ * <p>There is no TCP fallback: a plugin on 127.0.0.1 could be called by every
+ * local user (SetConfig, then StartTask as root). When the socket cannot be
+ * served — Netty's native epoll library did not load, or the socket path is
+ * too long — {@link #start} fails with what to fix.
  */
 public final class PluginServer {
     /** The health service name go-plugin's host checks. */
     public static final String HEALTH_SERVICE = "plugin";
     /** sun_path holds 108 bytes including the terminating NUL. */
     static final int MAX_SOCKET_PATH_BYTES = 107;
-    private static final int MAX_MESSAGE_BYTES = 256 * 1024 * 1024;
+    /**
+     * The largest inbound message: what go-plugin's Go servers accept (grpc-go's default), so no
+     * more than Nomad can send to any of its external drivers. Decoding a request costs a few times
+     * its size ({@link FieldBudget} bounds the rest) and the heap is 160 MiB.
+     */
+    static final int MAX_MESSAGE_BYTES = 4 * 1024 * 1024;
 
     private final Server server;
     private final ListenAddress address;
@@ -75,10 +78,9 @@ public final class PluginServer {
      * GRPCController.Shutdown, before the server stops.
      */
     public static PluginServer start(HostEnvironment env, List<BindableService> services,
-            Runnable onShutdownRequest, Logger log) throws IOException {
-        boolean epoll = Epoll.isAvailable();
-        EventLoopGroup loops = new MultiThreadIoEventLoopGroup(2,
-                epoll ? EpollIoHandler.newFactory() : NioIoHandler.newFactory());
+            Runnable onShutdownRequest, Logger log) throws ServeException, IOException {
+        NativeTransport.requireEpoll();
+        EventLoopGroup loops = new MultiThreadIoEventLoopGroup(2, EpollIoHandler.newFactory());
         ExecutorService executor = Executors.newThreadPerTaskExecutor(
                 Thread.ofVirtual().name("grpc-", 0).factory());
         HealthStatusManager health = new HealthStatusManager();
@@ -90,15 +92,12 @@ public final class PluginServer {
             self[0].shutdown(Duration.ofMillis(500));
         });
         try {
-            Bound bound = epoll ? bindUnix(env, loops, executor, health, stdio, broker, controller, services, log) : null;
-            if (bound == null) {
-                bound = bindTcp(env, loops, epoll, executor, health, stdio, broker, controller, services);
-            }
+            Bound bound = bindUnix(env, loops, executor, health, stdio, broker, controller, services, log);
             health.setStatus(HEALTH_SERVICE, io.grpc.health.v1.HealthCheckResponse.ServingStatus.SERVING);
             self[0] = new PluginServer(bound.server, bound.address, bound.socketDir, loops, executor, health, stdio,
                     broker, log);
             return self[0];
-        } catch (IOException | RuntimeException e) {
+        } catch (ServeException | IOException | RuntimeException e) {
             loops.shutdownGracefully(0, 0, TimeUnit.MILLISECONDS);
             executor.shutdownNow();
             throw e;
@@ -111,7 +110,7 @@ public final class PluginServer {
     private static NettyServerBuilder builder(java.net.SocketAddress at, EventLoopGroup loops,
             Class<? extends ServerChannel> channel, ExecutorService executor, HealthStatusManager health,
             StdioService stdio, BrokerService broker, ControllerService controller,
-            List<BindableService> services) {
+            List<BindableService> services, Logger log) {
         NettyServerBuilder builder = NettyServerBuilder.forAddress(at)
                 .bossEventLoopGroup(loops)
                 .workerEventLoopGroup(loops)
@@ -120,30 +119,32 @@ public final class PluginServer {
                 .maxInboundMessageSize(MAX_MESSAGE_BYTES)
                 .permitKeepAliveWithoutCalls(true)
                 .permitKeepAliveTime(5, TimeUnit.SECONDS)
-                .addService(health.getHealthService())
-                .addService(controller)
-                .addService(stdio)
-                .addService(broker);
-        services.forEach(builder::addService);
+                .addService(FieldBudget.bound(health.getHealthService().bindService(), log))
+                .addService(FieldBudget.bound(controller.bindService(), log))
+                .addService(FieldBudget.bound(stdio.bindService(), log))
+                .addService(FieldBudget.bound(broker.bindService(), log));
+        services.forEach(service -> builder.addService(FieldBudget.bound(service.bindService(), log)));
         return builder;
     }
 
     private static Bound bindUnix(HostEnvironment env, EventLoopGroup loops, ExecutorService executor,
             HealthStatusManager health, StdioService stdio, BrokerService broker, ControllerService controller,
-            List<BindableService> services, Logger log) throws IOException {
+            List<BindableService> services, Logger log) throws ServeException, IOException {
         Files.createDirectories(env.unixSocketDir());
         Path dir = Files.createTempDirectory(env.unixSocketDir(), StaleSocketDirs.PREFIX,
                 PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx--x---")));
         removeStaleSocketDirs(env.unixSocketDir(), dir, log);
         Path socket = dir.resolve(StaleSocketDirs.SOCKET);
-        if (socket.toString().getBytes(StandardCharsets.UTF_8).length > MAX_SOCKET_PATH_BYTES) {
-            log.warn("unix socket path too long, falling back to TCP on loopback",
-                    "path", socket, "max_bytes", MAX_SOCKET_PATH_BYTES);
+        int length = socket.toString().getBytes(StandardCharsets.UTF_8).length;
+        if (length > MAX_SOCKET_PATH_BYTES) {
             Files.deleteIfExists(dir);
-            return null;
+            throw new ServeException("the unix socket path " + socket + " is " + length + " bytes, longer than the "
+                    + MAX_SOCKET_PATH_BYTES + " bytes a unix socket address holds; the socket directory comes from "
+                    + "PLUGIN_UNIX_SOCKET_DIR, else TMPDIR (now " + env.unixSocketDir() + "): set it to a shorter "
+                    + "path. The plugin never falls back to TCP, which any local user could reach");
         }
         Server server = builder(new DomainSocketAddress(socket.toString()), loops,
-                EpollServerDomainSocketChannel.class, executor, health, stdio, broker, controller, services).build();
+                EpollServerDomainSocketChannel.class, executor, health, stdio, broker, controller, services, log).build();
         server.start();
         restrict(socket, dir, env.unixSocketGroup());
         return new Bound(server, ListenAddress.unix(socket.toString()), dir);
@@ -178,25 +179,6 @@ public final class PluginServer {
         }
         Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwx--x---"));
         Files.setPosixFilePermissions(socket, PosixFilePermissions.fromString("rw-rw----"));
-    }
-
-    private static Bound bindTcp(HostEnvironment env, EventLoopGroup loops, boolean epoll, ExecutorService executor,
-            HealthStatusManager health, StdioService stdio, BrokerService broker, ControllerService controller,
-            List<BindableService> services) throws IOException {
-        Class<? extends ServerChannel> channel = epoll ? EpollServerSocketChannel.class : NioServerSocketChannel.class;
-        for (int port = env.minPort(); port <= env.maxPort(); port++) {
-            Server server = builder(new InetSocketAddress("127.0.0.1", port), loops, channel, executor, health,
-                    stdio, broker, controller, services).build();
-            try {
-                server.start();
-                return new Bound(server, ListenAddress.tcp("127.0.0.1:" + port), null);
-            } catch (IOException e) {
-                if (!(e.getCause() instanceof BindException) && !(e instanceof BindException)) {
-                    throw e;
-                }
-            }
-        }
-        throw new IOException("no free TCP port on 127.0.0.1 between " + env.minPort() + " and " + env.maxPort());
     }
 
     public ListenAddress address() {

@@ -21,6 +21,8 @@ public final class LogSink implements AutoCloseable {
     private final BlockingQueue<String> queue = new ArrayBlockingQueue<>(CAPACITY);
     private final OutputStream out;
     private final AtomicLong dropped = new AtomicLong();
+    /** Lines accepted and not yet written (or dropped): the queue plus the one being written. */
+    private final AtomicLong pending = new AtomicLong();
     private final Thread writer;
     private volatile boolean broken;
 
@@ -35,7 +37,13 @@ public final class LogSink implements AutoCloseable {
     }
 
     public void accept(String line) {
-        if (broken || !queue.offer(line)) {
+        if (broken) {
+            dropped.incrementAndGet();
+            return;
+        }
+        pending.incrementAndGet();
+        if (!queue.offer(line)) {
+            pending.decrementAndGet();
             dropped.incrementAndGet();
         }
     }
@@ -44,10 +52,10 @@ public final class LogSink implements AutoCloseable {
         return dropped.get();
     }
 
-    /** Waits (bounded) until queued lines are written; used before exit. */
+    /** Waits (bounded) until accepted lines are written, the last one included; used before exit. */
     public void flush(long timeoutMillis) {
         long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMillis);
-        while (!queue.isEmpty() && !broken && System.nanoTime() < deadline) {
+        while (pending.get() > 0 && !broken && System.nanoTime() < deadline) {
             Thread.onSpinWait();
             try {
                 Thread.sleep(1);
@@ -72,6 +80,8 @@ public final class LogSink implements AutoCloseable {
             } catch (IOException e) {
                 broken = true;
                 queue.clear();
+            } finally {
+                pending.decrementAndGet();
             }
         }
     }

@@ -3,6 +3,7 @@ package nomadmirage.nomad;
 import java.io.IOException;
 import java.math.BigDecimal;
 import java.math.BigInteger;
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -20,11 +21,19 @@ import org.msgpack.value.ValueType;
  * fit a float64 as decimal strings; those stay strings and are converted by the
  * field that expects a number), and {@code null}. Unknown values and cty's
  * dynamic-type wrapper are handled defensively.
+ *
+ * <p>The bytes come from job authors (through Nomad), so nothing is allocated from a
+ * length the input declares: every string, binary and extension length and every
+ * collection size is checked against the bytes that remain (an element takes at least
+ * one), collections grow as elements actually arrive, nesting stops at
+ * {@value #MAX_DEPTH} levels and a document holds at most {@value #MAX_VALUES} values.
+ * Memory use is so bounded by a small multiple of the input's size.
  */
 public final class CtyMsgpack {
     /** Nested deeper than this is not a configuration anyone writes. */
-    private static final int MAX_DEPTH = 64;
-    private static final int MAX_ELEMENTS = 1 << 20;
+    static final int MAX_DEPTH = 64;
+    /** Values (of any kind, keys included) in one document: far above any configuration. */
+    static final int MAX_VALUES = 1 << 16;
 
     private CtyMsgpack() {
     }
@@ -35,7 +44,7 @@ public final class CtyMsgpack {
             return Map.of();
         }
         try (MessageUnpacker in = MessagePack.newDefaultUnpacker(bytes)) {
-            Object value = read(in, 0);
+            Object value = new Reader(in, bytes.length).read(0);
             if (in.hasNext()) {
                 throw new CtyDecodeException("trailing bytes after the configuration object");
             }
@@ -53,79 +62,102 @@ public final class CtyMsgpack {
         }
     }
 
-    private static Object read(MessageUnpacker in, int depth) throws IOException, CtyDecodeException {
-        if (depth > MAX_DEPTH) {
-            throw new CtyDecodeException("configuration nested deeper than " + MAX_DEPTH + " levels");
-        }
-        MessageFormat format = in.getNextFormat();
-        ValueType type = format.getValueType();
-        switch (type) {
-            case NIL -> {
-                in.unpackNil();
-                return null;
-            }
-            case BOOLEAN -> {
-                return in.unpackBoolean();
-            }
-            case INTEGER -> {
-                if (format == MessageFormat.UINT64) {
-                    BigInteger big = in.unpackBigInteger();
-                    return big.bitLength() < 64 ? (Object) big.longValue() : new BigDecimal(big);
-                }
-                return in.unpackLong();
-            }
-            case FLOAT -> {
-                double d = in.unpackDouble();
-                return Double.isFinite(d) ? BigDecimal.valueOf(d) : d;
-            }
-            case STRING -> {
-                return in.unpackString();
-            }
-            case BINARY -> {
-                int length = in.unpackBinaryHeader();
-                return new String(in.readPayload(length), java.nio.charset.StandardCharsets.UTF_8);
-            }
-            case ARRAY -> {
-                int size = in.unpackArrayHeader();
-                checkSize(size);
-                if (size == 2 && in.getNextFormat().getValueType() == ValueType.BINARY) {
-                    // cty's dynamic wrapper: [type JSON as bin, value]
-                    int length = in.unpackBinaryHeader();
-                    in.readPayload(length);
-                    return read(in, depth + 1);
-                }
-                List<Object> list = new ArrayList<>(size);
-                for (int i = 0; i < size; i++) {
-                    list.add(read(in, depth + 1));
-                }
-                return list;
-            }
-            case MAP -> {
-                int size = in.unpackMapHeader();
-                checkSize(size);
-                Map<String, Object> map = new LinkedHashMap<>();
-                for (int i = 0; i < size; i++) {
-                    Object key = read(in, depth + 1);
-                    if (!(key instanceof String name)) {
-                        throw new CtyDecodeException("object key is not a string: " + describe(key));
-                    }
-                    map.put(name, read(in, depth + 1));
-                }
-                return map;
-            }
-            case EXTENSION -> {
-                var header = in.unpackExtensionTypeHeader();
-                in.readPayload(header.getLength());
-                throw new CtyDecodeException("the configuration holds an unknown value (cty extension "
-                        + header.getType() + "); every value must be known when the task starts");
-            }
-            default -> throw new CtyDecodeException("unsupported msgpack type " + type);
-        }
-    }
+    /** One document's decode: the input's length and the values read so far bound every allocation. */
+    private static final class Reader {
+        private final MessageUnpacker in;
+        private final long length;
+        private int values;
 
-    private static void checkSize(int size) throws CtyDecodeException {
-        if (size < 0 || size > MAX_ELEMENTS) {
-            throw new CtyDecodeException("collection of " + size + " elements is too large");
+        Reader(MessageUnpacker in, long length) {
+            this.in = in;
+            this.length = length;
+        }
+
+        private long remaining() {
+            return length - in.getTotalReadBytes();
+        }
+
+        /** A declared length or count must fit in what is left of the input, {@code perItem} bytes each at least. */
+        private int checkDeclared(long declared, int perItem, String what) throws CtyDecodeException {
+            if (declared < 0 || declared > remaining() / perItem) {
+                throw new CtyDecodeException(what + " declares a length of " + declared + ", more than the "
+                        + remaining() + " bytes of input that remain");
+            }
+            return (int) declared;
+        }
+
+        private byte[] payload(int declared, String what) throws IOException, CtyDecodeException {
+            return in.readPayload(checkDeclared(declared, 1, what));
+        }
+
+        Object read(int depth) throws IOException, CtyDecodeException {
+            if (depth > MAX_DEPTH) {
+                throw new CtyDecodeException("configuration nested deeper than " + MAX_DEPTH + " levels");
+            }
+            if (++values > MAX_VALUES) {
+                throw new CtyDecodeException("configuration holds more than " + MAX_VALUES + " values");
+            }
+            MessageFormat format = in.getNextFormat();
+            ValueType type = format.getValueType();
+            switch (type) {
+                case NIL -> {
+                    in.unpackNil();
+                    return null;
+                }
+                case BOOLEAN -> {
+                    return in.unpackBoolean();
+                }
+                case INTEGER -> {
+                    if (format == MessageFormat.UINT64) {
+                        BigInteger big = in.unpackBigInteger();
+                        return big.bitLength() < 64 ? (Object) big.longValue() : new BigDecimal(big);
+                    }
+                    return in.unpackLong();
+                }
+                case FLOAT -> {
+                    double d = in.unpackDouble();
+                    return Double.isFinite(d) ? BigDecimal.valueOf(d) : d;
+                }
+                case STRING -> {
+                    byte[] utf8 = payload(in.unpackRawStringHeader(), "a string");
+                    return new String(utf8, StandardCharsets.UTF_8);
+                }
+                case BINARY -> {
+                    return new String(payload(in.unpackBinaryHeader(), "a binary value"), StandardCharsets.UTF_8);
+                }
+                case ARRAY -> {
+                    int size = checkDeclared(in.unpackArrayHeader(), 1, "a list");
+                    if (size == 2 && in.getNextFormat().getValueType() == ValueType.BINARY) {
+                        // cty's dynamic wrapper: [type JSON as bin, value]
+                        payload(in.unpackBinaryHeader(), "a dynamic value's type");
+                        return read(depth + 1);
+                    }
+                    List<Object> list = new ArrayList<>(Math.min(size, 16));
+                    for (int i = 0; i < size; i++) {
+                        list.add(read(depth + 1));
+                    }
+                    return list;
+                }
+                case MAP -> {
+                    int size = checkDeclared(in.unpackMapHeader(), 2, "an object");
+                    Map<String, Object> map = new LinkedHashMap<>(Math.min(size, 16) * 2);
+                    for (int i = 0; i < size; i++) {
+                        Object key = read(depth + 1);
+                        if (!(key instanceof String name)) {
+                            throw new CtyDecodeException("object key is not a string: " + describe(key));
+                        }
+                        map.put(name, read(depth + 1));
+                    }
+                    return map;
+                }
+                case EXTENSION -> {
+                    var header = in.unpackExtensionTypeHeader();
+                    checkDeclared(header.getLength(), 1, "an extension value");
+                    throw new CtyDecodeException("the configuration holds an unknown value (cty extension "
+                            + header.getType() + "); every value must be known when the task starts");
+                }
+                default -> throw new CtyDecodeException("unsupported msgpack type " + type);
+            }
         }
     }
 

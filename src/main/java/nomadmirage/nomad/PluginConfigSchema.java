@@ -38,7 +38,7 @@ final class PluginConfigSchema {
                 attrWithDefault(PluginConfigKeys.DEFAULT_USER, "string", quoted(PluginConfig.DEFAULT_USER)));
         fields.put(PluginConfigKeys.QEMU_AUTO_KVM, attrWithDefault(PluginConfigKeys.QEMU_AUTO_KVM, "bool", "false"));
         fields.put(PluginConfigKeys.QEMU_ALLOWED_ARGS,
-                attrWithDefault(PluginConfigKeys.QEMU_ALLOWED_ARGS, "list(string)", "[]"));
+                attrWithDefault(PluginConfigKeys.QEMU_ALLOWED_ARGS, "map(string)", "{}"));
         fields.put(PluginConfigKeys.MAC_OUI,
                 attrWithDefault(PluginConfigKeys.MAC_OUI, "string", quoted(PluginConfig.DEFAULT_MAC_OUI)));
         fields.put(PluginConfigKeys.MTU, attrWithDefault(PluginConfigKeys.MTU, "number",
@@ -47,6 +47,10 @@ final class PluginConfigSchema {
                 quoted(PluginConfig.DEFAULT_RECONCILE_DELAY)));
         fields.put(PluginConfigKeys.RECONCILE_INTERVAL, attrWithDefault(PluginConfigKeys.RECONCILE_INTERVAL, "string",
                 quoted(PluginConfig.DEFAULT_RECONCILE_INTERVAL)));
+        fields.put(PluginConfigKeys.MAX_BLOCK_SIZE, attrWithDefault(PluginConfigKeys.MAX_BLOCK_SIZE, "string",
+                quoted(PluginConfig.DEFAULT_MAX_BLOCK_SIZE)));
+        fields.put(PluginConfigKeys.ALLOWED_USERS,
+                attrWithDefault(PluginConfigKeys.ALLOWED_USERS, "list(string)", "[]"));
         return HclSpecs.object(fields);
     }
 }

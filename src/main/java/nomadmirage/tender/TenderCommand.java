@@ -15,6 +15,11 @@ public final class TenderCommand {
      */
     public static final String DEBUG_EXIT_DEVICE = "isa-debug-exit";
     public static final int QEMU_GUEST_EXIT_STATUS = 83;
+    /**
+     * qemu's seccomp filter: no obsolete system calls, no setuid/setgid and the like, no fork or
+     * exec, no scheduler or resource-limit changes. A unikernel needs none of them.
+     */
+    public static final String QEMU_SANDBOX = "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny";
 
     private TenderCommand() {
     }
@@ -75,6 +80,8 @@ public final class TenderCommand {
                     + ",logical_block_size=" + block.sectorSize() + ",physical_block_size=" + block.sectorSize()));
         }
         argv.addAll(qemu.extraArgs());
+        // After the job's options, so no option of theirs comes later (and qemu_allowed_args refuses -sandbox).
+        argv.addAll(List.of("-sandbox", QEMU_SANDBOX));
         argv.addAll(List.of("-kernel", plan.kernel().toString()));
         if (!plan.args().isEmpty()) {
             argv.addAll(List.of("-append", String.join(" ", plan.args())));

@@ -45,6 +45,40 @@ class PluginConfigParserTest {
         assertEquals(Duration.ofMinutes(2), config.fingerprintPeriod());
     }
 
+    @Test
+    void rootIsNotADefaultUserUnlessTheOperatorAllowsIt() throws Exception {
+        for (String root : List.of("root", "0", "0:0", "0:1000", "1000:0", "00")) {
+            ConfigException e = assertThrows(ConfigException.class,
+                    () -> PluginConfigParser.parse(Map.of("default_user", root)), root);
+            assertEquals("default_user", e.field(), e.getMessage());
+            assertTrue(e.getMessage().contains("allowed_users"), e.getMessage());
+            ConfigException notListed = assertThrows(ConfigException.class, () -> PluginConfigParser.parse(
+                    Map.of("default_user", root, "allowed_users", List.of("nobody", "1000"))), root);
+            assertEquals("default_user", notListed.field());
+        }
+        for (String allowRoot : List.of("root", "0")) {
+            PluginConfig config = PluginConfigParser.parse(Map.of("default_user", "root",
+                    "allowed_users", List.of("nobody", allowRoot)));
+            assertEquals("root", config.defaultUser());
+            assertEquals(List.of("nobody", allowRoot), config.limits().allowedUsers());
+        }
+    }
+
+    @Test
+    void qemuAllowedArgsMapsEachOptionToThePatternOfItsValue() throws Exception {
+        PluginConfig config = PluginConfigParser.parse(Map.of("qemu_allowed_args",
+                Map.of("-smp", "[0-9]{1,3}", "-no-hpet", "")));
+        assertEquals(Map.of("-smp", "[0-9]{1,3}", "-no-hpet", ""), config.limits().qemuAllowedArgs());
+        assertEquals(Map.of(), PluginConfig.defaults().limits().qemuAllowedArgs());
+    }
+
+    @Test
+    void maxBlockSizeDefaultsTo16GiB() throws Exception {
+        assertEquals(16L << 30, PluginConfig.defaults().limits().maxBlockBytes());
+        assertEquals(512L << 20, PluginConfigParser.parse(Map.of("max_block_size", "512MiB")).limits().maxBlockBytes());
+        assertEquals(1L << 40, PluginConfigParser.parse(Map.of("max_block_size", "1TiB")).limits().maxBlockBytes());
+    }
+
     static Stream<Arguments> badConfigs() {
         return Stream.of(
                 Arguments.of(Map.of("bridge", "this-name-is-too-long"), "bridge", "1 to 15 characters"),
@@ -59,7 +93,18 @@ class PluginConfigParserTest {
                 Arguments.of(Map.of("fingerprint_period", "500ms"), "fingerprint_period", "at least 1s"),
                 Arguments.of(Map.of("solo5_hvt", "bin/solo5-hvt"), "solo5_hvt", "absolute path"),
                 Arguments.of(Map.of("qemu", ""), "qemu", "command name"),
-                Arguments.of(Map.of("bridgee", "x"), "bridgee", "unknown setting"));
+                Arguments.of(Map.of("bridgee", "x"), "bridgee", "unknown setting"),
+                Arguments.of(Map.of("qemu_allowed_args", List.of("-smp")), "qemu_allowed_args", "map of qemu options"),
+                Arguments.of(Map.of("qemu_allowed_args", Map.of("smp", "")), "qemu_allowed_args[\"smp\"]", "option name"),
+                Arguments.of(Map.of("qemu_allowed_args", Map.of("-smp", "[0-9")), "qemu_allowed_args[\"-smp\"]",
+                        "regular expression"),
+                Arguments.of(Map.of("qemu_allowed_args", Map.of("-sandbox", "off")), "qemu_allowed_args[\"-sandbox\"]",
+                        "sets this option itself"),
+                Arguments.of(Map.of("max_block_size", "lots"), "max_block_size", "512 bytes to 1TiB"),
+                Arguments.of(Map.of("max_block_size", "2TiB"), "max_block_size", "512 bytes to 1TiB"),
+                Arguments.of(Map.of("allowed_users", List.of("nobody", "bad user")), "allowed_users[1]", "user name"),
+                Arguments.of(Map.of("allowed_users", List.of("1000:1000")), "allowed_users[0]", "numeric uid"),
+                Arguments.of(Map.of("default_user", "--help"), "default_user", "user name"));
     }
 
     @ParameterizedTest

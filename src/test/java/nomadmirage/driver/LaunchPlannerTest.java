@@ -167,7 +167,7 @@ class LaunchPlannerTest {
         image("local/app.spt", AbiTarget.SPT, Map.of());
         PluginConfig missing = new PluginConfig("solo5-hvt", "missing-spt", "qemu", "mirage0",
                 PluginConfig.defaults().subnet(), PluginConfig.defaults().stateDir(), List.of(),
-                PluginConfig.defaults().logLevel(), PluginConfig.defaults().fingerprintPeriod(), "nobody", false, List.of(), "00:80:41", 1500, PluginConfig.defaults().reconcile());
+                PluginConfig.defaults().logLevel(), PluginConfig.defaults().fingerprintPeriod(), "nobody", false, PluginConfig.Limits.defaults(), "00:80:41", 1500, PluginConfig.defaults().reconcile());
         String message = failure(config("local/app.spt"), missing);
         assertTrue(message.contains("no solo5-spt") && message.contains("solo5_spt"), message);
     }
@@ -241,21 +241,80 @@ class LaunchPlannerTest {
         String refused = failure(config("local/app.virtio", List.of(), Optional.empty(), smp, List.of()),
                 PluginConfig.defaults());
         assertTrue(refused.startsWith("qemu.args[0]: \"-smp\" is not allowed"), refused);
-        PluginConfig allowing = new PluginConfig("solo5-hvt", "solo5-spt", "qemu", "mirage0",
-                PluginConfig.defaults().subnet(), PluginConfig.defaults().stateDir(), List.of(),
-                PluginConfig.defaults().logLevel(), PluginConfig.defaults().fingerprintPeriod(), "nobody", false,
-                List.of("-smp"), "00:80:41", 1500, PluginConfig.defaults().reconcile());
+        PluginConfig allowing = withQemuArgs(Map.of("-smp", "[0-9]{1,3}"));
         assertEquals(List.of("-smp", "2"), plan(config("local/app.virtio", List.of(), Optional.empty(), smp, List.of()),
                 allowing).qemu().orElseThrow().extraArgs());
     }
 
+    private String qemuArgsFailure(Map<String, String> allowed, String... args) throws Exception {
+        image("local/app.virtio", AbiTarget.VIRTIO, Map.of());
+        QemuOptions qemu = new QemuOptions(Accelerator.TCG, Optional.empty(), List.of(args));
+        return failure(config("local/app.virtio", List.of(), Optional.empty(), qemu, List.of()), withQemuArgs(allowed));
+    }
+
+    @Test
+    void aBareWordInQemuArgsIsRefusedBecauseQemuWouldOpenItAsADisk() throws Exception {
+        // qemu attached ["-smp", "2", "/etc/shadow"] as ide0-hd0 when only option names were checked.
+        String refused = qemuArgsFailure(Map.of("-smp", "[0-9]{1,3}"), "-smp", "2", "/etc/shadow");
+        assertTrue(refused.startsWith("qemu.args[2]: \"/etc/shadow\" is not an option"), refused);
+        String first = qemuArgsFailure(Map.of("-smp", "[0-9]{1,3}"), "disk.img");
+        assertTrue(first.startsWith("qemu.args[0]: \"disk.img\" is not an option"), first);
+        // A flag (no value) followed by a word: the word is a bare word too.
+        String afterFlag = qemuArgsFailure(Map.of("-no-hpet", ""), "-no-hpet", "/etc/shadow");
+        assertTrue(afterFlag.startsWith("qemu.args[1]: \"/etc/shadow\" is not an option"), afterFlag);
+    }
+
+    @Test
+    void aQemuOptionsValueMustMatchItsPatternWhole() throws Exception {
+        Map<String, String> allowed = Map.of("-smp", "[0-9]{1,3}", "-no-hpet", "");
+        String path = qemuArgsFailure(allowed, "-smp", "2,file=/etc/shadow");
+        assertTrue(path.startsWith("qemu.args[1]: \"2,file=/etc/shadow\" is not an allowed value for -smp")
+                && path.contains("[0-9]{1,3}"), path);
+        String missing = qemuArgsFailure(allowed, "-no-hpet", "-smp");
+        assertTrue(missing.startsWith("qemu.args[1]: \"-smp\" needs a value"), missing);
+        String dashed = qemuArgsFailure(allowed, "--smp", "2");
+        assertTrue(dashed.startsWith("qemu.args[0]: \"--smp\" is not allowed"), dashed);
+        assertEquals(List.of("-no-hpet", "-smp", "16"), plan(config("local/app.virtio", List.of(), Optional.empty(),
+                new QemuOptions(Accelerator.TCG, Optional.empty(), List.of("-no-hpet", "-smp", "16")), List.of()),
+                withQemuArgs(allowed)).qemu().orElseThrow().extraArgs());
+    }
+
+    @Test
+    void aBlockFileLargerThanTheOperatorsLimitIsNotCreated() throws Exception {
+        image("local/app.hvt", AbiTarget.HVT, Map.of("storage", DeviceType.BLOCK_BASIC));
+        var huge = List.of(new BlockDeviceConfig("storage", "local/d.img", Optional.of(1L << 40), 512, false));
+        String refused = failure(config("local/app.hvt", huge, Optional.empty(), QemuOptions.defaults(), List.of()),
+                PluginConfig.defaults());
+        assertTrue(refused.startsWith("block[0].size: ") && refused.contains("max_block_size"), refused);
+        assertTrue(refused.contains("16GiB"), refused);
+
+        var limit = List.of(new BlockDeviceConfig("storage", "local/d.img", Optional.of(16L << 30), 512, false));
+        assertEquals(16L << 30, plan(config("local/app.hvt", limit, Optional.empty(), QemuOptions.defaults(), List.of()),
+                PluginConfig.defaults()).filesToCreate().getFirst().sizeBytes());
+        PluginConfig.Limits small = new PluginConfig.Limits(Map.of(), 1L << 20, List.of());
+        String overSmall = failure(config("local/app.hvt", limit, Optional.empty(), QemuOptions.defaults(), List.of()),
+                withLimits(PluginConfig.defaults(), small));
+        assertTrue(overSmall.contains("max_block_size is 1MiB"), overSmall);
+    }
+
+    private static PluginConfig withQemuArgs(Map<String, String> allowed) {
+        return withLimits(PluginConfig.defaults(), new PluginConfig.Limits(allowed,
+                PluginConfig.Limits.defaults().maxBlockBytes(), List.of()));
+    }
+
+    private static PluginConfig withLimits(PluginConfig c, PluginConfig.Limits limits) {
+        return new PluginConfig(c.solo5Hvt(), c.solo5Spt(), c.qemu(), c.bridge(), c.subnet(), c.stateDir(),
+                c.imagePaths(), c.logLevel(), c.fingerprintPeriod(), c.defaultUser(), c.qemuAutoKvm(), limits,
+                c.macOui(), c.mtu(), c.reconcile());
+    }
+
     private static PluginConfig withAutoKvm(PluginConfig c) {
         return new PluginConfig(c.solo5Hvt(), c.solo5Spt(), c.qemu(), c.bridge(), c.subnet(), c.stateDir(),
-                c.imagePaths(), c.logLevel(), c.fingerprintPeriod(), c.defaultUser(), true, c.qemuAllowedArgs(), c.macOui(), c.mtu(), c.reconcile());
+                c.imagePaths(), c.logLevel(), c.fingerprintPeriod(), c.defaultUser(), true, c.limits(), c.macOui(), c.mtu(), c.reconcile());
     }
 
     private static PluginConfig withImagePaths(PluginConfig c, List<Path> paths) {
         return new PluginConfig(c.solo5Hvt(), c.solo5Spt(), c.qemu(), c.bridge(), c.subnet(), c.stateDir(),
-                paths, c.logLevel(), c.fingerprintPeriod(), c.defaultUser(), c.qemuAutoKvm(), c.qemuAllowedArgs(), c.macOui(), c.mtu(), c.reconcile());
+                paths, c.logLevel(), c.fingerprintPeriod(), c.defaultUser(), c.qemuAutoKvm(), c.limits(), c.macOui(), c.mtu(), c.reconcile());
     }
 }

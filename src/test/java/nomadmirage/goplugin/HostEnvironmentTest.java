@@ -50,23 +50,12 @@ class HostEnvironmentTest {
     }
 
     @Test
-    void readsSocketDirectoryAndPortRange() throws Exception {
+    void readsTheSocketDirectoryAndIgnoresTheTcpPortRange() throws Exception {
         HostEnvironment host = HostEnvironment.from(env("PLUGIN_UNIX_SOCKET_DIR", "/run/x",
-                "PLUGIN_MIN_PORT", "14000", "PLUGIN_MAX_PORT", "14010"), HANDSHAKE);
+                "PLUGIN_MIN_PORT", "abc", "PLUGIN_MAX_PORT", "10"), HANDSHAKE);
         assertEquals(Path.of("/run/x"), host.unixSocketDir());
-        assertEquals(14000, host.minPort());
-        assertEquals(14010, host.maxPort());
         assertNull(host.unixSocketGroup());
         assertEquals(Path.of("/var/tmp"), HostEnvironment.from(env("TMPDIR", "/var/tmp"), HANDSHAKE).unixSocketDir());
-    }
-
-    @Test
-    void badPortsAreNamed() {
-        HandshakeException e = assertThrows(HandshakeException.class,
-                () -> HostEnvironment.from(env("PLUGIN_MIN_PORT", "abc"), HANDSHAKE));
-        assertTrue(e.getMessage().startsWith("PLUGIN_MIN_PORT"), e.getMessage());
-        assertThrows(HandshakeException.class, () -> HostEnvironment.from(
-                env("PLUGIN_MIN_PORT", "20000", "PLUGIN_MAX_PORT", "10000"), HANDSHAKE));
     }
 
     @Test
@@ -79,6 +68,5 @@ class HostEnvironmentTest {
     @Test
     void handshakeLineHasSixFieldsWithAnEmptyCertificate() {
         assertEquals("1|2|unix|/tmp/p/plugin.sock|grpc|", ListenAddress.unix("/tmp/p/plugin.sock").handshakeLine(2));
-        assertEquals("1|2|tcp|127.0.0.1:10000|grpc|", ListenAddress.tcp("127.0.0.1:10000").handshakeLine(2));
     }
 }

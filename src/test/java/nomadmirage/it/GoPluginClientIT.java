@@ -56,7 +56,7 @@ class GoPluginClientIT {
         assertTrue(schema.get("convert_error").isNull(), schema.toString());
         JsonNode attrs = schema.at("/spec/object/attributes");
         for (String key : List.of("solo5_hvt", "solo5_spt", "qemu", "bridge", "subnet", "state_dir", "image_paths",
-                "log_level", "fingerprint_period")) {
+                "log_level", "fingerprint_period", "qemu_allowed_args", "max_block_size", "allowed_users")) {
             assertTrue(attrs.has(key), "schema lacks " + key + ": " + attrs);
         }
         assertEquals("\"mirage0\"", attrs.at("/bridge/default/default/literal/value").textValue());
@@ -71,6 +71,28 @@ class GoPluginClientIT {
         assertTrue(result.at("/setconfig_errors/1").isNull(), result.toString());
         assertEquals("mirage0", result.at("/config_value/bridge").textValue());
         assertEquals("10.42.0.0/24", result.at("/config_value/subnet").textValue());
+    }
+
+    @Test
+    void theJobLimitsGoThroughNomadsOwnHclspecDecoding() throws Exception {
+        JsonNode result = Probe.run("setconfig", "-config-json", goodConfig(
+                "qemu_allowed_args", Map.of("-smp", "^[0-9]{1,3}$", "-no-hpet", ""),
+                "max_block_size", "1GiB", "allowed_users", List.of("nobody", "1000")));
+        assertTrue(result.get("decode_error").isNull(), result.toString());
+        assertTrue(result.at("/setconfig_errors/0").isNull(), result.toString());
+        assertEquals("^[0-9]{1,3}$", result.at("/config_value/qemu_allowed_args/-smp").textValue(), result.toString());
+        assertEquals("", result.at("/config_value/qemu_allowed_args/-no-hpet").textValue(), result.toString());
+        assertEquals("1GiB", result.at("/config_value/max_block_size").textValue());
+
+        JsonNode defaults = Probe.run("setconfig", "-config-json", goodConfig());
+        assertTrue(defaults.at("/setconfig_errors/0").isNull(), defaults.toString());
+        assertEquals("16GiB", defaults.at("/config_value/max_block_size").textValue());
+        assertEquals(0, defaults.at("/config_value/qemu_allowed_args").size(), defaults.toString());
+
+        // The list form of earlier versions is refused by Nomad's decoder, naming the key.
+        JsonNode oldShape = Probe.run("setconfig", "-config-json", Probe.config("qemu_allowed_args", List.of("-smp")));
+        String error = oldShape.get("decode_error").textValue();
+        assertTrue(error != null && error.contains("qemu_allowed_args"), oldShape.toString());
     }
 
     @Test
@@ -89,7 +111,11 @@ class GoPluginClientIT {
                 Arguments.of(Map.of("image_paths", List.of("relative")), "image_paths[0]"),
                 Arguments.of(Map.of("log_level", "loud"), "log_level"),
                 Arguments.of(Map.of("fingerprint_period", "fast"), "fingerprint_period"),
-                Arguments.of(Map.of("solo5_hvt", "bin/solo5-hvt"), "solo5_hvt"));
+                Arguments.of(Map.of("solo5_hvt", "bin/solo5-hvt"), "solo5_hvt"),
+                Arguments.of(Map.of("default_user", "root"), "default_user"),
+                Arguments.of(Map.of("qemu_allowed_args", Map.of("-smp", "[0-9")), "qemu_allowed_args[\"-smp\"]"),
+                Arguments.of(Map.of("max_block_size", "2TiB"), "max_block_size"),
+                Arguments.of(Map.of("allowed_users", List.of("x y")), "allowed_users[0]"));
     }
 
     @ParameterizedTest

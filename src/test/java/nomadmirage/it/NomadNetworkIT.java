@@ -67,9 +67,24 @@ class NomadNetworkIT {
     @TempDir
     Path tmp;
 
+    @TempDir
+    static Path classTmp;
+
     @BeforeAll
     static void startSharedAgent() throws Exception {
-        shared = AGENTS.start(Mode.DEV);
+        if (tenderUser().equals("root")) {
+            // The tender opens /dev/net/tun itself and only root can here; the plugin runs tenders as
+            // root only when the operator lists root in allowed_users.
+            Path config = classTmp.resolve("test-root-tenders.hcl");
+            String base = Files.readString(TestEnv.repo().resolve("plugin-config/test.hcl"));
+            String allowing = base.replace("fingerprint_period = \"5s\"",
+                    "fingerprint_period = \"5s\"\n    allowed_users = [\"root\", \"nobody\"]");
+            assertTrue(allowing.contains("allowed_users"), "plugin-config/test.hcl changed shape: " + base);
+            Files.writeString(config, allowing, StandardCharsets.UTF_8);
+            shared = AGENTS.start(Mode.DEV, config);
+        } else {
+            shared = AGENTS.start(Mode.DEV);
+        }
     }
 
     /** Each test leaves the shared agent without jobs and networked tasks, whatever happened. */

@@ -164,8 +164,9 @@ class TaskLifecycleIT {
 
     @Test
     void aVirtioUnikernelRunsUnderQemuWithTcgAndItsGuestExitMeansSuccess() throws Exception {
-        Task virtio = task("virtio", "virtio-hello.virtio").args("alpha", "beta", "gamma");
-        Result r = new TaskScript(pluginConfig()).launch()
+        Task virtio = task("virtio", "virtio-hello.virtio").args("alpha", "beta", "gamma")
+                .config("qemu", List.of(Map.of("args", List.of("-smp", "2"))));
+        Result r = new TaskScript(pluginConfig("qemu_allowed_args", Map.of("-smp", "[0-9]{1,3}"))).launch()
                 .start("start", virtio)
                 .waitTask("wait", virtio, "60s")
                 .inspect("inspect", virtio)
@@ -186,6 +187,8 @@ class TaskLifecycleIT {
         String argv = inspect.at("/driver_attributes/argv").textValue();
         assertTrue(argv.contains("-accel tcg"), argv);
         assertTrue(argv.contains("-append alpha beta gamma"), argv);
+        assertTrue(argv.contains(" -smp 2 -sandbox on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny "),
+                "qemu ran the guest under its seccomp sandbox: " + argv);
         r.ok("destroy");
     }
 
@@ -461,8 +464,18 @@ class TaskLifecycleIT {
                 List.of(Map.of("name", "storage", "path", "local/ro.img", "size", "1MiB", "read_only", true))));
         field.put("readonly", "block[0].read_only");
         bad.put("qemuargs", task("qemuargs", "virtio-hello.virtio").config("qemu",
-                List.of(Map.of("args", List.of("-smp", "2")))));
-        field.put("qemuargs", "qemu.args[0]: \"-smp\" is not allowed");
+                List.of(Map.of("args", List.of("-monitor", "stdio")))));
+        field.put("qemuargs", "qemu.args[0]: \"-monitor\" is not allowed");
+        // qemu opens a bare word as a disk image: only allowed options and values matching their pattern pass.
+        bad.put("bareword", task("bareword", "virtio-hello.virtio").config("qemu",
+                List.of(Map.of("args", List.of("-smp", "2", "/etc/shadow")))));
+        field.put("bareword", "qemu.args[2]: \"/etc/shadow\" is not an option");
+        bad.put("qemuvalue", task("qemuvalue", "virtio-hello.virtio").config("qemu",
+                List.of(Map.of("args", List.of("-smp", "2,maxcpus=255")))));
+        field.put("qemuvalue", "qemu.args[1]: \"2,maxcpus=255\" is not an allowed value for -smp");
+        bad.put("bigblock", task("bigblock", "standin-hello-block.hvt").config("block",
+                List.of(Map.of("name", "storage", "path", "local/big.img", "size", "32GiB"))));
+        field.put("bigblock", "block[0].size: 34359738368 bytes (32GiB) is more than");
         bad.put("absolute", task("absolute", "standin-hello.hvt").config("unikernel", stray.toString()));
         field.put("absolute", "unikernel: \"" + stray + "\" resolves to");
         bad.put("dotdot", task("dotdot", "standin-hello.hvt").config("unikernel", "../../../outside/standin-hello.hvt"));
@@ -472,7 +485,16 @@ class TaskLifecycleIT {
         bad.put("symlink", symlink.config("unikernel", "local/link.hvt"));
         field.put("symlink", "unikernel: \"local/link.hvt\" resolves to " + stray.toRealPath());
 
-        TaskScript script = new TaskScript(pluginConfig("image_paths", List.of(allowedImages.toString()))).launch();
+        // The plugin runs as root: a job may not have its tender run as root (by name, uid or uid:gid).
+        bad.put("root", task("root", "standin-hello.hvt").user("root"));
+        field.put("root", "user: \"root\"");
+        bad.put("uid0", task("uid0", "standin-hello.hvt").user("0:65534"));
+        field.put("uid0", "user: \"0:65534\"");
+        bad.put("gid0", task("gid0", "standin-hello.hvt").user("65534:0"));
+        field.put("gid0", "user: \"65534:0\"");
+
+        TaskScript script = new TaskScript(pluginConfig("image_paths", List.of(allowedImages.toString()),
+                "qemu_allowed_args", Map.of("-smp", "[0-9]{1,3}"))).launch();
         bad.forEach((label, t) -> script.start(label, t));
         Task good = task("good", "standin-hello.hvt");
         script.start("good", good).waitTask("good-wait", good, "20s").destroy("good-destroy", good, false);
@@ -489,6 +511,7 @@ class TaskLifecycleIT {
         assertTrue(r.error("absolute").contains("image_paths"), r.error("absolute"));
         assertFalse(Files.exists(bad.get("blockname").taskDir.resolve("local/unknown.img")));
         assertFalse(Files.exists(bad.get("readonly").taskDir.resolve("local/ro.img")));
+        assertFalse(Files.exists(bad.get("bigblock").taskDir.resolve("local/big.img")));
         // The same plugin still starts a good task; only its run dir existed, and destroy removed it.
         assertEquals(0, exitCode(r.ok("good-wait")));
         r.ok("good-destroy");

@@ -2,6 +2,7 @@ package nomadmirage.tender;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Path;
 import java.util.List;
@@ -47,7 +48,20 @@ class TenderCommandTest {
                 "-drive", "id=blk0,if=none,format=raw,file=/t/a,,b.img,readonly=on",
                 "-device", "virtio-blk-pci,drive=blk0,logical_block_size=512,physical_block_size=512",
                 "-smp", "2",
+                "-sandbox", "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny",
                 "-kernel", "/t/app.virtio", "-append", "--a=1 --b"), TenderCommand.argv(plan));
+    }
+
+    @Test
+    void qemuRunsUnderItsSeccompSandboxAfterTheJobsOptions() {
+        LaunchPlan plan = new LaunchPlan(TenderKind.QEMU, Path.of("/q"), Path.of("/k"), List.of(), 64, List.of(),
+                List.of(), Optional.of(new QemuSettings(false, Optional.empty(), List.of("-smp", "2"))));
+        List<String> argv = TenderCommand.argv(plan);
+        int sandbox = argv.indexOf("-sandbox");
+        assertTrue(sandbox > 0, argv.toString());
+        assertEquals("on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny", argv.get(sandbox + 1));
+        assertEquals(1, java.util.Collections.frequency(argv, "-sandbox"), argv.toString());
+        assertTrue(sandbox > argv.indexOf("-smp"), "the job's options come first, so the sandbox is not overridden: " + argv);
     }
 
     @Test

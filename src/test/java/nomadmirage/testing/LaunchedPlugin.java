@@ -15,13 +15,10 @@ import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.epoll.EpollDomainSocketChannel;
 import io.netty.channel.epoll.EpollIoHandler;
-import io.netty.channel.socket.nio.NioSocketChannel;
-import io.netty.channel.nio.NioIoHandler;
 import io.netty.channel.unix.DomainSocketAddress;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
-import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.Map;
@@ -57,7 +54,12 @@ public final class LaunchedPlugin implements AutoCloseable {
      * TMPDIR or PLUGIN_UNIX_SOCKET_DIR in {@code extraEnv} the plugin gets a TMPDIR that {@link #close()} removes.
      */
     public static LaunchedPlugin start(Map<String, String> extraEnv) throws Exception {
-        ProcessBuilder builder = new ProcessBuilder(List.of(TestEnv.launcher().toString()));
+        return start(TestEnv.launcher(), extraEnv);
+    }
+
+    /** As {@link #start(Map)}, running {@code launcher} (e.g. a wrapper of the real one). */
+    public static LaunchedPlugin start(java.nio.file.Path launcher, Map<String, String> extraEnv) throws Exception {
+        ProcessBuilder builder = new ProcessBuilder(List.of(launcher.toString()));
         builder.environment().put(COOKIE_KEY, COOKIE);
         builder.environment().put("PLUGIN_PROTOCOL_VERSIONS", "2");
         ScratchDir scratch = null;
@@ -117,23 +119,30 @@ public final class LaunchedPlugin implements AutoCloseable {
         });
     }
 
+    /** Calls Driver.StartTask with {@code request}; the gRPC status code it answered. */
+    public Status.Code startTask(nomadmirage.proto.drivers.StartTaskRequest request) throws InterruptedException {
+        return withChannel(channel -> {
+            try {
+                nomadmirage.proto.drivers.DriverGrpc.newBlockingStub(channel).withDeadlineAfter(30, TimeUnit.SECONDS)
+                        .startTask(request);
+                return Status.Code.OK;
+            } catch (StatusRuntimeException e) {
+                return e.getStatus().getCode();
+            }
+        });
+    }
+
     private <T> T withChannel(java.util.function.Function<ManagedChannel, T> call) throws InterruptedException {
-        boolean unix = network().equals("unix");
-        EventLoopGroup group = new MultiThreadIoEventLoopGroup(1,
-                unix ? EpollIoHandler.newFactory() : NioIoHandler.newFactory());
-        NettyChannelBuilder builder;
-        if (unix) {
-            // gRPC asks every client channel for SO_KEEPALIVE, which a unix socket does not have, and Netty
-            // warns about that on each connection; a null value drops the option (gRPC's keepalive pings,
-            // HTTP/2 level, are unaffected).
-            builder = NettyChannelBuilder.forAddress(new DomainSocketAddress(address()))
-                    .channelType(EpollDomainSocketChannel.class)
-                    .withOption(ChannelOption.SO_KEEPALIVE, null);
-        } else {
-            String[] hostPort = address().split(":");
-            builder = NettyChannelBuilder.forAddress(new InetSocketAddress(hostPort[0], Integer.parseInt(hostPort[1])))
-                    .channelType(NioSocketChannel.class);
+        if (!network().equals("unix")) {
+            throw new AssertionError("the plugin serves on a unix socket only: " + handshakeLine);
         }
+        EventLoopGroup group = new MultiThreadIoEventLoopGroup(1, EpollIoHandler.newFactory());
+        // gRPC asks every client channel for SO_KEEPALIVE, which a unix socket does not have, and Netty
+        // warns about that on each connection; a null value drops the option (gRPC's keepalive pings,
+        // HTTP/2 level, are unaffected).
+        NettyChannelBuilder builder = NettyChannelBuilder.forAddress(new DomainSocketAddress(address()))
+                .channelType(EpollDomainSocketChannel.class)
+                .withOption(ChannelOption.SO_KEEPALIVE, null);
         ManagedChannel channel = builder.eventLoopGroup(group).usePlaintext().build();
         try {
             return call.apply(channel);
