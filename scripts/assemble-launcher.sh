@@ -112,7 +112,7 @@ if "$runtime/bin/java" -XX:+PrintFlagsFinal -version 2>/dev/null | grep -q '[[:s
   training=$(mktemp -d)
   NOMAD_PLUGIN_MAGIC_COOKIE=e4327c2e01eabfd75a8a67adb114fb34a757d57eee7728d857a8cec6e91a7255 \
   PLUGIN_PROTOCOL_VERSIONS=2 TMPDIR="$training" \
-  MIRAGE_JAVA_OPTS="-XX:AOTCacheOutput=$libexec/app.aot.tmp" \
+  MIRAGE_JAVA_OPTS="-XX:AOTCacheOutput=$libexec/app.aot.tmp -Dio.netty.native.workdir=$training" \
     "$launcher" > "$training/stdout" 2> "$training/stderr" < /dev/null &
   pid=$!
   for _ in $(seq 600); do
