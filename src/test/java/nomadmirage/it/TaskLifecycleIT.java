@@ -6,6 +6,8 @@ import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.File;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -124,7 +126,8 @@ class TaskLifecycleIT {
         JsonNode started = r.ok("start-exit3");
         assertTrue(started.at("/handle/config_id_set").booleanValue(), started.toString());
         assertEquals(exit3.id, started.at("/handle/config_id").textValue());
-        assertEquals(exit3.id, started.at("/handle/driver_state/task/id").textValue(), "driver_state: " + started);
+        assertEquals(exit3.id, TaskScript.driverState(started.at("/handle/driver_state")).at("/task/id").textValue(),
+                "driver_state: " + started);
         assertEquals("running", started.at("/handle/state").textValue());
 
         JsonNode wait = r.ok("wait-exit3");
@@ -557,4 +560,121 @@ class TaskLifecycleIT {
         assertNotEquals(r.plugin(0).get("pid"), r.plugin(1).get("pid"));
         assertEquals(List.of(), runDirs());
     }
+
+    /**
+     * What Nomad hands back in a handle is untrusted: a RecoverTask whose driver state was forged from
+     * what the plugin recorded, modified, signed with a bad MAC or replayed from another task is refused
+     * and touches nothing — the victim stays unknown to the plugin (every call on it answers NOT_FOUND),
+     * its tender keeps running and its run directory is unchanged; the genuine handle still recovers it.
+     */
+    @Test
+    void aForgedModifiedOrReplayedDriverStateRecoversNothingAndTouchesNothing() throws Exception {
+        Path gates = Files.createDirectory(tmp.resolve("gates"));
+        Path crafted = Files.createDirectory(tmp.resolve("crafted"));
+        Task victim = task("victim", "standin-hello.hvt").args("--standin-run");
+        Task attacker = task("attacker", "standin-hello.hvt").args("--standin-run");
+        Path genuine = crafted.resolve("genuine");
+        TaskScript script = new TaskScript(pluginConfig()).launch()
+                .start("start-victim", victim)
+                .start("start-attacker", attacker)
+                .inspect("inspect-victim", victim)
+                .saveHandle("save-victim", victim, genuine)
+                .killPlugin("crash")
+                .launch()
+                .recover("recover-attacker", attacker, true)
+                .gate(gates, "craft", "60s")
+                .recoverCrafted("forged", victim, attacker, crafted.resolve("forged"))
+                .recoverCrafted("modified", victim, victim, crafted.resolve("modified"))
+                .recoverCrafted("bad-mac", victim, victim, crafted.resolve("bad-mac"))
+                .recoverCrafted("unsigned", victim, victim, crafted.resolve("unsigned"))
+                .recoverCrafted("replayed", victim, attacker, null)
+                // The victim's genuine handle under the id of a task the plugin already tracks.
+                .recoverCrafted("replayed-onto-tracked", attacker, victim, null)
+                .signal("signal-victim", victim, "SIGUSR1")
+                .stop("stop-victim", victim, "1s", "SIGKILL")
+                .destroy("destroy-victim", victim, true)
+                .inspect("inspect-unknown", victim)
+                .gate(gates, "untouched", "60s")
+                .recover("recover-victim", victim, true)
+                .inspect("inspect-victim-after", victim)
+                .destroy("destroy-victim-genuine", victim, true)
+                .destroy("destroy-attacker", attacker, true);
+        Map<String, String> runDirBefore;
+        long victimPid;
+        Result r;
+        try (GatedProbeRun run = GatedProbeRun.start(script, gates, tmp, TestEnv.launcher())) {
+            run.awaitGate("craft", java.time.Duration.ofSeconds(60));
+            Path runDir = victim.runDir(stateDir);
+            runDirBefore = snapshot(runDir);
+            ObjectMapper json = new ObjectMapper();
+            JsonNode recorded = json.readTree(runDir.resolve("task.json").toFile()).get("driver_state");
+            // Forged: exactly what the plugin recorded for the victim, without its seal.
+            Files.write(crafted.resolve("forged"), json.writeValueAsBytes(recorded));
+            JsonNode handle = json.readTree(genuine.toFile());
+            boolean sealed = handle.path("state").isTextual();
+            ObjectNode state = (ObjectNode) TaskScript.driverState(handle).deepCopy();
+            ((ObjectNode) state.get("network")).putArray("devices").addObject()
+                    .put("device", "service").put("tap", "eth0").put("mac", "00:80:41:00:00:01")
+                    .put("ip", "10.99.0.2").put("prefix_length", 16).put("gateway", "10.99.0.1").putArray("forwards");
+            ObjectNode modified = sealed ? handle.deepCopy() : state;
+            if (sealed) {
+                modified.put("state", json.writeValueAsString(state));
+            }
+            Files.write(crafted.resolve("modified"), json.writeValueAsBytes(modified));
+            ObjectNode badMac = handle.deepCopy();
+            String mac = badMac.path("mac").asText("00");
+            badMac.put("mac", mac.substring(0, mac.length() - 1) + (mac.endsWith("0") ? "1" : "0"));
+            Files.write(crafted.resolve("bad-mac"), json.writeValueAsBytes(badMac));
+            ObjectNode unsigned = handle.deepCopy();
+            unsigned.remove("mac");
+            Files.write(crafted.resolve("unsigned"), json.writeValueAsBytes(unsigned));
+            run.release("craft");
+
+            run.awaitGate("untouched", java.time.Duration.ofSeconds(60));
+            assertEquals(runDirBefore, snapshot(runDir), "the victim's run directory must be untouched");
+            run.release("untouched");
+            r = run.finish(java.time.Duration.ofSeconds(120));
+        }
+        r.ok("start-victim");
+        victimPid = Long.parseLong(r.ok("inspect-victim").at("/driver_attributes/pid").textValue());
+        r.ok("recover-attacker");
+        for (String label : List.of("forged", "modified", "bad-mac", "unsigned", "replayed", "replayed-onto-tracked")) {
+            String error = r.error(label);
+            assertTrue(error.contains("code = InvalidArgument"), label + ": " + error);
+            assertTrue(error.contains("the task handle's driver state failed authentication"), label + ": " + error);
+            assertTrue(r.step(label).get("crafted").booleanValue(), r.step(label).toString());
+        }
+        for (String label : List.of("signal-victim", "stop-victim", "destroy-victim", "inspect-unknown")) {
+            assertTrue(r.error(label).contains("code = NotFound desc = task not found for given id"),
+                    label + ": " + r.step(label));
+        }
+        // The genuine handle still recovers the same, untouched tender.
+        r.ok("recover-victim");
+        JsonNode after = r.ok("inspect-victim-after");
+        assertEquals("running", after.get("state").textValue(), after.toString());
+        assertEquals(Long.toString(victimPid), after.at("/driver_attributes/pid").textValue());
+        assertFalse(r.events(1, victim).stream().anyMatch(e -> e.startsWith("Sent")), r.events(1, victim).toString());
+        r.ok("destroy-victim-genuine");
+        r.ok("destroy-attacker");
+        assertEquals(List.of(), runDirs());
+    }
+
+    /** Name → size and digest of every file in a directory (no subdirectories are expected). */
+    private static Map<String, String> snapshot(Path dir) throws Exception {
+        Map<String, String> out = new java.util.TreeMap<>();
+        if (!Files.isDirectory(dir)) {
+            out.put("(run directory " + dir + " is gone)", "");
+            return out;
+        }
+        try (Stream<Path> files = Files.list(dir)) {
+            for (Path f : files.toList()) {
+                out.put(f.getFileName().toString(), Files.isRegularFile(f, java.nio.file.LinkOption.NOFOLLOW_LINKS)
+                        ? Files.size(f) + " bytes, sha256 " + java.util.HexFormat.of().formatHex(
+                                java.security.MessageDigest.getInstance("SHA-256").digest(Files.readAllBytes(f)))
+                        : "(not a regular file)");
+            }
+        }
+        return out;
+    }
+
 }
