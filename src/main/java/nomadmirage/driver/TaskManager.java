@@ -59,6 +59,7 @@ public final class TaskManager {
     private final TaskEventBus events;
     private final TaskNetworks networks;
     private final Logger log;
+    private final ConfinedFiles files = new ConfinedFiles();
     private final Map<TaskId, TaskHandle> tasks = new ConcurrentHashMap<>();
     /**
      * A start holds the read side from its first host object until the task is
@@ -140,7 +141,10 @@ public final class TaskManager {
             TaskFiles.createRunDir(runDir, cleanup);
             Optional<Attachment> attachment = attachNetwork(request, taskConfig, plan, plugin, user, cleanup);
             for (StartPlan.NewBlockFile file : plan.filesToCreate()) {
-                TaskFiles.createBlockFile(file, user, cleanup);
+                TaskFiles.createBlockFile(files, file, user, cleanup);
+            }
+            for (StartPlan.ExistingBlockFile file : plan.filesToCheck()) {
+                TaskFiles.checkBlockFile(files, file);
             }
 
             // 3. The tender's command line from the bound plan, and the launch.

@@ -197,8 +197,9 @@ class LaunchPlannerTest {
         var ok = List.of(new BlockDeviceConfig("storage", "local/d.img", Optional.of(8192L), 512, false));
         var planned = plan(config("local/app.hvt", ok, Optional.empty(), QemuOptions.defaults(), List.of()),
                 PluginConfig.defaults());
-        assertEquals(List.of(new StartPlan.NewBlockFile(taskDir.toRealPath().resolve("local/d.img"), 8192L)),
-                planned.filesToCreate());
+        assertEquals(List.of(new StartPlan.NewBlockFile("block[0].path",
+                new ConfinedPath(taskDir.toRealPath(), Path.of("local/d.img")), 8192L)), planned.filesToCreate());
+        assertEquals(List.of(), planned.filesToCheck());
         assertEquals("storage", planned.blocks().getFirst().device());
 
         var escaping = List.of(new BlockDeviceConfig("storage", "../../../escape.img", Optional.of(8192L), 512, false));

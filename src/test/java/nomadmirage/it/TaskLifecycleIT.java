@@ -677,4 +677,150 @@ class TaskLifecycleIT {
         return out;
     }
 
+    /**
+     * A job writes its alloc directory while root creates its block files: a directory on the way that
+     * is swapped for a symbolic link between the plan and the creation (here, back and forth all the
+     * time) must never make root create, resize or chown anything outside — the confirmed attack
+     * created {@code ld.so.preload} owned by the task user in the link's target.
+     */
+    @Test
+    void aDirectorySwappedForASymlinkDuringStartNeverMakesRootCreateAFileOutsideTheAlloc() throws Exception {
+        Path etc = Files.createDirectory(tmp.resolve("etc"));
+        TaskScript.readable(etc);
+        Task t = task("blk", "standin-hello-block.hvt");
+        Path data = t.allocDir.resolve("alloc/data");
+        jobWritable(t.allocDir.resolve("alloc"), data);
+        Files.createDirectory(data.resolve("sub"));
+        Files.createSymbolicLink(data.resolve("sub.link"), etc);
+        // Starts of one task id, each destroyed before the next (a new block file name each time, so
+        // that every start creates one), while sub/ is swapped with the link to etc/ all the time.
+        TaskScript script = new TaskScript(pluginConfig()).launch();
+        for (int i = 0; i < ATTEMPTS; i++) {
+            t.config("block", List.of(Map.of("name", "storage", "path", "../alloc/data/sub/ld.so.preload." + i,
+                    "size", "1MiB")));
+            script.start("start-" + i, t).destroy("destroy-" + i, t, true);
+        }
+        Result r;
+        try (Swapper swapper = Swapper.start(data.resolve("sub"), data.resolve("sub.link"))) {
+            r = script.run(tmp);
+            assertTrue(swapper.running(), "the swapper stopped");
+        }
+        try (Stream<Path> created = Files.list(etc)) {
+            List<String> outside = created.map(p -> p + " (uid " + uid(p) + ")").toList();
+            assertEquals(List.of(), outside, "root created files outside the alloc directory");
+        }
+        int created = 0;
+        for (int i = 0; i < ATTEMPTS; i++) {
+            JsonNode start = r.step("start-" + i);
+            assertFalse(start.get("timed_out").booleanValue(), start.toString());
+            created += start.get("error").isNull() ? 1 : 0;
+        }
+        try (Stream<Path> inside = Files.list(data.resolve("sub"))) {
+            assertEquals(created, inside.count(), "each start that succeeded created its file inside");
+        }
+    }
+
+    /** Starts per race test: each start has a fair chance to land in the window on the old code. */
+    private static final int ATTEMPTS = 100;
+
+    /**
+     * A unikernel swapped for a FIFO between the plan's check and the open (here, back and forth all the
+     * time) is refused at once: opening a FIFO for reading blocks until a writer comes, which left
+     * StartTask hanging as root for ever. Every start answers (the probe bounds each call).
+     */
+    @Test
+    void aUnikernelSwappedForAFifoIsRefusedWithoutBlockingTheStart() throws Exception {
+        Task t = task("fifo", "standin-hello.hvt");
+        Path local = t.taskDir.resolve("local");
+        jobWritable(t.taskDir, local);
+        Path fifo = local.resolve("standin-hello.hvt.fifo");
+        Process mkfifo = new ProcessBuilder("mkfifo", "-m", "600", fifo.toString()).start();
+        assertEquals(0, mkfifo.waitFor());
+        TaskScript script = new TaskScript(pluginConfig()).launch();
+        for (int i = 0; i < ATTEMPTS; i++) {
+            script.start("start-" + i, t).destroy("destroy-" + i, t, true);
+        }
+        Result r;
+        try (Swapper swapper = Swapper.start(local.resolve("standin-hello.hvt"), fifo)) {
+            r = script.run(tmp); // fails if a step did not return within the probe's limit
+            assertTrue(swapper.running(), "the swapper stopped");
+        }
+        for (int i = 0; i < ATTEMPTS; i++) {
+            JsonNode start = r.step("start-" + i);
+            assertFalse(start.get("timed_out").booleanValue(), start.toString());
+            if (!start.get("error").isNull()) {
+                assertTrue(start.get("error").textValue().contains("unikernel"), start.toString());
+            }
+        }
+    }
+
+    /** As Nomad makes the task and shared alloc directories: everybody may write them (the swaps here need it). */
+    private static void jobWritable(Path... dirs) throws java.io.IOException {
+        for (Path dir : dirs) {
+            Files.setPosixFilePermissions(dir, java.nio.file.attribute.PosixFilePermissions.fromString("rwxrwxrwx"));
+        }
+    }
+
+    private static Object uid(Path p) {
+        try {
+            return Files.getAttribute(p, "unix:uid", java.nio.file.LinkOption.NOFOLLOW_LINKS);
+        } catch (java.io.IOException e) {
+            return e.toString();
+        }
+    }
+
+    /**
+     * A hostile job's file swap, as fast as it can: a process that exchanges two directory entries
+     * atomically (renameat2 RENAME_EXCHANGE) in a loop, so at any moment {@code name} is either the
+     * genuine entry or the planted one, each about half of the time, changing every microsecond or so.
+     * Stopped with SIGKILL by its pid; the entries are then put back (genuine at {@code name}).
+     */
+    private static final class Swapper implements AutoCloseable {
+        private static final String LOOP = String.join("\n",
+                "import ctypes, sys",
+                "libc = ctypes.CDLL(None, use_errno=True)",
+                "a, b = sys.argv[1].encode(), sys.argv[2].encode()",
+                "if libc.renameat2(-100, a, -100, b, 2) != 0: sys.exit('renameat2: errno %d' % ctypes.get_errno())",
+                "print('swapping', flush=True)",
+                "while True: libc.renameat2(-100, a, -100, b, 2)");
+        private final Path name;
+        private final Path planted;
+        private final Process process;
+
+        private Swapper(Path name, Path planted, Process process) {
+            this.name = name;
+            this.planted = planted;
+            this.process = process;
+        }
+
+        /** Starts swapping {@code name} (a genuine regular file or directory) with {@code planted}. */
+        static Swapper start(Path name, Path planted) throws java.io.IOException {
+            Process p = new ProcessBuilder("python3", "-c", LOOP, name.toString(), planted.toString())
+                    .redirectErrorStream(true).start();
+            String first = new java.io.BufferedReader(new java.io.InputStreamReader(p.getInputStream())).readLine();
+            if (!"swapping".equals(first)) {
+                p.destroyForcibly();
+                throw new AssertionError("the swapper did not start: " + first);
+            }
+            return new Swapper(name, planted, p);
+        }
+
+        /** Whether it is still swapping (it stops only on an error). */
+        boolean running() {
+            return process.isAlive();
+        }
+
+        @Override
+        public void close() throws Exception {
+            process.destroyForcibly();
+            process.waitFor();
+            java.nio.file.LinkOption nofollow = java.nio.file.LinkOption.NOFOLLOW_LINKS;
+            if (!Files.isRegularFile(name, nofollow) && !Files.isDirectory(name, nofollow)) {
+                Path tmp = name.resolveSibling(name.getFileName() + ".back");
+                Files.move(name, tmp);
+                Files.move(planted, name);
+                Files.move(tmp, planted);
+            }
+        }
+    }
 }
