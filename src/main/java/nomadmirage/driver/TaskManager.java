@@ -156,7 +156,7 @@ public final class TaskManager {
             long startedAt = nowNanos();
             SupervisedProcess process;
             try {
-                process = supervisor.launch(new LaunchRequest(argv, request.env(), request.taskDir(),
+                process = supervisor.launch(new LaunchRequest(argv, request.taskDir(),
                         consolePath(request.stdoutPath()), consolePath(request.stderrPath()), runDir, user.orElse(null)));
             } catch (LaunchException e) {
                 throw new HostFailureException("could not start " + plan.kind().configName() + ": " + e.getMessage(), e);

@@ -69,7 +69,7 @@ class LaunchPlannerTest {
 
     private TaskRequest request(long memoryMb) {
         return new TaskRequest(new TaskId("alloc-1/web/0001"), "web", "alloc-1", "job", "group", "default", allocDir,
-                null, null, Map.of(), "", memoryMb, 0, 100, List.of());
+                null, null, "", memoryMb, 0, 100, List.of());
     }
 
     private static TaskConfig config(String unikernel, List<BlockDeviceConfig> blocks, Optional<String> tender,

@@ -678,6 +678,60 @@ class TaskLifecycleIT {
     }
 
     /**
+     * The job's environment (env {}, templates, Vault and Nomad tokens) never reaches the root supervisor
+     * or the tender: a job's LD_PRELOAD used to run its library inside qemu, and any process of the task
+     * user could read the secrets from /proc/PID/environ. The tender gets a fixed PATH and nothing else.
+     */
+    @Test
+    void theTenderGetsAFixedEnvironmentNeverTheJobs() throws Exception {
+        Path lib = Files.createDirectory(tmp.resolve("lib"));
+        TaskScript.readable(lib);
+        Path marker = Files.createDirectory(tmp.resolve("marker"));
+        Files.setPosixFilePermissions(marker, java.nio.file.attribute.PosixFilePermissions.fromString("rwxrwxrwx"));
+        Path source = lib.resolve("evil.c");
+        Files.writeString(source, """
+                #include <stdio.h>
+                #include <unistd.h>
+                __attribute__((constructor)) static void evil(void) {
+                    FILE *f = fopen(MARKER, "a");
+                    if (f) { fprintf(f, "ran in pid %d as uid %d\\n", getpid(), getuid()); fclose(f); }
+                }
+                """);
+        Path evil = lib.resolve("evil.so");
+        Path ran = marker.resolve("ran");
+        Process cc = new ProcessBuilder("gcc", "-shared", "-fPIC", "-DMARKER=\"" + ran + "\"", "-o", evil.toString(),
+                source.toString()).redirectErrorStream(true).start();
+        String ccOut = new String(cc.getInputStream().readAllBytes());
+        assertEquals(0, cc.waitFor(), ccOut);
+        TaskScript.readable(evil);
+
+        Task guest = task("envguest", "virtio-hello.virtio").args("--hang")
+                .env("LD_PRELOAD", evil.toString()).env("SECRET", "x-secret").env("VAULT_TOKEN", "hvs.secret");
+        Result r = new TaskScript(pluginConfig()).launch()
+                .start("start", guest)
+                .awaitFile("booted", guest.stdout, "Hello from a virtio unikernel", "30s")
+                .step("proc", "proc", "task_id", guest.id)
+                .destroy("destroy", guest, true)
+                .run(tmp);
+
+        r.ok("start");
+        r.ok("booted");
+        List<String> environ = new ArrayList<>();
+        r.ok("proc").get("environ").forEach(e -> environ.add(e.textValue()));
+        assertEquals(List.of("PATH=/usr/sbin:/usr/bin:/sbin:/bin"), environ, "the tender's environment");
+        assertFalse(Files.exists(ran), () -> "the job's LD_PRELOAD ran: " + readQuietly(ran));
+        r.ok("destroy");
+    }
+
+    private static String readQuietly(Path file) {
+        try {
+            return Files.readString(file);
+        } catch (java.io.IOException e) {
+            return e.toString();
+        }
+    }
+
+    /**
      * A job writes its alloc directory while root creates its block files: a directory on the way that
      * is swapped for a symbolic link between the plan and the creation (here, back and forth all the
      * time) must never make root create, resize or chown anything outside — the confirmed attack
