@@ -44,7 +44,14 @@ package main
 //	                  handle; strip_driver_config passes the handle through the
 //	                  agent's state DB encoding (go-msgpack, structs.MsgpackHandle),
 //	                  which drops the unexported raw driver config, as after an
-//	                  agent restart
+//	                  agent restart. A crafted handle (what a tampered state DB
+//	                  would hand back): "handle_of" takes the stored handle of
+//	                  that task id instead and sends it with its config id set
+//	                  to task_id; "driver_state" (a string) or
+//	                  "driver_state_file" (a path, read when the step runs)
+//	                  replaces the bytes of its driver state
+//	save_handle       {task_id, path}: writes the stored handle's driver state
+//	                  bytes to the file (so a test can craft one from it)
 //	events            {action: "stop"|"start"}: close or reopen the current
 //	                  plugin's TaskEvents stream
 //	await_event       {task_id (optional), contains, timeout (30s)}: until the
@@ -59,7 +66,8 @@ package main
 //	                  await_file for the test to act
 //	proc              {task_id}: the tender's credentials, from InspectTask's
 //	                  "pid" attribute and /proc/PID/status: uid, gid, groups
-//	                  (lists of the numbers shown there)
+//	                  (lists of the numbers shown there), and its environment
+//	                  from /proc/PID/environ: environ (list of "NAME=value")
 //
 // "task" of a start step (all optional but id, name and alloc_dir):
 //
@@ -95,7 +103,8 @@ package main
 //	          network_override (null or {ip, port_map, auto_advertise})
 //	stats:    samples [{timestamp_ns, cpu_percent, total_ticks, rss,
 //	          cpu_measured, memory_measured, pids, complete}], stream_closed
-//	recover:  stripped, raw_driver_config_len (of the handle sent)
+//	recover:  stripped, raw_driver_config_len (of the handle sent), crafted
+//	          (handle_of, driver_state or driver_state_file was given)
 //	await_*:  found
 //
 // A plugin entry: {index, pid, events: [{task_id, alloc_id, task_name,
@@ -142,6 +151,9 @@ type step struct {
 	Interval          string    `json:"interval"`
 	Count             int       `json:"count"`
 	StripDriverConfig bool      `json:"strip_driver_config"`
+	HandleOf          string    `json:"handle_of"`
+	DriverState       *string   `json:"driver_state"`
+	DriverStateFile   string    `json:"driver_state_file"`
 	Async             bool      `json:"async"`
 	Ref               string    `json:"ref"`
 	Action            string    `json:"action"`

@@ -39,6 +39,7 @@ func init() {
 		"inspect":         (*tasksRun).opInspect,
 		"stats":           (*tasksRun).opStats,
 		"recover":         (*tasksRun).opRecover,
+		"save_handle":     (*tasksRun).opSaveHandle,
 		"events":          (*tasksRun).opEvents,
 		"await_event":     (*tasksRun).opAwaitEvent,
 		"await_file":      (*tasksRun).opAwaitFile,
@@ -494,9 +495,13 @@ func (r *tasksRun) opRecover(st *step, res map[string]any) {
 		return
 	}
 	res["task_id"] = st.TaskID
-	h, ok := r.handles[st.TaskID]
+	of := st.TaskID
+	if st.HandleOf != "" {
+		of = st.HandleOf
+	}
+	h, ok := r.handles[of]
 	if !ok {
-		res["error"] = fmt.Sprintf("no handle recorded for task %q", st.TaskID)
+		res["error"] = fmt.Sprintf("no handle recorded for task %q", of)
 		return
 	}
 	send := h.Copy()
@@ -510,6 +515,24 @@ func (r *tasksRun) opRecover(st *step, res map[string]any) {
 		send = stripped
 		res["stripped"] = true
 	}
+	res["crafted"] = st.HandleOf != "" || st.DriverState != nil || st.DriverStateFile != ""
+	if st.HandleOf != "" {
+		if send.Config == nil {
+			send.Config = &drivers.TaskConfig{}
+		}
+		send.Config.ID = st.TaskID
+	}
+	if st.DriverState != nil {
+		send.DriverState = []byte(*st.DriverState)
+	}
+	if st.DriverStateFile != "" {
+		b, err := os.ReadFile(st.DriverStateFile)
+		if err != nil {
+			res["error"] = "reading driver_state_file: " + err.Error()
+			return
+		}
+		send.DriverState = b
+	}
 	res["raw_driver_config_len"] = rawDriverConfigLen(send.Config)
 	var rerr error
 	if err := r.call(res, rpcLimit, func() error { rerr = p.s.driver.RecoverTask(send); return nil }); err != nil {
@@ -517,6 +540,18 @@ func (r *tasksRun) opRecover(st *step, res map[string]any) {
 		return
 	}
 	res["error"] = errStr(rerr)
+}
+
+// opSaveHandle writes the driver state of a stored handle to a file.
+func (r *tasksRun) opSaveHandle(st *step, res map[string]any) {
+	res["task_id"] = st.TaskID
+	res["path"] = st.Path
+	h, ok := r.handles[st.TaskID]
+	if !ok {
+		res["error"] = fmt.Sprintf("no handle recorded for task %q", st.TaskID)
+		return
+	}
+	res["error"] = errStr(os.WriteFile(st.Path, h.DriverState, 0o600))
 }
 
 // persistRoundTrip stores and loads the handle the way the client's state DB
@@ -688,6 +723,18 @@ func (r *tasksRun) opProc(st *step, res map[string]any) {
 		res["error"] = err.Error()
 		return
 	}
+	env, err := os.ReadFile("/proc/" + pid + "/environ")
+	if err != nil {
+		res["error"] = err.Error()
+		return
+	}
+	environ := []string{}
+	for _, entry := range strings.Split(string(env), "\x00") {
+		if entry != "" {
+			environ = append(environ, entry)
+		}
+	}
+	res["environ"] = environ
 	for _, line := range strings.Split(string(b), "\n") {
 		key, val, ok := strings.Cut(line, ":")
 		if !ok {

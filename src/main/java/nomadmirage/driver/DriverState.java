@@ -12,9 +12,11 @@ import nomadmirage.tender.TenderKind;
 
 /**
  * What Nomad keeps for us in the task handle ({@code driver_state}) and hands back on recovery:
- * only what the task's identity, its exit semantics and its driver network need. It is read as
- * untrusted input — recovery checks it against the plugin's own record in the run directory, and
- * nothing in it names a path or a host object the plugin would act on.
+ * only what the task's identity, its exit semantics and its driver network need. The handle carries
+ * it sealed ({@link DriverStateSeal}: an HMAC under the node's key, bound to the task id), and it is
+ * still read as untrusted input — recovery decodes it only once the MAC matched, checks it against the
+ * plugin's own record in the run directory, and nothing in it names a path or a host object the
+ * plugin would act on.
  */
 public record DriverState(
         @JsonProperty("version") int version,
@@ -23,8 +25,11 @@ public record DriverState(
         @JsonProperty("started_at_ns") long startedAtNanos,
         @JsonProperty("network") Network network) {
 
-    /** 2: the small form (1 carried paths, argv and display fields). */
-    public static final int CURRENT_VERSION = 2;
+    /**
+     * 3: the small form of 2, only ever handed out sealed ({@link DriverStateSeal#VERSION}); 2 was the
+     * same state unsealed, 1 carried paths, argv and display fields.
+     */
+    public static final int CURRENT_VERSION = 3;
     private static final ObjectMapper JSON = new ObjectMapper()
             .configure(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES, false);
 

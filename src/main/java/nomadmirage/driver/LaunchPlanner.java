@@ -1,5 +1,6 @@
 package nomadmirage.driver;
 
+import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -35,9 +36,15 @@ public final class LaunchPlanner {
     private static final Path KVM = Path.of("/dev/kvm");
 
     private final HostInspector host;
+    private final ConfinedFiles files;
 
     public LaunchPlanner(HostInspector host) {
+        this(host, new ConfinedFiles());
+    }
+
+    LaunchPlanner(HostInspector host, ConfinedFiles files) {
         this.host = host;
+        this.files = files;
     }
 
     /**
@@ -47,18 +54,15 @@ public final class LaunchPlanner {
     public StartPlan plan(TaskRequest request, TaskConfig config, PluginConfig plugin) throws InvalidTaskException {
         Path taskDir = request.taskDir();
         List<Path> taskRoots = PathConfinement.realRoots(List.of(taskDir, request.allocDir().resolve("alloc")));
-        Path kernel = resolveUnikernel(config.unikernel(), taskDir, taskRoots, plugin);
-        Unikernel unikernel;
-        try {
-            unikernel = UnikernelReader.read(kernel);
-        } catch (ManifestException e) {
-            throw new InvalidTaskException("unikernel: " + kernel + " is not a Solo5 unikernel: " + e.getMessage(), e);
-        }
+        ConfinedPath image = resolveUnikernel(config.unikernel(), taskDir, taskRoots, plugin);
+        Path kernel = image.path();
+        Unikernel unikernel = readUnikernel(image);
         TenderKind kind = chooseTender(unikernel, config);
         Path tender = tenderPath(kind, plugin);
 
         List<StartPlan.NewBlockFile> toCreate = new ArrayList<>();
-        List<BlockAttachment> blocks = bindBlocks(unikernel, config, kind, taskDir, taskRoots, toCreate,
+        List<StartPlan.ExistingBlockFile> toCheck = new ArrayList<>();
+        List<BlockAttachment> blocks = bindBlocks(unikernel, config, kind, taskDir, taskRoots, toCreate, toCheck,
                 plugin.limits().maxBlockBytes());
 
         long memory = request.memoryMb() > 0 ? request.memoryMb() : DEFAULT_MEMORY_MB;
@@ -77,14 +81,46 @@ public final class LaunchPlanner {
                 throw new InvalidTaskException("network: the unikernel's manifest declares no network devices, "
                         + "so it cannot have network blocks");
             }
-            return new StartPlan(unikernel, kind, tender, kernel, memory, blocks, toCreate, qemu, Optional.empty(),
+            return new StartPlan(unikernel, kind, tender, kernel, memory, blocks, toCreate, toCheck, qemu, Optional.empty(),
                     List.of(), config.args());
         }
-        return new StartPlan(unikernel, kind, tender, kernel, memory, blocks, toCreate, qemu, Optional.of(binding),
+        return new StartPlan(unikernel, kind, tender, kernel, memory, blocks, toCreate, toCheck, qemu, Optional.of(binding),
                 binding.requests(request.ports()), config.args());
     }
 
-    private Path resolveUnikernel(String written, Path taskDir, List<Path> taskRoots, PluginConfig plugin)
+    /**
+     * Reads the unikernel's notes as root, through {@link ConfinedFiles}: never through a link or a swapped
+     * directory, and a FIFO swapped in after the plan's check is refused instead of blocking the start.
+     */
+    private Unikernel readUnikernel(ConfinedPath image) throws InvalidTaskException {
+        try {
+            return files.read(image, channel -> {
+                try {
+                    return UnikernelReader.read(channel, image.toString());
+                } catch (ManifestException e) {
+                    throw new NotAUnikernel(e);
+                }
+            });
+        } catch (NotAUnikernel e) {
+            throw new InvalidTaskException("unikernel: " + image + " is not a Solo5 unikernel: "
+                    + e.manifest.getMessage(), e.manifest);
+        } catch (IOException e) {
+            throw new InvalidTaskException("unikernel: " + e.getMessage(), e);
+        }
+    }
+
+    /** Carries a {@link ManifestException} out of the confined read. */
+    private static final class NotAUnikernel extends IOException {
+        private static final long serialVersionUID = 1L;
+        private final transient ManifestException manifest;
+
+        NotAUnikernel(ManifestException manifest) {
+            super(manifest.getMessage(), manifest);
+            this.manifest = manifest;
+        }
+    }
+
+    private ConfinedPath resolveUnikernel(String written, Path taskDir, List<Path> taskRoots, PluginConfig plugin)
             throws InvalidTaskException {
         if (Path.of(written).isAbsolute()) {
             if (plugin.imagePaths().isEmpty()) {
@@ -130,8 +166,8 @@ public final class LaunchPlanner {
     }
 
     private static List<BlockAttachment> bindBlocks(Unikernel unikernel, TaskConfig config, TenderKind kind,
-            Path taskDir, List<Path> taskRoots, List<StartPlan.NewBlockFile> toCreate, long maxBlockBytes)
-            throws InvalidTaskException {
+            Path taskDir, List<Path> taskRoots, List<StartPlan.NewBlockFile> toCreate,
+            List<StartPlan.ExistingBlockFile> toCheck, long maxBlockBytes) throws InvalidTaskException {
         Map<String, Device> manifest = new HashMap<>();
         unikernel.manifest().devices().forEach(d -> manifest.put(d.name(), d));
         String blockNames = names(unikernel, DeviceType.BLOCK_BASIC);
@@ -148,14 +184,13 @@ public final class LaunchPlanner {
                 throw new InvalidTaskException(at + ".read_only: " + kind.configName() + " always attaches block "
                         + "devices read-write; read_only is only available for virtio (qemu) unikernels");
             }
-            Path file = PathConfinement.creatable(at + ".path", block.path(), taskDir, taskRoots,
+            ConfinedPath confined = PathConfinement.creatable(at + ".path", block.path(), taskDir, taskRoots,
                     "the task directory " + taskDir + " and the shared alloc directory");
+            Path file = confined.path();
             if (Files.exists(file)) {
                 long size = sizeOf(file, at);
-                if (size == 0 || size % block.sectorSize() != 0) {
-                    throw new InvalidTaskException(at + ".path: " + file + " is " + size + " bytes, not a non-zero "
-                            + "multiple of the sector size " + block.sectorSize());
-                }
+                checkBlockSize(at + ".path", file, size, block.sectorSize());
+                toCheck.add(new StartPlan.ExistingBlockFile(at + ".path", confined, block.sectorSize()));
             } else if (block.sizeBytes().isEmpty()) {
                 throw new InvalidTaskException(at + ".path: " + file + " does not exist; set " + at
                         + ".size to have it created");
@@ -165,7 +200,8 @@ public final class LaunchPlanner {
                         + "the agent's " + PluginConfigKeys.MAX_BLOCK_SIZE + " is " + ByteSize.format(maxBlockBytes)
                         + "; use a smaller size");
             } else {
-                toCreate.add(new StartPlan.NewBlockFile(file, block.sizeBytes().get()));
+                checkSameFilesystem(at + ".path", confined);
+                toCreate.add(new StartPlan.NewBlockFile(at + ".path", confined, block.sizeBytes().get()));
             }
             out.add(new BlockAttachment(block.name(), file, block.sectorSize(), block.readOnly()));
         }
@@ -237,6 +273,26 @@ public final class LaunchPlanner {
                 throw new InvalidTaskException("qemu.args[" + i + "]: \"" + value + "\" is not an allowed value for "
                         + arg + "; the agent's qemu_allowed_args requires it to match /" + pattern + "/ as a whole");
             }
+        }
+    }
+
+    /** A new block file is prepared in its confinement root and renamed into place: both on one filesystem. */
+    private static void checkSameFilesystem(String field, ConfinedPath file) throws InvalidTaskException {
+        try {
+            if (!Files.getFileStore(file.path().getParent()).equals(Files.getFileStore(file.root()))) {
+                throw new InvalidTaskException(field + ": " + file + " would be created on another filesystem than "
+                        + file.root() + " (a mount inside it); the driver creates block files only on that one, so "
+                        + "create it there yourself or choose a path outside the mount");
+            }
+        } catch (IOException e) {
+            throw new InvalidTaskException(field + ": cannot tell the filesystem of " + file + ": " + e.getMessage(), e);
+        }
+    }
+
+    static void checkBlockSize(String field, Path file, long size, long sectorSize) throws InvalidTaskException {
+        if (size == 0 || size % sectorSize != 0) {
+            throw new InvalidTaskException(field + ": " + file + " is " + size + " bytes, not a non-zero "
+                    + "multiple of the sector size " + sectorSize);
         }
     }
 

@@ -25,18 +25,24 @@ public record StartPlan(
         long memoryMb,
         List<BlockAttachment> blocks,
         List<NewBlockFile> filesToCreate,
+        List<ExistingBlockFile> filesToCheck,
         Optional<QemuSettings> qemu,
         Optional<NetworkBinding> network,
         List<DeviceRequest> netRequests,
         List<String> args) {
 
-    /** A block file that does not exist yet and is created (sparse) just before launch. */
-    public record NewBlockFile(Path file, long sizeBytes) {
+    /** A block file that does not exist yet and is created (sparse) just before launch; {@code field} names it in the job. */
+    public record NewBlockFile(String field, ConfinedPath file, long sizeBytes) {
+    }
+
+    /** A block file that exists: checked again (a regular file, reached without links) just before launch. */
+    public record ExistingBlockFile(String field, ConfinedPath file, long sectorSize) {
     }
 
     public StartPlan {
         blocks = List.copyOf(blocks);
         filesToCreate = List.copyOf(filesToCreate);
+        filesToCheck = List.copyOf(filesToCheck);
         netRequests = List.copyOf(netRequests);
         args = List.copyOf(args);
     }

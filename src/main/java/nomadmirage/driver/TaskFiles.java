@@ -1,7 +1,6 @@
 package nomadmirage.driver;
 
 import java.io.IOException;
-import java.io.RandomAccessFile;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
@@ -10,7 +9,7 @@ import nomadmirage.proc.TaskUser;
 import nomadmirage.state.AtomicFiles;
 import nomadmirage.state.Rollback;
 
-/** Files a start creates — run directory, block files — each with its undo step. */
+/** Files a start creates — run directory, block files — each with its undo step, and the block files it checks. */
 final class TaskFiles {
     private TaskFiles() {
     }
@@ -27,17 +26,34 @@ final class TaskFiles {
         }
     }
 
-    static void createBlockFile(StartPlan.NewBlockFile file, Optional<TaskUser> user, Rollback cleanup)
-            throws HostFailureException {
-        try (RandomAccessFile raf = new RandomAccessFile(Files.createFile(file.file()).toFile(), "rw")) {
-            cleanup.add(() -> Files.deleteIfExists(file.file()));
-            raf.setLength(file.sizeBytes());
-            if (user.isPresent()) {
-                Files.setAttribute(file.file(), "unix:uid", user.get().uid());
-                Files.setAttribute(file.file(), "unix:gid", user.get().gid());
-            }
+    /**
+     * Creates a block file in the job's directories (see {@link ConfinedFiles#create}): what the job put
+     * in its way since the plan (a link, a swapped directory, a file of its own) is refused as a job
+     * error; the undo removes the file only while its name still is the file created here.
+     */
+    static void createBlockFile(ConfinedFiles files, StartPlan.NewBlockFile file, Optional<TaskUser> user,
+            Rollback cleanup) throws DriverException {
+        ConfinedFiles.Created created;
+        try {
+            created = files.create(file.file(), file.sizeBytes(), user);
+        } catch (ConfinedFiles.Refused e) {
+            throw new InvalidTaskException(file.field() + ": cannot create the block file " + e.getMessage(), e);
         } catch (IOException e) {
             throw new HostFailureException("cannot create block file " + file.file() + ": " + e.getMessage(), e);
         }
+        cleanup.add(() -> files.deleteCreated(created));
+    }
+
+    /** Checks again, just before the tender gets its path, that an existing block file still is a fit regular file. */
+    static void checkBlockFile(ConfinedFiles files, StartPlan.ExistingBlockFile file) throws DriverException {
+        long size;
+        try {
+            size = files.checkRegular(file.file());
+        } catch (ConfinedFiles.Refused e) {
+            throw new InvalidTaskException(file.field() + ": " + e.getMessage(), e);
+        } catch (IOException e) {
+            throw new HostFailureException("cannot check block file " + file.file() + ": " + e.getMessage(), e);
+        }
+        LaunchPlanner.checkBlockSize(file.field(), file.file().path(), size, file.sectorSize());
     }
 }

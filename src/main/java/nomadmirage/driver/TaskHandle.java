@@ -15,6 +15,7 @@ import nomadmirage.tender.TenderKind;
 public final class TaskHandle {
     private final TaskId id;
     private final TaskRecord record;
+    private final byte[] sealedState;
     private final SupervisedProcess process;
     private final CompletableFuture<ExitOutcome> outcome = new CompletableFuture<>();
     private final Object lock = new Object();
@@ -24,15 +25,17 @@ public final class TaskHandle {
     private final boolean recovered;
     private Instant completedAt;
 
-    TaskHandle(TaskId id, TaskRecord record, SupervisedProcess process, TaskState initial) {
-        this(id, record, process, initial, false);
+    TaskHandle(TaskId id, TaskRecord record, byte[] sealedState, SupervisedProcess process, TaskState initial) {
+        this(id, record, sealedState, process, initial, false);
     }
 
     /** {@code recovered}: found again after a plugin restart, so a stop asked of an earlier plugin is unknown. */
-    TaskHandle(TaskId id, TaskRecord record, SupervisedProcess process, TaskState initial, boolean recovered) {
+    TaskHandle(TaskId id, TaskRecord record, byte[] sealedState, SupervisedProcess process, TaskState initial,
+            boolean recovered) {
         this.recovered = recovered;
         this.id = id;
         this.record = record;
+        this.sealedState = sealedState.clone();
         this.process = process;
         this.state = initial;
     }
@@ -43,6 +46,11 @@ public final class TaskHandle {
 
     public DriverState driverState() {
         return record.state();
+    }
+
+    /** What goes into the task handle Nomad keeps: the driver state sealed with the node's key ({@link DriverStateSeal}). */
+    public byte[] sealedDriverState() {
+        return sealedState.clone();
     }
 
     /** The plugin's own record: driver state plus what was launched. */

@@ -36,6 +36,7 @@ import nomadmirage.proc.Supervisor;
 import nomadmirage.proc.TaskUser;
 import nomadmirage.solo5.Device;
 import nomadmirage.state.AtomicFiles;
+import nomadmirage.state.NodeKey;
 import nomadmirage.state.Rollback;
 import nomadmirage.state.StateDirectory;
 import nomadmirage.tender.BlockAttachment;
@@ -58,6 +59,7 @@ public final class TaskManager {
     private final TaskEventBus events;
     private final TaskNetworks networks;
     private final Logger log;
+    private final ConfinedFiles files = new ConfinedFiles();
     private final Map<TaskId, TaskHandle> tasks = new ConcurrentHashMap<>();
     /**
      * A start holds the read side from its first host object until the task is
@@ -66,6 +68,11 @@ public final class TaskManager {
      */
     private final ReadWriteLock startsVsReconcile = new ReentrantReadWriteLock();
     private volatile Runnable reconcileSoon = () -> { };
+    /** The seal of the state directory in use (its key is read once per state directory). */
+    private volatile KeyedSeal seal;
+
+    private record KeyedSeal(Path keyFile, DriverStateSeal seal) {
+    }
 
     public TaskManager(Supplier<PluginConfig> config, LaunchPlanner planner, UserDirectory users,
             Supervisor supervisor, TaskEventBus events, TaskNetworks networks, Logger log) {
@@ -122,6 +129,8 @@ public final class TaskManager {
                 + deviceList(plan.unikernel().manifest().devices()),
                 Map.of("target", plan.unikernel().abi().target().elftoolName(), "tender", plan.kind().configName()));
 
+        DriverStateSeal sealer = sealFor(state, true)
+                .orElseThrow(() -> new IllegalStateException("a created key is always there"));
         Path runDir = state.runDir(request.id().fileName());
         Logger taskLog = log.named("task");
         startsVsReconcile.readLock().lock();
@@ -131,7 +140,10 @@ public final class TaskManager {
             TaskFiles.createRunDir(runDir, cleanup);
             Optional<Attachment> attachment = attachNetwork(request, taskConfig, plan, plugin, user, cleanup);
             for (StartPlan.NewBlockFile file : plan.filesToCreate()) {
-                TaskFiles.createBlockFile(file, user, cleanup);
+                TaskFiles.createBlockFile(files, file, user, cleanup);
+            }
+            for (StartPlan.ExistingBlockFile file : plan.filesToCheck()) {
+                TaskFiles.checkBlockFile(files, file);
             }
 
             // 3. The tender's command line from the bound plan, and the launch.
@@ -143,7 +155,7 @@ public final class TaskManager {
             long startedAt = nowNanos();
             SupervisedProcess process;
             try {
-                process = supervisor.launch(new LaunchRequest(argv, request.env(), request.taskDir(),
+                process = supervisor.launch(new LaunchRequest(argv, request.taskDir(),
                         consolePath(request.stdoutPath()), consolePath(request.stderrPath()), runDir, user.orElse(null)));
             } catch (LaunchException e) {
                 throw new HostFailureException("could not start " + plan.kind().configName() + ": " + e.getMessage(), e);
@@ -161,7 +173,8 @@ public final class TaskManager {
             } catch (IOException e) {
                 throw new HostFailureException("cannot record the task in " + runDir + ": " + e.getMessage(), e);
             }
-            TaskHandle handle = new TaskHandle(request.id(), record, process, TaskState.STARTING);
+            TaskHandle handle = new TaskHandle(request.id(), record, sealer.seal(driverState), process,
+                    TaskState.STARTING);
             handle.moveTo(TaskState.RUNNING);
             tasks.put(request.id(), handle);
             cleanup.commit();
@@ -234,19 +247,22 @@ public final class TaskManager {
     }
 
     /**
-     * Finds a task again after a plugin restart. The handle's driver state is untrusted: the task is
-     * found by its id in the state directory and must match the plugin's own record there.
+     * Finds a task again after a plugin restart. The handle's driver state is untrusted: it must carry
+     * a MAC under this node's key for this task id (checked before anything else, even for a task this
+     * plugin already tracks, so a refused handle touches nothing), and then the task is found by its id
+     * in the state directory and must match the plugin's own record there.
      */
     public TaskHandle recover(TaskId id, byte[] driverState) throws DriverException {
+        StateDirectory state = new StateDirectory(config.get().stateDir());
+        DriverStateSeal sealer = sealFor(state, false).orElseThrow(() -> new InvalidTaskException(
+                "the task handle's driver state failed authentication: this node has no driver-state key ("
+                        + state.driverStateKey() + "), so no handle of task " + id + " was issued here"));
+        DriverState given = sealer.open(id, driverState);
         TaskHandle known = tasks.get(id);
         if (known != null) {
             return known;
         }
-        DriverState given = DriverState.decode(driverState);
-        if (!given.taskId().equals(id.value())) {
-            throw new InvalidTaskException("driver state belongs to task " + given.taskId() + ", not " + id);
-        }
-        Path runDir = new StateDirectory(config.get().stateDir()).runDir(id.fileName());
+        Path runDir = state.runDir(id.fileName());
         if (!Files.isDirectory(runDir, LinkOption.NOFOLLOW_LINKS)) {
             throw new TaskNotFoundException(id, "its run directory " + runDir + " is gone");
         }
@@ -268,7 +284,7 @@ public final class TaskManager {
         } catch (IOException e) {
             throw new HostFailureException("cannot recover task " + id + " from " + runDir + ": " + e.getMessage(), e);
         }
-        TaskHandle handle = new TaskHandle(id, record, process, TaskState.RUNNING, true);
+        TaskHandle handle = new TaskHandle(id, record, sealer.seal(record.state()), process, TaskState.RUNNING, true);
         TaskHandle raced = tasks.putIfAbsent(id, handle);
         if (raced != null) {
             return raced;
@@ -365,6 +381,37 @@ public final class TaskManager {
             reconcileSoon.run();
         }
         log.info("task destroyed", "task_id", id);
+    }
+
+    /**
+     * The seal under the state directory's key; with {@code create}, the key is made when there is none
+     * (a start), else a missing key is empty (a recovery: nothing was issued here).
+     */
+    private Optional<DriverStateSeal> sealFor(StateDirectory state, boolean create) throws HostFailureException {
+        Path keyFile = state.driverStateKey();
+        KeyedSeal cached = seal;
+        if (cached != null && cached.keyFile().equals(keyFile)) {
+            return Optional.of(cached.seal());
+        }
+        synchronized (this) {
+            cached = seal;
+            if (cached != null && cached.keyFile().equals(keyFile)) {
+                return Optional.of(cached.seal());
+            }
+            Optional<byte[]> key;
+            try {
+                key = create ? Optional.of(NodeKey.loadOrCreate(keyFile)) : NodeKey.load(keyFile);
+            } catch (IOException e) {
+                throw new HostFailureException("cannot " + (create ? "read or create" : "read") + " the driver-state key "
+                        + keyFile + ": " + e.getMessage(), e);
+            }
+            if (key.isEmpty()) {
+                return Optional.empty();
+            }
+            DriverStateSeal made = new DriverStateSeal(key.get());
+            seal = new KeyedSeal(keyFile, made);
+            return Optional.of(made);
+        }
     }
 
     /** Kills every tracked task's tender; used only by tests and benchmarks, never on plugin shutdown. */

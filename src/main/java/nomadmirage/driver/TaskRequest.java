@@ -2,12 +2,13 @@ package nomadmirage.driver;
 
 import java.nio.file.Path;
 import java.util.List;
-import java.util.Map;
 
 /**
  * What Nomad asks to start, independent of the wire format: identity, where
- * the task lives, its console FIFOs, environment, user and resources. (The
- * job's driver config travels separately, decoded.)
+ * the task lives, its console FIFOs, user and resources. (The job's driver
+ * config travels separately, decoded.) The task's environment is not taken
+ * over at all: a unikernel has none, and the tender gets a fixed one
+ * ({@link nomadmirage.proc.LaunchRequest#TENDER_ENVIRONMENT}).
  */
 public record TaskRequest(
         TaskId id,
@@ -19,7 +20,6 @@ public record TaskRequest(
         Path allocDir,
         Path stdoutPath,
         Path stderrPath,
-        Map<String, String> env,
         String user,
         long memoryMb,
         long memoryMaxMb,
@@ -27,7 +27,6 @@ public record TaskRequest(
         List<PortMapping> ports) {
 
     public TaskRequest {
-        env = Map.copyOf(env);
         ports = List.copyOf(ports);
     }
 

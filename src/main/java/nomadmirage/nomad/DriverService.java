@@ -85,7 +85,7 @@ public final class DriverService extends DriverGrpc.DriverImplBase {
                             .setVersion(HANDLE_VERSION)
                             .setConfig(task)
                             .setState(nomadmirage.proto.drivers.TaskState.RUNNING)
-                            .setDriverState(ByteString.copyFrom(handle.driverState().encode())));
+                            .setDriverState(ByteString.copyFrom(handle.sealedDriverState())));
             NetworkOverrideMapper.of(handle.driverState()).ifPresent(out::setNetworkOverride);
             return out.build();
         });

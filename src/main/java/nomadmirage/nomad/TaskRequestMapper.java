@@ -56,7 +56,6 @@ final class TaskRequestMapper {
                 Path.of(task.getAllocDir()),
                 task.getStdoutPath().isEmpty() ? null : Path.of(task.getStdoutPath()),
                 task.getStderrPath().isEmpty() ? null : Path.of(task.getStderrPath()),
-                task.getEnvMap(),
                 task.getUser(),
                 memoryMb,
                 resources.getAllocatedResources().getMemory().getMemoryMaxMb(),

@@ -7,7 +7,10 @@ import java.util.Objects;
 
 /**
  * What to supervise. {@code argv[0]} is executed as given (no PATH search), relative to
- * {@code workingDir} when not absolute; the tender sees exactly {@code environment}.
+ * {@code workingDir} when not absolute. The supervisor and the tender see exactly
+ * {@link #TENDER_ENVIRONMENT}, never the plugin's nor the job's environment: a unikernel has no
+ * environment, and whatever a job sets (env {}, templates, Vault and Nomad tokens) would otherwise
+ * reach a root process (LD_PRELOAD and the like) and sit readable in /proc/PID/environ.
  * The tender's stdout and stderr are pipes to its supervisor, which copies them to
  * {@code stdoutPath}/{@code stderrPath} and keeps their last lines as the console tail
  * ({@link ExitStatus#consoleTail()}). A path may be null or /dev/null (the output is then only
@@ -17,8 +20,11 @@ import java.util.Objects;
  *
  * @param user null to run the tender as the plugin's own user
  */
-public record LaunchRequest(List<String> argv, Map<String, String> environment, Path workingDir,
+public record LaunchRequest(List<String> argv, Path workingDir,
         Path stdoutPath, Path stderrPath, Path runDir, TaskUser user) {
+    /** All a tender gets: solo5-hvt, solo5-spt and qemu read no variable, and exec nothing by name. */
+    public static final Map<String, String> TENDER_ENVIRONMENT = Map.of("PATH", "/usr/sbin:/usr/bin:/sbin:/bin");
+
     public LaunchRequest {
         argv = List.copyOf(argv);
         if (argv.isEmpty() || argv.getFirst().isEmpty()) {
@@ -29,12 +35,6 @@ public record LaunchRequest(List<String> argv, Map<String, String> environment, 
                 throw new IllegalArgumentException("NUL in argument: " + arg);
             }
         }
-        environment = Map.copyOf(environment);
-        environment.forEach((name, value) -> {
-            if (name.isEmpty() || name.indexOf('=') >= 0 || name.indexOf('\0') >= 0 || value.indexOf('\0') >= 0) {
-                throw new IllegalArgumentException("invalid environment variable " + name);
-            }
-        });
         Objects.requireNonNull(workingDir, "workingDir");
         Objects.requireNonNull(runDir, "runDir");
     }

@@ -61,7 +61,7 @@ public final class NativeSupervisor implements Supervisor {
                 .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
                 .redirectError(ProcessBuilder.Redirect.appendTo(dir.resolve(RunDir.LOG).toFile()));
         builder.environment().clear();
-        builder.environment().putAll(r.environment());
+        builder.environment().putAll(LaunchRequest.TENDER_ENVIRONMENT);
         Process process;
         try {
             process = builder.start();

@@ -42,6 +42,21 @@ public final class UnikernelReader {
         }
     }
 
+    /**
+     * Reads the unikernel open on {@code channel} (the caller opened and checked it; see the driver's
+     * confined file access); failures name {@code name}.
+     */
+    public static Unikernel read(FileChannel channel, String name) throws ManifestException {
+        try {
+            return read(new ChannelByteSource(channel));
+        } catch (ManifestException e) {
+            throw e.in(name);
+        } catch (IOException e) {
+            throw new ManifestException(name + ": cannot read: "
+                    + (e.getMessage() != null ? e.getMessage() : e.getClass().getSimpleName()), e);
+        }
+    }
+
     /** Reads a unikernel image held in memory. */
     public static Unikernel read(byte[] image) throws ManifestException {
         try {

@@ -10,6 +10,7 @@ import java.util.stream.Stream;
 /**
  * The one owner of the plugin's node-wide state directory layout ({@code state_dir}):
  * <pre>
+ *   driver-state.key         the node-local key authenticating the driver state in task handles (0600)
  *   tasks/&lt;task&gt;/           one run directory per task (the supervisor's files, the task record)
  *   tasks/&lt;task&gt;/task.json  the plugin's record of the task
  *   network/leases.json      address leases
@@ -20,11 +21,17 @@ import java.util.stream.Stream;
  */
 public record StateDirectory(Path root) {
     public static final String TASK_RECORD = "task.json";
+    public static final String DRIVER_STATE_KEY = "driver-state.key";
 
     public StateDirectory {
         if (!root.isAbsolute()) {
             throw new IllegalArgumentException("state directory must be absolute: " + root);
         }
+    }
+
+    /** The key the driver state in task handles is authenticated with (see {@link NodeKey}). */
+    public Path driverStateKey() {
+        return root.resolve(DRIVER_STATE_KEY);
     }
 
     public Path tasksDir() {

@@ -28,7 +28,7 @@ class DriverStateTest {
     void theEncodingIsReadableJsonWithSnakeCaseKeys() {
         String json = new String(sample().encode(), StandardCharsets.UTF_8);
         assertTrue(json.contains("\"tender\":\"QEMU\""), json);
-        assertTrue(json.contains("\"version\":2"), json);
+        assertTrue(json.contains("\"version\":3"), json);
         assertTrue(json.contains("\"auto_advertise\":true"), json);
         assertFalse(json.contains("run_dir") || json.contains("argv") || json.contains("kernel"),
                 "paths and display fields stay out of the handle: " + json);
@@ -36,13 +36,13 @@ class DriverStateTest {
 
     @Test
     void unknownVersionsAndGarbageAreRefusedWithAReason() {
-        String future = new String(sample().encode(), StandardCharsets.UTF_8).replace("\"version\":2", "\"version\":7");
+        String future = new String(sample().encode(), StandardCharsets.UTF_8).replace("\"version\":3", "\"version\":7");
         InvalidTaskException e = assertThrows(InvalidTaskException.class,
                 () -> DriverState.decode(future.getBytes(StandardCharsets.UTF_8)));
         assertTrue(e.getMessage().contains("version 7"), e.getMessage());
         assertThrows(InvalidTaskException.class, () -> DriverState.decode(new byte[0]));
         assertThrows(InvalidTaskException.class, () -> DriverState.decode("{not json".getBytes(StandardCharsets.UTF_8)));
-        assertThrows(InvalidTaskException.class, () -> DriverState.decode("{\"version\":2}".getBytes(StandardCharsets.UTF_8)));
+        assertThrows(InvalidTaskException.class, () -> DriverState.decode("{\"version\":3}".getBytes(StandardCharsets.UTF_8)));
         assertThrows(InvalidTaskException.class, () -> DriverState.decode(new String(sample().encode(),
                 StandardCharsets.UTF_8).replace("QEMU", "ROOTSHELL").getBytes(StandardCharsets.UTF_8)));
     }

@@ -69,7 +69,7 @@ class LaunchPlannerTest {
 
     private TaskRequest request(long memoryMb) {
         return new TaskRequest(new TaskId("alloc-1/web/0001"), "web", "alloc-1", "job", "group", "default", allocDir,
-                null, null, Map.of(), "", memoryMb, 0, 100, List.of());
+                null, null, "", memoryMb, 0, 100, List.of());
     }
 
     private static TaskConfig config(String unikernel, List<BlockDeviceConfig> blocks, Optional<String> tender,
@@ -197,8 +197,9 @@ class LaunchPlannerTest {
         var ok = List.of(new BlockDeviceConfig("storage", "local/d.img", Optional.of(8192L), 512, false));
         var planned = plan(config("local/app.hvt", ok, Optional.empty(), QemuOptions.defaults(), List.of()),
                 PluginConfig.defaults());
-        assertEquals(List.of(new StartPlan.NewBlockFile(taskDir.toRealPath().resolve("local/d.img"), 8192L)),
-                planned.filesToCreate());
+        assertEquals(List.of(new StartPlan.NewBlockFile("block[0].path",
+                new ConfinedPath(taskDir.toRealPath(), Path.of("local/d.img")), 8192L)), planned.filesToCreate());
+        assertEquals(List.of(), planned.filesToCheck());
         assertEquals("storage", planned.blocks().getFirst().device());
 
         var escaping = List.of(new BlockDeviceConfig("storage", "../../../escape.img", Optional.of(8192L), 512, false));

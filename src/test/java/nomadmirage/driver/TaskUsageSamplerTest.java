@@ -48,7 +48,7 @@ class TaskUsageSamplerTest {
         };
         DriverState state = new DriverState(DriverState.CURRENT_VERSION, new DriverState.Task("a/t/1", "a", "t"),
                 TenderKind.SOLO5_HVT, 0, DriverState.Network.NONE);
-        return new TaskHandle(new TaskId("a/t/1"), new TaskRecord(state, TaskRecord.Launch.UNKNOWN), process,
+        return new TaskHandle(new TaskId("a/t/1"), new TaskRecord(state, TaskRecord.Launch.UNKNOWN), new byte[0], process,
                 TaskState.RUNNING);
     }
 

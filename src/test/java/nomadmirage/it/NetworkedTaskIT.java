@@ -232,7 +232,7 @@ class NetworkedTaskIT {
         Set<String> macs = new TreeSet<>();
         for (int i = 0; i < count; i++) {
             JsonNode started = r.ok("start-" + i);
-            JsonNode device = started.at("/handle/driver_state/network/devices/0");
+            JsonNode device = TaskScript.driverState(started.at("/handle/driver_state")).at("/network/devices/0");
             assertTrue(device.isObject(), "no network in the driver state: " + started);
             assertEquals(device.get("ip").asText(), started.at("/network/ip").asText(), started.toString());
             assertTrue(inSubnet(device.get("ip").asText()), device.toString());

@@ -6,6 +6,8 @@ import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.File;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -124,7 +126,8 @@ class TaskLifecycleIT {
         JsonNode started = r.ok("start-exit3");
         assertTrue(started.at("/handle/config_id_set").booleanValue(), started.toString());
         assertEquals(exit3.id, started.at("/handle/config_id").textValue());
-        assertEquals(exit3.id, started.at("/handle/driver_state/task/id").textValue(), "driver_state: " + started);
+        assertEquals(exit3.id, TaskScript.driverState(started.at("/handle/driver_state")).at("/task/id").textValue(),
+                "driver_state: " + started);
         assertEquals("running", started.at("/handle/state").textValue());
 
         JsonNode wait = r.ok("wait-exit3");
@@ -619,5 +622,322 @@ class TaskLifecycleIT {
                 && e.contains("running")), runEvents.toString());
         assertNotEquals(r.plugin(0).get("pid"), r.plugin(1).get("pid"));
         assertEquals(List.of(), runDirs());
+    }
+
+    /**
+     * What Nomad hands back in a handle is untrusted: a RecoverTask whose driver state was forged from
+     * what the plugin recorded, modified, signed with a bad MAC or replayed from another task is refused
+     * and touches nothing — the victim stays unknown to the plugin (every call on it answers NOT_FOUND),
+     * its tender keeps running and its run directory is unchanged; the genuine handle still recovers it.
+     */
+    @Test
+    void aForgedModifiedOrReplayedDriverStateRecoversNothingAndTouchesNothing() throws Exception {
+        Path gates = Files.createDirectory(tmp.resolve("gates"));
+        Path crafted = Files.createDirectory(tmp.resolve("crafted"));
+        Task victim = task("victim", "standin-hello.hvt").args("--standin-run");
+        Task attacker = task("attacker", "standin-hello.hvt").args("--standin-run");
+        Path genuine = crafted.resolve("genuine");
+        TaskScript script = new TaskScript(pluginConfig()).launch()
+                .start("start-victim", victim)
+                .start("start-attacker", attacker)
+                .inspect("inspect-victim", victim)
+                .saveHandle("save-victim", victim, genuine)
+                .killPlugin("crash")
+                .launch()
+                .recover("recover-attacker", attacker, true)
+                .gate(gates, "craft", "60s")
+                .recoverCrafted("forged", victim, attacker, crafted.resolve("forged"))
+                .recoverCrafted("modified", victim, victim, crafted.resolve("modified"))
+                .recoverCrafted("bad-mac", victim, victim, crafted.resolve("bad-mac"))
+                .recoverCrafted("unsigned", victim, victim, crafted.resolve("unsigned"))
+                .recoverCrafted("replayed", victim, attacker, null)
+                // The victim's genuine handle under the id of a task the plugin already tracks.
+                .recoverCrafted("replayed-onto-tracked", attacker, victim, null)
+                .signal("signal-victim", victim, "SIGUSR1")
+                .stop("stop-victim", victim, "1s", "SIGKILL")
+                .destroy("destroy-victim", victim, true)
+                .inspect("inspect-unknown", victim)
+                .gate(gates, "untouched", "60s")
+                .recover("recover-victim", victim, true)
+                .inspect("inspect-victim-after", victim)
+                .destroy("destroy-victim-genuine", victim, true)
+                .destroy("destroy-attacker", attacker, true);
+        Map<String, String> runDirBefore;
+        long victimPid;
+        Result r;
+        try (GatedProbeRun run = GatedProbeRun.start(script, gates, tmp, TestEnv.launcher())) {
+            run.awaitGate("craft", java.time.Duration.ofSeconds(60));
+            Path runDir = victim.runDir(stateDir);
+            runDirBefore = snapshot(runDir);
+            ObjectMapper json = new ObjectMapper();
+            JsonNode recorded = json.readTree(runDir.resolve("task.json").toFile()).get("driver_state");
+            // Forged: exactly what the plugin recorded for the victim, without its seal.
+            Files.write(crafted.resolve("forged"), json.writeValueAsBytes(recorded));
+            JsonNode handle = json.readTree(genuine.toFile());
+            boolean sealed = handle.path("state").isTextual();
+            ObjectNode state = (ObjectNode) TaskScript.driverState(handle).deepCopy();
+            ((ObjectNode) state.get("network")).putArray("devices").addObject()
+                    .put("device", "service").put("tap", "eth0").put("mac", "00:80:41:00:00:01")
+                    .put("ip", "10.99.0.2").put("prefix_length", 16).put("gateway", "10.99.0.1").putArray("forwards");
+            ObjectNode modified = sealed ? handle.deepCopy() : state;
+            if (sealed) {
+                modified.put("state", json.writeValueAsString(state));
+            }
+            Files.write(crafted.resolve("modified"), json.writeValueAsBytes(modified));
+            ObjectNode badMac = handle.deepCopy();
+            String mac = badMac.path("mac").asText("00");
+            badMac.put("mac", mac.substring(0, mac.length() - 1) + (mac.endsWith("0") ? "1" : "0"));
+            Files.write(crafted.resolve("bad-mac"), json.writeValueAsBytes(badMac));
+            ObjectNode unsigned = handle.deepCopy();
+            unsigned.remove("mac");
+            Files.write(crafted.resolve("unsigned"), json.writeValueAsBytes(unsigned));
+            run.release("craft");
+
+            run.awaitGate("untouched", java.time.Duration.ofSeconds(60));
+            assertEquals(runDirBefore, snapshot(runDir), "the victim's run directory must be untouched");
+            run.release("untouched");
+            r = run.finish(java.time.Duration.ofSeconds(120));
+        }
+        r.ok("start-victim");
+        victimPid = Long.parseLong(r.ok("inspect-victim").at("/driver_attributes/pid").textValue());
+        r.ok("recover-attacker");
+        for (String label : List.of("forged", "modified", "bad-mac", "unsigned", "replayed", "replayed-onto-tracked")) {
+            String error = r.error(label);
+            assertTrue(error.contains("code = InvalidArgument"), label + ": " + error);
+            assertTrue(error.contains("the task handle's driver state failed authentication"), label + ": " + error);
+            assertTrue(r.step(label).get("crafted").booleanValue(), r.step(label).toString());
+        }
+        for (String label : List.of("signal-victim", "stop-victim", "destroy-victim", "inspect-unknown")) {
+            assertTrue(r.error(label).contains("code = NotFound desc = task not found for given id"),
+                    label + ": " + r.step(label));
+        }
+        // The genuine handle still recovers the same, untouched tender.
+        r.ok("recover-victim");
+        JsonNode after = r.ok("inspect-victim-after");
+        assertEquals("running", after.get("state").textValue(), after.toString());
+        assertEquals(Long.toString(victimPid), after.at("/driver_attributes/pid").textValue());
+        assertFalse(r.events(1, victim).stream().anyMatch(e -> e.startsWith("Sent")), r.events(1, victim).toString());
+        r.ok("destroy-victim-genuine");
+        r.ok("destroy-attacker");
+        assertEquals(List.of(), runDirs());
+    }
+
+    /** Name → size and digest of every file in a directory (no subdirectories are expected). */
+    private static Map<String, String> snapshot(Path dir) throws Exception {
+        Map<String, String> out = new java.util.TreeMap<>();
+        if (!Files.isDirectory(dir)) {
+            out.put("(run directory " + dir + " is gone)", "");
+            return out;
+        }
+        try (Stream<Path> files = Files.list(dir)) {
+            for (Path f : files.toList()) {
+                out.put(f.getFileName().toString(), Files.isRegularFile(f, java.nio.file.LinkOption.NOFOLLOW_LINKS)
+                        ? Files.size(f) + " bytes, sha256 " + java.util.HexFormat.of().formatHex(
+                                java.security.MessageDigest.getInstance("SHA-256").digest(Files.readAllBytes(f)))
+                        : "(not a regular file)");
+            }
+        }
+        return out;
+    }
+
+    /**
+     * The job's environment (env {}, templates, Vault and Nomad tokens) never reaches the root supervisor
+     * or the tender: a job's LD_PRELOAD used to run its library inside qemu, and any process of the task
+     * user could read the secrets from /proc/PID/environ. The tender gets a fixed PATH and nothing else.
+     */
+    @Test
+    void theTenderGetsAFixedEnvironmentNeverTheJobs() throws Exception {
+        Path lib = Files.createDirectory(tmp.resolve("lib"));
+        TaskScript.readable(lib);
+        Path marker = Files.createDirectory(tmp.resolve("marker"));
+        Files.setPosixFilePermissions(marker, java.nio.file.attribute.PosixFilePermissions.fromString("rwxrwxrwx"));
+        Path source = lib.resolve("evil.c");
+        Files.writeString(source, """
+                #include <stdio.h>
+                #include <unistd.h>
+                __attribute__((constructor)) static void evil(void) {
+                    FILE *f = fopen(MARKER, "a");
+                    if (f) { fprintf(f, "ran in pid %d as uid %d\\n", getpid(), getuid()); fclose(f); }
+                }
+                """);
+        Path evil = lib.resolve("evil.so");
+        Path ran = marker.resolve("ran");
+        Process cc = new ProcessBuilder("gcc", "-shared", "-fPIC", "-DMARKER=\"" + ran + "\"", "-o", evil.toString(),
+                source.toString()).redirectErrorStream(true).start();
+        String ccOut = new String(cc.getInputStream().readAllBytes());
+        assertEquals(0, cc.waitFor(), ccOut);
+        TaskScript.readable(evil);
+
+        Task guest = task("envguest", "virtio-hello.virtio").args("--hang")
+                .env("LD_PRELOAD", evil.toString()).env("SECRET", "x-secret").env("VAULT_TOKEN", "hvs.secret");
+        Result r = new TaskScript(pluginConfig()).launch()
+                .start("start", guest)
+                .awaitFile("booted", guest.stdout, "Hello from a virtio unikernel", "30s")
+                .step("proc", "proc", "task_id", guest.id)
+                .destroy("destroy", guest, true)
+                .run(tmp);
+
+        r.ok("start");
+        r.ok("booted");
+        List<String> environ = new ArrayList<>();
+        r.ok("proc").get("environ").forEach(e -> environ.add(e.textValue()));
+        assertEquals(List.of("PATH=/usr/sbin:/usr/bin:/sbin:/bin"), environ, "the tender's environment");
+        assertFalse(Files.exists(ran), () -> "the job's LD_PRELOAD ran: " + readQuietly(ran));
+        r.ok("destroy");
+    }
+
+    private static String readQuietly(Path file) {
+        try {
+            return Files.readString(file);
+        } catch (java.io.IOException e) {
+            return e.toString();
+        }
+    }
+
+    /**
+     * A job writes its alloc directory while root creates its block files: a directory on the way that
+     * is swapped for a symbolic link between the plan and the creation (here, back and forth all the
+     * time) must never make root create, resize or chown anything outside — the confirmed attack
+     * created {@code ld.so.preload} owned by the task user in the link's target.
+     */
+    @Test
+    void aDirectorySwappedForASymlinkDuringStartNeverMakesRootCreateAFileOutsideTheAlloc() throws Exception {
+        Path etc = Files.createDirectory(tmp.resolve("etc"));
+        TaskScript.readable(etc);
+        Task t = task("blk", "standin-hello-block.hvt");
+        Path data = t.allocDir.resolve("alloc/data");
+        jobWritable(t.allocDir.resolve("alloc"), data);
+        Files.createDirectory(data.resolve("sub"));
+        Files.createSymbolicLink(data.resolve("sub.link"), etc);
+        // Starts of one task id, each destroyed before the next (a new block file name each time, so
+        // that every start creates one), while sub/ is swapped with the link to etc/ all the time.
+        TaskScript script = new TaskScript(pluginConfig()).launch();
+        for (int i = 0; i < ATTEMPTS; i++) {
+            t.config("block", List.of(Map.of("name", "storage", "path", "../alloc/data/sub/ld.so.preload." + i,
+                    "size", "1MiB")));
+            script.start("start-" + i, t).destroy("destroy-" + i, t, true);
+        }
+        Result r;
+        try (Swapper swapper = Swapper.start(data.resolve("sub"), data.resolve("sub.link"))) {
+            r = script.run(tmp);
+            assertTrue(swapper.running(), "the swapper stopped");
+        }
+        try (Stream<Path> created = Files.list(etc)) {
+            List<String> outside = created.map(p -> p + " (uid " + uid(p) + ")").toList();
+            assertEquals(List.of(), outside, "root created files outside the alloc directory");
+        }
+        int created = 0;
+        for (int i = 0; i < ATTEMPTS; i++) {
+            JsonNode start = r.step("start-" + i);
+            assertFalse(start.get("timed_out").booleanValue(), start.toString());
+            created += start.get("error").isNull() ? 1 : 0;
+        }
+        try (Stream<Path> inside = Files.list(data.resolve("sub"))) {
+            assertEquals(created, inside.count(), "each start that succeeded created its file inside");
+        }
+    }
+
+    /** Starts per race test: each start has a fair chance to land in the window on the old code. */
+    private static final int ATTEMPTS = 100;
+
+    /**
+     * A unikernel swapped for a FIFO between the plan's check and the open (here, back and forth all the
+     * time) is refused at once: opening a FIFO for reading blocks until a writer comes, which left
+     * StartTask hanging as root for ever. Every start answers (the probe bounds each call).
+     */
+    @Test
+    void aUnikernelSwappedForAFifoIsRefusedWithoutBlockingTheStart() throws Exception {
+        Task t = task("fifo", "standin-hello.hvt");
+        Path local = t.taskDir.resolve("local");
+        jobWritable(t.taskDir, local);
+        Path fifo = local.resolve("standin-hello.hvt.fifo");
+        Process mkfifo = new ProcessBuilder("mkfifo", "-m", "600", fifo.toString()).start();
+        assertEquals(0, mkfifo.waitFor());
+        TaskScript script = new TaskScript(pluginConfig()).launch();
+        for (int i = 0; i < ATTEMPTS; i++) {
+            script.start("start-" + i, t).destroy("destroy-" + i, t, true);
+        }
+        Result r;
+        try (Swapper swapper = Swapper.start(local.resolve("standin-hello.hvt"), fifo)) {
+            r = script.run(tmp); // fails if a step did not return within the probe's limit
+            assertTrue(swapper.running(), "the swapper stopped");
+        }
+        for (int i = 0; i < ATTEMPTS; i++) {
+            JsonNode start = r.step("start-" + i);
+            assertFalse(start.get("timed_out").booleanValue(), start.toString());
+            if (!start.get("error").isNull()) {
+                assertTrue(start.get("error").textValue().contains("unikernel"), start.toString());
+            }
+        }
+    }
+
+    /** As Nomad makes the task and shared alloc directories: everybody may write them (the swaps here need it). */
+    private static void jobWritable(Path... dirs) throws java.io.IOException {
+        for (Path dir : dirs) {
+            Files.setPosixFilePermissions(dir, java.nio.file.attribute.PosixFilePermissions.fromString("rwxrwxrwx"));
+        }
+    }
+
+    private static Object uid(Path p) {
+        try {
+            return Files.getAttribute(p, "unix:uid", java.nio.file.LinkOption.NOFOLLOW_LINKS);
+        } catch (java.io.IOException e) {
+            return e.toString();
+        }
+    }
+
+    /**
+     * A hostile job's file swap, as fast as it can: a process that exchanges two directory entries
+     * atomically (renameat2 RENAME_EXCHANGE) in a loop, so at any moment {@code name} is either the
+     * genuine entry or the planted one, each about half of the time, changing every microsecond or so.
+     * Stopped with SIGKILL by its pid; the entries are then put back (genuine at {@code name}).
+     */
+    private static final class Swapper implements AutoCloseable {
+        private static final String LOOP = String.join("\n",
+                "import ctypes, sys",
+                "libc = ctypes.CDLL(None, use_errno=True)",
+                "a, b = sys.argv[1].encode(), sys.argv[2].encode()",
+                "if libc.renameat2(-100, a, -100, b, 2) != 0: sys.exit('renameat2: errno %d' % ctypes.get_errno())",
+                "print('swapping', flush=True)",
+                "while True: libc.renameat2(-100, a, -100, b, 2)");
+        private final Path name;
+        private final Path planted;
+        private final Process process;
+
+        private Swapper(Path name, Path planted, Process process) {
+            this.name = name;
+            this.planted = planted;
+            this.process = process;
+        }
+
+        /** Starts swapping {@code name} (a genuine regular file or directory) with {@code planted}. */
+        static Swapper start(Path name, Path planted) throws java.io.IOException {
+            Process p = new ProcessBuilder("python3", "-c", LOOP, name.toString(), planted.toString())
+                    .redirectErrorStream(true).start();
+            String first = new java.io.BufferedReader(new java.io.InputStreamReader(p.getInputStream())).readLine();
+            if (!"swapping".equals(first)) {
+                p.destroyForcibly();
+                throw new AssertionError("the swapper did not start: " + first);
+            }
+            return new Swapper(name, planted, p);
+        }
+
+        /** Whether it is still swapping (it stops only on an error). */
+        boolean running() {
+            return process.isAlive();
+        }
+
+        @Override
+        public void close() throws Exception {
+            process.destroyForcibly();
+            process.waitFor();
+            java.nio.file.LinkOption nofollow = java.nio.file.LinkOption.NOFOLLOW_LINKS;
+            if (!Files.isRegularFile(name, nofollow) && !Files.isDirectory(name, nofollow)) {
+                Path tmp = name.resolveSibling(name.getFileName() + ".back");
+                Files.move(name, tmp);
+                Files.move(planted, name);
+                Files.move(tmp, planted);
+            }
+        }
     }
 }

@@ -180,10 +180,13 @@ class RpcFailureKindsTest {
         StartTaskResponse otherStarted = p.start(other);
         p.restartPlugin();
 
-        DriverState real = DriverState.decode(started.getHandle().getDriverState().toByteArray());
+        // The seal's inner state, as an attacker who read the handle would see it.
+        com.fasterxml.jackson.databind.JsonNode sealed = new com.fasterxml.jackson.databind.ObjectMapper()
+                .readTree(started.getHandle().getDriverState().toByteArray());
+        DriverState real = DriverState.decode(sealed.get("state").asText().getBytes(java.nio.charset.StandardCharsets.UTF_8));
         DriverState tampered = new DriverState(real.version(), real.task(), real.tender(), real.startedAtNanos() + 1,
                 real.network());
-        DriverState future = new DriverState(3, real.task(), real.tender(), real.startedAtNanos(), real.network());
+        DriverState future = new DriverState(4, real.task(), real.tender(), real.startedAtNanos(), real.network());
         Map<String, byte[]> bad = Map.of(
                 "empty", new byte[0],
                 "garbage", "{not json".getBytes(),

@@ -137,7 +137,8 @@ class RpcSequencePropertyTest {
                 case DESTROY_FORCE -> m.tracked ? "OK" : "NOT_FOUND";
                 case INSPECT -> !m.tracked ? "NOT_FOUND" : m.alive ? "OK RUNNING" : "OK EXITED " + m.ended;
                 case TENDER_EXITS, RESTART_PLUGIN, RECONCILE -> "-";
-                case RECOVER -> m.tracked || m.runDir ? "OK" : "NOT_FOUND";
+                // A task never started has no handle: the one made up for it carries no valid seal.
+                case RECOVER -> m.tracked || m.runDir ? "OK" : m.handle == null ? "INVALID_ARGUMENT" : "NOT_FOUND";
             };
         }
 

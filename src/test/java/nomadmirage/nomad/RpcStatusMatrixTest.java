@@ -98,7 +98,9 @@ class RpcStatusMatrixTest {
         boolean alive = s.alive;
         return switch (rpc) {
             case START_SAME_ID -> tracked ? UNRECOVERABLE : "OK";
-            case RECOVER -> tracked || s == Situation.NOT_RECOVERED ? "OK" : "NOT_FOUND";
+            // An unknown task's handle is made up here, so it carries no valid seal: refused before anything else.
+            case RECOVER -> tracked || s == Situation.NOT_RECOVERED ? "OK"
+                    : s == Situation.UNKNOWN ? "INVALID_ARGUMENT" : "NOT_FOUND";
             case WAIT -> !tracked ? "NOT_FOUND" : alive ? "PENDING" : "OK";
             case STOP, INSPECT, STATS, DESTROY_FORCE -> tracked ? "OK" : "NOT_FOUND";
             case STOP_BAD_SIGNAL, SIGNAL_BAD_NAME -> "INVALID_ARGUMENT";

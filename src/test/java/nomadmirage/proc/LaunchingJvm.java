@@ -3,7 +3,6 @@ package nomadmirage.proc;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
-import java.util.Map;
 
 /**
  * Stands in for a plugin JVM that launches a tender and then dies: SupervisorIT runs it as a
@@ -16,7 +15,7 @@ public final class LaunchingJvm {
     public static void main(String[] args) throws Exception {
         List<String> argv = Arrays.asList(args).subList(3, args.length);
         SupervisedProcess process = new NativeSupervisor(Path.of(args[0])).launch(new LaunchRequest(
-                argv, Map.of("PATH", "/usr/bin:/bin"), Path.of("/"), null, null, Path.of(args[1]), null));
+                argv, Path.of("/"), null, null, Path.of(args[1]), null));
         System.out.println("launched " + process.tender().pid() + " " + process.supervisor().pid());
         System.out.flush();
         if (args[2].equals("hang")) {

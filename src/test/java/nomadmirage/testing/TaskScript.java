@@ -149,6 +149,23 @@ public final class TaskScript {
         return step("recover", label, "task_id", task.id, "strip_driver_config", stripDriverConfig);
     }
 
+    /**
+     * RecoverTask of {@code task} with a crafted handle, as a tampered state DB would hand it back: the
+     * stored (stripped) handle of {@code handleOf}, its config id set to {@code task}'s, and, unless
+     * {@code driverStateFile} is null, the driver state bytes read from that file when the step runs.
+     */
+    public TaskScript recoverCrafted(String label, Task task, Task handleOf, Path driverStateFile) {
+        return driverStateFile == null
+                ? step("recover", label, "task_id", task.id, "handle_of", handleOf.id, "strip_driver_config", true)
+                : step("recover", label, "task_id", task.id, "handle_of", handleOf.id, "strip_driver_config", true,
+                        "driver_state_file", driverStateFile.toString());
+    }
+
+    /** Writes the driver state bytes of the task's stored handle to {@code path}. */
+    public TaskScript saveHandle(String label, Task task, Path path) {
+        return step("save_handle", label, "task_id", task.id, "path", path.toString());
+    }
+
     /** Until the file exists and (unless {@code contains} is null) contains the text. */
     public TaskScript awaitFile(String label, Path path, String contains, String timeout) {
         return contains == null
@@ -256,6 +273,7 @@ public final class TaskScript {
         private long memoryMb = 32;
         private String user;
         private final List<Map<String, Object>> ports = new ArrayList<>();
+        private final Map<String, String> env = new LinkedHashMap<>();
 
         private Task(Path allocsRoot, String name) throws IOException {
             this.allocId = UUID.randomUUID().toString();
@@ -309,6 +327,12 @@ public final class TaskScript {
             return this;
         }
 
+        /** Adds a variable to the task's environment (Nomad's own NOMAD_* ones are always there). */
+        public Task env(String name, String value) {
+            env.put(name, value);
+            return this;
+        }
+
         /** A port Nomad allocated to the task's group: {@code value} on the host, {@code to} in the task (0: same). */
         public Task port(String label, int value, int to) {
             ports.add(Map.of("label", label, "value", value, "to", to, "host_ip", ""));
@@ -342,12 +366,30 @@ public final class TaskScript {
             if (user != null) {
                 t.put("user", user);
             }
-            t.putObject("env").put("NOMAD_TASK_NAME", name).put("NOMAD_ALLOC_ID", allocId);
+            ObjectNode environment = t.putObject("env").put("NOMAD_TASK_NAME", name).put("NOMAD_ALLOC_ID", allocId);
+            env.forEach(environment::put);
             if (!ports.isEmpty()) {
                 t.set("ports", JSON.valueToTree(ports));
             }
             t.set("config", JSON.valueToTree(config));
             return t;
+        }
+    }
+
+    /**
+     * The driver state inside a handle's {@code driver_state} as the probe shows it: the plugin seals
+     * it (a JSON envelope whose "state" is the state's JSON as a string, next to its "mac"); an
+     * unsealed state is returned as it is.
+     */
+    public static JsonNode driverState(JsonNode handleDriverState) {
+        JsonNode inner = handleDriverState.path("state");
+        if (!inner.isTextual()) {
+            return handleDriverState;
+        }
+        try {
+            return JSON.readTree(inner.textValue());
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
         }
     }
 
