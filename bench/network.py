@@ -34,6 +34,8 @@ def main():
     parser.add_argument("--probe", default=os.path.join(REPO, "target/testbed/plugin-probe"))
     parser.add_argument("--launcher", default=os.path.join(REPO, "target/nomad-driver-mirage"))
     parser.add_argument("--fixtures", default=os.path.join(REPO, "target/fixtures"))
+    parser.add_argument("--config", action="append", default=[], metavar="KEY=JSON",
+                        help="extra plugin config, e.g. default_user='\"root\"' where /dev/net/tun is 0600")
     args = parser.parse_args()
     levels = [int(x) for x in args.levels.split(",")]
 
@@ -71,8 +73,12 @@ def main():
         for i in range(count):
             steps.append({"op": "stop", "label": f"stop-{i}", "task_id": f"a{i}/t/{i:08d}", "timeout": "5s"})
             steps.append({"op": "destroy", "label": f"destroy-{i}", "task_id": f"a{i}/t/{i:08d}", "force": True})
-        script = {"config": {"state_dir": os.path.join(work, "state"), "log_level": "warn",
-                             "solo5_hvt": os.path.join(args.fixtures, "bin/solo5-hvt")}, "steps": steps}
+        config = {"state_dir": os.path.join(work, "state"), "log_level": "warn",
+                  "solo5_hvt": os.path.join(args.fixtures, "bin/solo5-hvt")}
+        for item in args.config:
+            key, _, value = item.partition("=")
+            config[key] = json.loads(value)
+        script = {"config": config, "steps": steps}
         with open(os.path.join(work, "script.json"), "w") as f:
             json.dump(script, f)
         out = subprocess.run([args.probe, "-plugin", wrapper, "-include-log=false", "-timeout", "1800s",
