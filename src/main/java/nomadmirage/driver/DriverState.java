@@ -7,7 +7,6 @@ import java.io.IOException;
 import java.util.List;
 import nomadmirage.network.DeviceAttachment;
 import nomadmirage.network.NetworkTeardown;
-import nomadmirage.network.TapNames;
 import nomadmirage.tender.TenderKind;
 
 /**
@@ -77,8 +76,8 @@ public record DriverState(
      * are the names derived from task id and device — never a name read from the state itself.
      */
     public NetworkTeardown networkTeardown() {
-        List<String> taps = networks().stream().map(d -> TapNames.forDevice(taskId(), d.device())).toList();
-        return new NetworkTeardown(taskId(), taps, networks().stream().map(DeviceAttachment::ip).toList());
+        return NetworkTeardown.derived(taskId(), networks().stream().map(DeviceAttachment::device).toList(),
+                networks().stream().map(DeviceAttachment::ip).toList());
     }
 
     public byte[] encode() {

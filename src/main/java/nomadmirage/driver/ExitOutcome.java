@@ -66,7 +66,7 @@ public record ExitOutcome(int exitCode, int signal, String error, String descrip
      * before, with a description saying that a guest reset would look the same.
      */
     public static ExitOutcome from(ExitStatus status, TenderKind tender) {
-        return from(status, tender, null);
+        return from(status, tender, StopRequest.UNKNOWN);
     }
 
     /**
@@ -74,10 +74,10 @@ public record ExitOutcome(int exitCode, int signal, String error, String descrip
      *     with force, a kill) before it ended; only qemu's status 0 depends on it
      */
     public static ExitOutcome from(ExitStatus status, TenderKind tender, boolean stopRequested) {
-        return from(status, tender, Boolean.valueOf(stopRequested));
+        return from(status, tender, stopRequested ? StopRequest.REQUESTED : StopRequest.NOT_REQUESTED);
     }
 
-    private static ExitOutcome from(ExitStatus status, TenderKind tender, Boolean stopRequested) {
+    public static ExitOutcome from(ExitStatus status, TenderKind tender, StopRequest stopRequested) {
         List<String> lines = displayLines(status.consoleTail());
         String tail = String.join("\n", lines);
         if (status.failure() != null) {
@@ -99,7 +99,7 @@ public record ExitOutcome(int exitCode, int signal, String error, String descrip
         return new ExitOutcome(code, 0, null, "unikernel exited with status " + code, tail);
     }
 
-    private static ExitOutcome fromQemu(int code, List<String> lines, String tail, Boolean stopRequested) {
+    private static ExitOutcome fromQemu(int code, List<String> lines, String tail, StopRequest stopRequested) {
         if (code == TenderCommand.QEMU_GUEST_EXIT_STATUS) {
             String line = lastGuestEnd(lines);
             if (line == null) {
@@ -119,11 +119,11 @@ public record ExitOutcome(int exitCode, int signal, String error, String descrip
             return new ExitOutcome(code, 0, null, "qemu exited with status " + code + " before the unikernel finished",
                     tail);
         }
-        if (stopRequested == null) {
+        if (stopRequested == StopRequest.UNKNOWN) {
             return new ExitOutcome(0, 0, null, "qemu exited with status 0 (stopped from the host, or the guest reset"
                     + " or powered off: not known which)", tail);
         }
-        if (stopRequested) {
+        if (stopRequested == StopRequest.REQUESTED) {
             return new ExitOutcome(0, 0, null, "qemu exited with status 0 (stopped from the host)", tail);
         }
         return new ExitOutcome(UNREQUESTED_QEMU_EXIT, 0, null, "qemu exited with status 0 although no stop was"

@@ -1,7 +1,6 @@
 package nomadmirage.driver;
 
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
@@ -76,7 +75,8 @@ final class OrphanReconciler {
                 }
             }
             case ENDED -> {
-                if (!olderThan(dir, endedMinAge)) {
+                boolean aged = supervisor.endedAt(dir).map(at -> at.plus(endedMinAge).isBefore(Instant.now())).orElse(true);
+                if (!aged) {
                     return taskId;
                 }
             }
@@ -91,15 +91,6 @@ final class OrphanReconciler {
             log.warn("cannot remove an orphaned run directory; the next reconcile retries", "dir", dir, "error", e);
         }
         return Optional.empty();
-    }
-
-    private static boolean olderThan(Path dir, Duration age) {
-        try {
-            Instant modified = Files.getLastModifiedTime(dir.resolve("status")).toInstant();
-            return modified.plus(age).isBefore(Instant.now());
-        } catch (IOException e) {
-            return true;
-        }
     }
 
     private static Optional<String> taskId(Path dir) {

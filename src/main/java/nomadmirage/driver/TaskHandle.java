@@ -102,9 +102,9 @@ public final class TaskHandle {
         stopRequested = true;
     }
 
-    /** True: the driver asked for the end; false: it did not; null: unknown (recovered before the end was seen). */
-    Boolean stopRequested() {
-        return stopRequested ? Boolean.TRUE : recovered ? null : Boolean.FALSE;
+    /** Whether the driver asked for the end; unknown for a task recovered after a plugin restart. */
+    StopRequest stopRequest() {
+        return stopRequested ? StopRequest.REQUESTED : recovered ? StopRequest.UNKNOWN : StopRequest.NOT_REQUESTED;
     }
 
     /** Moves to {@code target}; an illegal transition is a bug and throws. */

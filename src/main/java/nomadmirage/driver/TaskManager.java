@@ -27,7 +27,7 @@ import nomadmirage.network.InvalidNetworkRequestException;
 import nomadmirage.network.NetworkSetupException;
 import nomadmirage.network.NetworkTeardown;
 import nomadmirage.network.ReconcileReport;
-import nomadmirage.network.TapNames;
+import nomadmirage.network.DeviceRequest;
 import nomadmirage.proc.LaunchException;
 import nomadmirage.proc.LaunchRequest;
 import nomadmirage.proc.Signals;
@@ -212,9 +212,9 @@ public final class TaskManager {
             }
         }
         if (plan.wantsNetwork() || new StateDirectory(plugin.stateDir()).networkInUse()) {
-            List<String> taps = plan.netRequests().stream().map(d -> TapNames.forDevice(id, d.device())).toList();
             try {
-                networks.detach(plugin, new NetworkTeardown(id, taps, List.of()));
+                networks.detach(plugin, NetworkTeardown.derived(id,
+                        plan.netRequests().stream().map(DeviceRequest::device).toList(), List.of()));
             } catch (NetworkSetupException e) {
                 throw new HostFailureException("cannot release the network of an earlier, cut-short start of task "
                         + id + ": " + e.getMessage(), e);
@@ -460,19 +460,14 @@ public final class TaskManager {
 
     private void watchExit(TaskHandle handle) {
         handle.process().exit().whenComplete((status, error) -> {
-            Boolean stopRequested = handle.stopRequested();
-            ExitOutcome outcome;
-            if (error != null) {
-                outcome = new ExitOutcome(-1, 0, "lost track of the tender: " + error.getMessage(), "lost track of the tender");
-            } else if (stopRequested == null) {
-                outcome = ExitOutcome.from(status, handle.tender());
-            } else {
-                outcome = ExitOutcome.from(status, handle.tender(), stopRequested);
-            }
+            StopRequest stopRequest = handle.stopRequest();
+            ExitOutcome outcome = error != null
+                    ? new ExitOutcome(-1, 0, "lost track of the tender: " + error.getMessage(), "lost track of the tender")
+                    : ExitOutcome.from(status, handle.tender(), stopRequest);
             Instant at = status != null && status.exitedAt() != null ? status.exitedAt() : Instant.now();
             emit(handle, "Tender exited: " + outcome.description(), Map.of(
                     "exit_code", Integer.toString(outcome.exitCode()), "signal", Integer.toString(outcome.signal())));
-            if (outcome.abnormal() && !Boolean.TRUE.equals(stopRequested) && !outcome.consoleTail().isEmpty()) {
+            if (outcome.abnormal() && stopRequest != StopRequest.REQUESTED && !outcome.consoleTail().isEmpty()) {
                 emit(handle, CrashContext.message(outcome.consoleTail()), Map.of("console_tail", outcome.consoleTail()));
             }
             // Published after the events, so a waiter that saw the end also finds its crash context.

@@ -18,4 +18,12 @@ public record NetworkTeardown(
         taps = taps == null ? List.of() : List.copyOf(taps);
         ips = ips == null ? List.of() : List.copyOf(ips);
     }
+
+    /**
+     * The teardown of a task's {@code devices}: taps by the names derived from task id and device, never
+     * by a name read from elsewhere, so nothing outside the task's own objects can be named.
+     */
+    public static NetworkTeardown derived(String taskId, List<String> devices, List<String> ips) {
+        return new NetworkTeardown(taskId, devices.stream().map(d -> TapNames.forDevice(taskId, d)).toList(), ips);
+    }
 }

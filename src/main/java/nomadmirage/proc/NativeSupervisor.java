@@ -10,6 +10,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.time.Instant;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
@@ -145,6 +146,15 @@ public final class NativeSupervisor implements Supervisor {
             return supervisor.isPresent() && supervisor.get().isAlive() ? RunDirState.STARTING : RunDirState.NOT_STARTED;
         } catch (IOException | RuntimeException e) {
             return RunDirState.NOT_STARTED;
+        }
+    }
+
+    @Override
+    public Optional<Instant> endedAt(Path runDir) {
+        try {
+            return RunDir.readStatus(runDir).map(ExitStatus::exitedAt);
+        } catch (IOException e) {
+            return Optional.empty();
         }
     }
 

@@ -1,5 +1,8 @@
 package nomadmirage.proc;
 
+import java.time.Instant;
+import java.util.Optional;
+
 import java.io.IOException;
 import java.nio.file.Path;
 
@@ -15,4 +18,7 @@ public interface Supervisor {
     enum RunDirState { NOT_STARTED, STARTING, RUNNING, ENDED }
 
     RunDirState inspect(Path runDir);
+
+    /** When the tender's end was recorded in {@code runDir}; empty while it runs or when nothing was recorded. */
+    Optional<Instant> endedAt(Path runDir);
 }

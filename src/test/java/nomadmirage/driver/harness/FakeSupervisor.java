@@ -1,5 +1,9 @@
 package nomadmirage.driver.harness;
 
+import nomadmirage.proc.ExitStatus;
+
+import java.time.Instant;
+
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
@@ -119,6 +123,15 @@ public final class FakeSupervisor implements Supervisor {
             return recorded(runDir).isAlive() ? RunDirState.RUNNING : RunDirState.ENDED;
         } catch (IOException e) {
             return RunDirState.NOT_STARTED;
+        }
+    }
+
+    @Override
+    public Optional<Instant> endedAt(Path runDir) {
+        try {
+            return Optional.ofNullable(recorded(runDir).exit().getNow(null)).map(ExitStatus::exitedAt);
+        } catch (IOException e) {
+            return Optional.empty();
         }
     }
 
