@@ -4,7 +4,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
@@ -13,27 +12,10 @@ import nomadmirage.proc.Signals;
 import nomadmirage.proto.drivers.InspectTaskResponse;
 import nomadmirage.proto.drivers.StartTaskResponse;
 import nomadmirage.proto.drivers.TaskState;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 
 /** A fresh plugin finds its tasks again from Nomad's handles and acts on the same tenders. */
-class RecoveryTest {
-    @TempDir
-    Path tmp;
-    InProcessPlugin p;
-
-    @BeforeEach
-    void node() {
-        p = new InProcessPlugin(tmp);
-    }
-
-    @AfterEach
-    void close() throws Exception {
-        p.close();
-    }
-
+class RecoveryTest extends InProcessPluginTest {
     @Test
     void aNetworkedTaskWithForwardedPortsRecoversAsItWas() {
         TaskFixture t = p.task("alloc1/web/0001").net("service").net("admin")

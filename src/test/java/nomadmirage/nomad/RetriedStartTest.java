@@ -6,7 +6,6 @@ import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.List;
 import java.util.Optional;
 import nomadmirage.config.PluginConfig;
@@ -14,31 +13,14 @@ import nomadmirage.driver.harness.FakeTender;
 import nomadmirage.network.DeviceRequest;
 import nomadmirage.network.TapNames;
 import nomadmirage.proc.Signals;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Nomad retries StartTask with the same task id when the plugin died before answering. Whatever
  * the cut-short attempt left — run directory, live tender, attached network — is removed, and the
  * retry starts afresh.
  */
-class RetriedStartTest {
-    @TempDir
-    Path tmp;
-    InProcessPlugin p;
-
-    @BeforeEach
-    void node() {
-        p = new InProcessPlugin(tmp);
-    }
-
-    @AfterEach
-    void close() throws Exception {
-        p.close();
-    }
-
+class RetriedStartTest extends InProcessPluginTest {
     private List<String> hostSteps() {
         return p.journal.matching("network.", "supervisor.", "signal ", "exit ");
     }

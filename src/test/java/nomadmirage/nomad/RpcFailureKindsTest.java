@@ -8,7 +8,6 @@ import com.google.protobuf.ByteString;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.Map;
 import nomadmirage.driver.DriverState;
 import nomadmirage.driver.HostFailureException;
@@ -21,28 +20,11 @@ import nomadmirage.proto.drivers.RecoverTaskRequest;
 import nomadmirage.proto.drivers.StartTaskResponse;
 import nomadmirage.proto.drivers.TaskHandle;
 import nomadmirage.solo5.AbiTarget;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 
 /** Each kind of failure maps to its row of the error table: StartTask with Nomad's recoverable flag, every other RPC by code. */
-class RpcFailureKindsTest {
+class RpcFailureKindsTest extends InProcessPluginTest {
     private static final String INTERNAL_PREFIX = "internal error in the mirage driver: ";
-
-    @TempDir
-    Path tmp;
-    InProcessPlugin p;
-
-    @BeforeEach
-    void node() {
-        p = new InProcessPlugin(tmp);
-    }
-
-    @AfterEach
-    void close() throws Exception {
-        p.close();
-    }
 
     private void assertUnrecoverable(InProcessPlugin.StartFailure f) {
         assertEquals(Status.Code.FAILED_PRECONDITION, f.code(), f.message());

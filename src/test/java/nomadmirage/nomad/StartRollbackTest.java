@@ -18,10 +18,8 @@ import nomadmirage.network.NetworkSetupException;
 import nomadmirage.proc.LaunchException;
 import nomadmirage.proc.TaskUser;
 import nomadmirage.state.AtomicFiles;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 
 /**
  * A start that fails at any acquisition step undoes everything acquired before it, in reverse
@@ -29,17 +27,13 @@ import org.junit.jupiter.api.io.TempDir;
  * the same start succeeds once the cause is gone. The journal's probe shows, at each host step,
  * what existed then: run dir, block files a and b, the task's taps, live tenders.
  */
-class StartRollbackTest {
-    @TempDir
-    Path tmp;
-    InProcessPlugin p;
+class StartRollbackTest extends InProcessPluginTest {
     TaskFixture t;
     Path a;
     Path b;
 
     @BeforeEach
-    void node() throws IOException {
-        p = new InProcessPlugin(tmp);
+    void twoBlockDevices() throws IOException {
         // A networked unikernel with two block devices whose files the driver creates.
         t = p.task("alloc1/web/0001").net("service")
                 .newBlock("a", "local/a.img", 8192)
@@ -49,11 +43,6 @@ class StartRollbackTest {
         b = t.taskDir().resolve("local/disks/b.img");
         p.journal.probe(() -> "rundir=" + Files.exists(t.runDir()) + " a=" + Files.exists(a) + " b=" + Files.exists(b)
                 + " taps=" + p.networks.tapsOf(t.id).size() + " tenders=" + p.supervisor.alive().size());
-    }
-
-    @AfterEach
-    void close() throws Exception {
-        p.close();
     }
 
     /** The host steps of the journal (what the fakes saw), in order. */

@@ -7,7 +7,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import java.nio.file.Files;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
@@ -17,27 +16,10 @@ import nomadmirage.driver.harness.FakeTender;
 import nomadmirage.proc.Signals;
 import nomadmirage.proto.drivers.TaskState;
 import nomadmirage.solo5.AbiTarget;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 
 /** StopTask: the kill signal first, SIGKILL only once the timeout passed, and the answer only once the tender is gone. */
-class StopEscalationTest {
-    @TempDir
-    Path tmp;
-    InProcessPlugin p;
-
-    @BeforeEach
-    void node() {
-        p = new InProcessPlugin(tmp);
-    }
-
-    @AfterEach
-    void close() throws Exception {
-        p.close();
-    }
-
+class StopEscalationTest extends InProcessPluginTest {
     private static long millisSince(long startNanos) {
         return TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - startNanos);
     }

@@ -6,7 +6,6 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.google.common.util.concurrent.ListenableFuture;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -16,27 +15,10 @@ import nomadmirage.driver.harness.FakeTender;
 import nomadmirage.proto.drivers.StartTaskResponse;
 import nomadmirage.proto.drivers.WaitTaskRequest;
 import nomadmirage.proto.drivers.WaitTaskResponse;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 
 /** WaitTask: answered at once for an ended task, when the tender ends otherwise, and a cancelled wait leaves nothing. */
-class WaitTaskTest {
-    @TempDir
-    Path tmp;
-    InProcessPlugin p;
-
-    @BeforeEach
-    void node() {
-        p = new InProcessPlugin(tmp);
-    }
-
-    @AfterEach
-    void close() throws Exception {
-        p.close();
-    }
-
+class WaitTaskTest extends InProcessPluginTest {
     private ListenableFuture<WaitTaskResponse> waitFor(String id) {
         return p.futures().withDeadlineAfter(30, TimeUnit.SECONDS)
                 .waitTask(WaitTaskRequest.newBuilder().setTaskId(id).build());
