@@ -73,6 +73,14 @@ class PluginConfigParserTest {
     }
 
     @Test
+    void reconcileRunsAfterTheDelayThenEveryInterval() throws Exception {
+        assertEquals(new PluginConfig.Reconcile(Duration.ofMinutes(2), Duration.ofMinutes(5)),
+                PluginConfig.defaults().reconcile());
+        assertEquals(new PluginConfig.Reconcile(Duration.ofSeconds(30), Duration.ofMinutes(1)),
+                PluginConfigParser.parse(Map.of("reconcile_delay", "30s", "reconcile_interval", "1m")).reconcile());
+    }
+
+    @Test
     void maxBlockSizeDefaultsTo16GiB() throws Exception {
         assertEquals(16L << 30, PluginConfig.defaults().limits().maxBlockBytes());
         assertEquals(512L << 20, PluginConfigParser.parse(Map.of("max_block_size", "512MiB")).limits().maxBlockBytes());
@@ -104,7 +112,10 @@ class PluginConfigParserTest {
                 Arguments.of(Map.of("max_block_size", "2TiB"), "max_block_size", "512 bytes to 1TiB"),
                 Arguments.of(Map.of("allowed_users", List.of("nobody", "bad user")), "allowed_users[1]", "user name"),
                 Arguments.of(Map.of("allowed_users", List.of("1000:1000")), "allowed_users[0]", "numeric uid"),
-                Arguments.of(Map.of("default_user", "--help"), "default_user", "user name"));
+                Arguments.of(Map.of("default_user", "--help"), "default_user", "user name"),
+                Arguments.of(Map.of("reconcile_delay", "soon"), "reconcile_delay", "duration"),
+                Arguments.of(Map.of("reconcile_interval", "soon"), "reconcile_interval", "at least \"1s\""),
+                Arguments.of(Map.of("reconcile_interval", "500ms"), "reconcile_interval", "at least \"1s\""));
     }
 
     @ParameterizedTest

@@ -6,13 +6,11 @@ import static org.junit.jupiter.api.Assertions.fail;
 
 import com.google.common.util.concurrent.ListenableFuture;
 import com.google.protobuf.ByteString;
-import io.grpc.Context;
 import io.grpc.StatusRuntimeException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -32,8 +30,6 @@ import nomadmirage.proto.drivers.StartTaskRequest;
 import nomadmirage.proto.drivers.StartTaskResponse;
 import nomadmirage.proto.drivers.TaskConfig;
 import nomadmirage.proto.drivers.TaskState;
-import nomadmirage.proto.drivers.TaskStatsRequest;
-import nomadmirage.proto.drivers.TaskStatsResponse;
 import nomadmirage.proto.drivers.WaitTaskRequest;
 import nomadmirage.proto.drivers.WaitTaskResponse;
 import nomadmirage.tender.TenderKind;
@@ -329,7 +325,7 @@ class RpcSequencePropertyTest {
                     yield RpcStatusMatrixTest.describe(e);
                 }
             }
-            case STATS -> stats(p, id);
+            case STATS -> RpcStatusMatrixTest.statsOutcome(p, id);
             case TENDER_EXITS -> {
                 Optional<FakeTender> tender = p.supervisor.tenderOf(t.fileName()).filter(FakeTender::isAlive);
                 if (tender.isPresent()) {
@@ -381,22 +377,6 @@ class RpcSequencePropertyTest {
             return "OK " + ended(answer.get().getResult());
         } catch (ExecutionException e) {
             return RpcStatusMatrixTest.describe((StatusRuntimeException) e.getCause());
-        }
-    }
-
-    private static String stats(InProcessPlugin p, String id) throws Exception {
-        Context.CancellableContext call = Context.current().withCancellation();
-        try {
-            return call.call(() -> {
-                Iterator<TaskStatsResponse> stats = p.rpc().taskStats(TaskStatsRequest.newBuilder().setTaskId(id)
-                        .setCollectionInterval(com.google.protobuf.Duration.newBuilder().setSeconds(1)).build());
-                stats.hasNext();
-                return "OK";
-            });
-        } catch (StatusRuntimeException e) {
-            return RpcStatusMatrixTest.describe(e);
-        } finally {
-            call.cancel(null);
         }
     }
 

@@ -262,7 +262,7 @@ class RpcStatusMatrixTest {
         }
     }
 
-    private static String statsOutcome(InProcessPlugin p, String id) throws Exception {
+    static String statsOutcome(InProcessPlugin p, String id) throws Exception {
         Context.CancellableContext call = Context.current().withCancellation();
         try {
             return call.call(() -> {
