@@ -6,9 +6,23 @@
  * directory that a restarted plugin reads to re-attach.
  *
  *   mirage-supervisor --run-dir DIR [--stdout PATH] [--stderr PATH]
- *       [--user UID --group GID [--groups G1,G2,...]] [--chdir DIR] -- TENDER [ARGS...]
+ *       [--user UID --group GID [--groups G1,G2,...] [--own-uid] [--private-tun]]
+ *       [--chdir DIR] -- TENDER [ARGS...]
  *
- * The tender gets exactly the environment this program received. Its stdout
+ * The tender gets exactly the environment this program received, with
+ * PR_SET_NO_NEW_PRIVS set (no setuid or file-capability gain through exec) and
+ * RLIMIT_CORE 0 (a crashing tender leaves no core holding guest memory).
+ *   --private-tun  the tender gets a mount namespace of its own in which
+ *                  /dev/net is a fresh tmpfs holding one tun node (10,200)
+ *                  owned by UID:GID, mode 0600. It opens its tap by name
+ *                  there, so it needs no access to the host's /dev/net/tun;
+ *                  the tap itself must be owned by UID (TUNSETIFF refuses
+ *                  anyone else without CAP_NET_ADMIN).
+ *   --own-uid      UID belongs to this task alone: every process of UID is
+ *                  killed (kill(-1) as UID) before the tender is exec'd, so a
+ *                  leftover of an earlier task that had the uid cannot share
+ *                  it, and again once the tender has ended, so nothing the
+ *                  tender left behind runs on. Its stdout
  * (the unikernel's console) and stderr are pipes to this program, which copies
  * them to PATH (Nomad's log FIFOs, or plain files) and keeps the last lines
  * (at most 20 lines, 2 KiB) as crash context:
@@ -56,12 +70,16 @@
 #include <grp.h>
 #include <limits.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
@@ -90,6 +108,7 @@ static volatile sig_atomic_t tender_pid;
 struct options {
     const char *run_dir, *out, *err, *chdir_to, *groups;
     long uid, gid;
+    int own_uid, private_tun;
     gid_t *group_list;
     size_t ngroups;
     char **argv;
@@ -737,6 +756,21 @@ static void redirect(int report, int target, const char *path, int flags, const 
         close(fd);
 }
 
+static void private_tun(int report, uid_t uid, gid_t gid)
+{
+    if (unshare(CLONE_NEWNS) < 0)
+        child_fail(report, errno, "unshare(CLONE_NEWNS) for a private /dev/net");
+    /* Nothing mounted here may reach the host's namespace. */
+    if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+        child_fail(report, errno, "making the tender's mounts private");
+    if (mount("mirage-tun", "/dev/net", "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=0755,size=4k,nr_inodes=4") < 0)
+        child_fail(report, errno, "mounting a private /dev/net");
+    if (mknod("/dev/net/tun", S_IFCHR | 0600, makedev(10, 200)) < 0)
+        child_fail(report, errno, "creating the tender's private /dev/net/tun");
+    if (chown("/dev/net/tun", uid, gid) < 0)
+        child_fail(report, errno, "handing the private /dev/net/tun to uid %ld", (long)uid);
+}
+
 static void run_child(const struct options *o, int report, int go, int out, int err)
 {
     /* First, so that a TERM forwarded while the supervisor waits for a FIFO reader ends this child. */
@@ -753,6 +787,8 @@ static void run_child(const struct options *o, int report, int go, int out, int 
     if (dup2(err, 2) < 0)
         child_fail(report, errno, "dup2 stderr");
 
+    if (o->private_tun)
+        private_tun(report, (uid_t)o->uid, (gid_t)o->gid);
     if (o->uid >= 0) {
         if (setgroups(o->ngroups, o->group_list) < 0)
             child_fail(report, errno, "setgroups");
@@ -760,7 +796,15 @@ static void run_child(const struct options *o, int report, int go, int out, int 
             child_fail(report, errno, "setgid %ld", o->gid);
         if (setuid((uid_t)o->uid) < 0)
             child_fail(report, errno, "setuid %ld", o->uid);
+        /* kill(-1) never signals the caller; as UID it reaches exactly the processes of UID. */
+        if (o->own_uid && kill(-1, SIGKILL) < 0 && errno != ESRCH)
+            child_fail(report, errno, "killing what is left of uid %ld", o->uid);
     }
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1L, 0L, 0L, 0L) < 0)
+        child_fail(report, errno, "prctl(PR_SET_NO_NEW_PRIVS)");
+    struct rlimit no_core = {0, 0};
+    if (setrlimit(RLIMIT_CORE, &no_core) < 0)
+        child_fail(report, errno, "setrlimit(RLIMIT_CORE)");
     if (o->chdir_to != NULL && chdir(o->chdir_to) < 0)
         child_fail(report, errno, "chdir %s", o->chdir_to);
 
@@ -787,6 +831,14 @@ static void parse_options(int argc, char **argv, struct options *o, long long si
         if (strcmp(a, "--") == 0) {
             i++;
             break;
+        }
+        if (strcmp(a, "--own-uid") == 0) {
+            o->own_uid = 1;
+            continue;
+        }
+        if (strcmp(a, "--private-tun") == 0) {
+            o->private_tun = 1;
+            continue;
         }
         if (strcmp(a, "--watch") == 0) {
             signal_args[0] = 0; /* watch mode: wait for the process instead of signalling it */
@@ -832,6 +884,8 @@ static void parse_options(int argc, char **argv, struct options *o, long long si
         usage_error("--user and --group go together");
     if (o->groups != NULL && o->uid < 0)
         usage_error("--groups needs --user");
+    if ((o->own_uid || o->private_tun) && o->uid <= 0)
+        usage_error("--own-uid and --private-tun need a --user other than root");
     if (o->groups != NULL && *o->groups != '\0') {
         size_t cap = 1;
         for (const char *c = o->groups; *c; c++)
@@ -876,6 +930,26 @@ static void log_to_run_dir(const char *run_dir)
         if (fd > 2)
             close(fd);
     }
+}
+
+/* Ends whatever the tender left running under its uid (see --own-uid). */
+static void reap_uid(const struct options *o)
+{
+    pid_t pid = fork();
+    if (pid < 0) {
+        putf(2, "mirage-supervisor: fork to end uid %ld's processes: %s\n", o->uid, strerror(errno));
+        return;
+    }
+    if (pid == 0) {
+        if (setgroups(0, NULL) < 0 || setgid((gid_t)o->gid) < 0 || setuid((uid_t)o->uid) < 0)
+            _exit(1);
+        _exit(kill(-1, SIGKILL) < 0 && errno != ESRCH ? 1 : 0);
+    }
+    int wstatus;
+    while (waitpid(pid, &wstatus, 0) < 0 && errno == EINTR)
+        ;
+    if (!WIFEXITED(wstatus) || WEXITSTATUS(wstatus) != 0)
+        putf(2, "mirage-supervisor: could not end the processes uid %ld left\n", o->uid);
 }
 
 int main(int argc, char **argv)
@@ -1026,6 +1100,8 @@ int main(int argc, char **argv)
         }
     }
 
+    if (o.own_uid)
+        reap_uid(&o);
     drain();
     char text[TAIL_BYTES + 1];
     tail_text(text);

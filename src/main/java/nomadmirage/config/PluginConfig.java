@@ -36,7 +36,8 @@ public record PluginConfig(
     public static final String DEFAULT_STATE_DIR = "/var/lib/nomad-driver-mirage";
     public static final String DEFAULT_LOG_LEVEL = "info";
     public static final String DEFAULT_FINGERPRINT_PERIOD = "30s";
-    public static final String DEFAULT_USER = "nobody";
+    /** No default user: a task that names none runs as a uid of its own from {@link Limits#taskUids()}. */
+    public static final String DEFAULT_USER = "";
     /** The OUI the original plugin used for unikernel MACs. */
     public static final String DEFAULT_MAC_OUI = "00:80:41";
     public static final int DEFAULT_MTU = 1500;
@@ -59,11 +60,18 @@ public record PluginConfig(
      *     value must match as a whole; an empty expression marks an option that takes no value
      * @param maxBlockBytes the largest block file the driver creates for a job ({@code block.size})
      * @param allowedUsers the users (names or uids) tenders may run as; empty means any user but root
+     * @param taskUids the uids given out one per task to tasks that name no user; no job may name one
      */
-    public record Limits(Map<String, String> qemuAllowedArgs, long maxBlockBytes, List<String> allowedUsers) {
+    public record Limits(Map<String, String> qemuAllowedArgs, long maxBlockBytes, List<String> allowedUsers,
+            UidRange taskUids) {
         public Limits {
             qemuAllowedArgs = java.util.Collections.unmodifiableMap(new LinkedHashMap<>(qemuAllowedArgs));
             allowedUsers = List.copyOf(allowedUsers);
+            java.util.Objects.requireNonNull(taskUids, "taskUids");
+        }
+
+        public Limits(Map<String, String> qemuAllowedArgs, long maxBlockBytes, List<String> allowedUsers) {
+            this(qemuAllowedArgs, maxBlockBytes, allowedUsers, UidRange.defaults());
         }
 
         public static Limits defaults() {

@@ -75,8 +75,9 @@ public final class PluginConfigParser {
                         "expected a user name or a numeric uid");
             }
         }
+        UidRange taskUids = taskUids(raw);
         String user = string(raw, PluginConfigKeys.DEFAULT_USER, PluginConfig.DEFAULT_USER);
-        if (!UserNames.isWellFormed(user)) {
+        if (!user.isEmpty() && !UserNames.isWellFormed(user)) {
             throw new ConfigException(PluginConfigKeys.DEFAULT_USER, user,
                     "expected a user name or a numeric uid (optionally uid:gid) to run tenders as");
         }
@@ -84,7 +85,13 @@ public final class PluginConfigParser {
             throw new ConfigException(PluginConfigKeys.DEFAULT_USER, user,
                     "tenders would run as root (uid 0) or with root's group (gid 0), which the plugin refuses "
                             + "unless " + PluginConfigKeys.ALLOWED_USERS + " lists \"root\" or \"0\"; "
-                            + "use an unprivileged user such as \"nobody\"");
+                            + "leave it out (each task then runs as a uid of its own)");
+        }
+        if (taskUids.contains(UserNames.uid(user)) || taskUids.contains(UserNames.gid(user))) {
+            throw new ConfigException(PluginConfigKeys.DEFAULT_USER, user, "its uid or gid"
+                    + " is one of the per-task uids (" + PluginConfigKeys.DYNAMIC_USER_MIN + ".."
+                    + PluginConfigKeys.DYNAMIC_USER_MAX + " = " + taskUids + "), which are never shared; "
+                    + "leave " + PluginConfigKeys.DEFAULT_USER + " out to give each task its own");
         }
         Object autoKvm = raw.get(PluginConfigKeys.QEMU_AUTO_KVM);
         if (autoKvm != null && !(autoKvm instanceof Boolean)) {
@@ -121,8 +128,26 @@ public final class PluginConfigParser {
                             + "and network objects are looked for after the first reconcile");
         }
         return new PluginConfig(hvt, spt, qemu, bridge, subnet, stateDir, imagePaths, level, period, user,
-                Boolean.TRUE.equals(autoKvm), new PluginConfig.Limits(qemuArgs, maxBlock, allowedUsers), oui.toLowerCase(java.util.Locale.ROOT), (int) mtu,
+                Boolean.TRUE.equals(autoKvm), new PluginConfig.Limits(qemuArgs, maxBlock, allowedUsers, taskUids), oui.toLowerCase(java.util.Locale.ROOT), (int) mtu,
                 new PluginConfig.Reconcile(delay, interval));
+    }
+
+    private static UidRange taskUids(Map<String, Object> raw) throws ConfigException {
+        long min = ConfigValues.optionalLong(raw, PluginConfigKeys.DYNAMIC_USER_MIN, PluginConfigKeys.DYNAMIC_USER_MIN)
+                .orElse((long) UidRange.DEFAULT_MIN);
+        long max = ConfigValues.optionalLong(raw, PluginConfigKeys.DYNAMIC_USER_MAX, PluginConfigKeys.DYNAMIC_USER_MAX)
+                .orElse((long) UidRange.DEFAULT_MAX);
+        if (min < 1000 || min > Integer.MAX_VALUE - 1) {
+            throw new ConfigException(PluginConfigKeys.DYNAMIC_USER_MIN, min, "expected a uid from 1000 to "
+                    + (Integer.MAX_VALUE - 1) + ": the first of the uids given to tasks one each (below 1000 are "
+                    + "system users)");
+        }
+        if (max < min || max > Integer.MAX_VALUE - 1) {
+            throw new ConfigException(PluginConfigKeys.DYNAMIC_USER_MAX, max, "expected a uid from "
+                    + PluginConfigKeys.DYNAMIC_USER_MIN + " (" + min + ") to " + (Integer.MAX_VALUE - 1)
+                    + ": the last of the uids given to tasks one each");
+        }
+        return new UidRange((int) min, (int) max);
     }
 
     /**

@@ -60,6 +60,7 @@ public final class TaskManager {
     private final TaskNetworks networks;
     private final Logger log;
     private final ConfinedFiles files = new ConfinedFiles();
+    private final TaskUids uids = new TaskUids();
     private final Map<TaskId, TaskHandle> tasks = new ConcurrentHashMap<>();
     /**
      * A start holds the read side from its first host object until the task is
@@ -119,11 +120,8 @@ public final class TaskManager {
 
         // 1. Plan: every error of the job is reported here, before anything exists on the host.
         StartPlan plan = planner.plan(request, taskConfig, plugin);
-        Optional<TaskUser> baseUser = UserPolicy.resolve(users, request.user(), plugin);
-        if (plan.wantsNetwork() && baseUser.isPresent()) {
-            users.checkTunAccess(baseUser.get());
-        }
-        Optional<TaskUser> user = plan.wantsKvm() ? baseUser.map(users::withKvmGroup) : baseUser;
+        boolean ownUid = UserPolicy.wantsOwnUid(request.user(), plugin) && users.canSwitchUsers();
+        Optional<TaskUser> named = ownUid ? Optional.empty() : UserPolicy.resolve(users, request.user(), plugin);
         emit(request, "Read unikernel manifest: target " + plan.unikernel().abi().target().elftoolName()
                 + ", ABI version " + plan.unikernel().abi().version() + ", devices "
                 + deviceList(plan.unikernel().manifest().devices()),
@@ -138,6 +136,14 @@ public final class TaskManager {
             // 2. Acquire, each step pushing its undo.
             clearCutShortStart(request, plan, plugin, runDir);
             TaskFiles.createRunDir(runDir, cleanup);
+            Optional<TaskUser> baseUser = named;
+            if (ownUid) {
+                int uid = uids.allocate(state, plugin.limits().taskUids());
+                cleanup.add(() -> uids.release(uid));
+                TaskUids.record(runDir, uid);
+                baseUser = Optional.of(new TaskUser(uid, uid, List.of(), true));
+            }
+            Optional<TaskUser> user = plan.wantsKvm() ? baseUser.map(users::withKvmGroup) : baseUser;
             Optional<Attachment> attachment = attachNetwork(request, taskConfig, plan, plugin, user, cleanup);
             for (StartPlan.NewBlockFile file : plan.filesToCreate()) {
                 TaskFiles.createBlockFile(files, file, user, cleanup);
@@ -156,7 +162,8 @@ public final class TaskManager {
             SupervisedProcess process;
             try {
                 process = supervisor.launch(new LaunchRequest(argv, request.taskDir(),
-                        consolePath(request.stdoutPath()), consolePath(request.stderrPath()), runDir, user.orElse(null)));
+                        consolePath(request.stdoutPath()), consolePath(request.stderrPath()), runDir, user.orElse(null),
+                        plan.wantsNetwork() && user.filter(u -> u.uid() != 0).isPresent()));
             } catch (LaunchException e) {
                 throw new HostFailureException("could not start " + plan.kind().configName() + ": " + e.getMessage(), e);
             }
@@ -365,6 +372,7 @@ public final class TaskManager {
             handle.moveTo(TaskState.DESTROYED);
         }
         tasks.remove(id);
+        TaskUids.ownUid(handle.process().runDir()).ifPresent(uids::release);
         if (!handle.driverState().networks().isEmpty()) {
             try {
                 networks.detach(config.get(), handle.driverState().networkTeardown());
@@ -447,7 +455,10 @@ public final class TaskManager {
             Set<String> tracked = new HashSet<>();
             tasks.keySet().forEach(id -> tracked.add(id.value()));
             PluginConfig plugin = config.get();
-            return new OrphanReconciler(plugin, networks, supervisor, log).reconcile(tracked, endedMinAge);
+            Optional<ReconcileReport> report = new OrphanReconciler(plugin, networks, supervisor, log)
+                    .reconcile(tracked, endedMinAge);
+            uids.resync(new StateDirectory(plugin.stateDir()));
+            return report;
         } finally {
             startsVsReconcile.writeLock().unlock();
         }

@@ -25,8 +25,8 @@ public final class TaskUserResolver implements UserDirectory {
     }
 
     @Override
-    public void checkTunAccess(TaskUser user) throws InvalidTaskException {
-        TunAccess.check(user);
+    public boolean canSwitchUsers() {
+        return pluginIsRoot();
     }
 
     /** The same user with the group of /dev/kvm added (when it is not root's). */
@@ -34,7 +34,7 @@ public final class TaskUserResolver implements UserDirectory {
     public TaskUser withKvmGroup(TaskUser user) {
         List<Integer> groups = new ArrayList<>(user.groups());
         kvmGroup().filter(g -> g != 0 && !groups.contains(g)).ifPresent(groups::add);
-        return new TaskUser(user.uid(), user.gid(), groups);
+        return new TaskUser(user.uid(), user.gid(), groups, user.exclusive());
     }
 
     /** Empty when the plugin is not root (no switch possible); {@link #withKvmGroup} adds KVM access. */

@@ -51,6 +51,10 @@ final class PluginConfigSchema {
                 quoted(PluginConfig.DEFAULT_MAX_BLOCK_SIZE)));
         fields.put(PluginConfigKeys.ALLOWED_USERS,
                 attrWithDefault(PluginConfigKeys.ALLOWED_USERS, "list(string)", "[]"));
+        fields.put(PluginConfigKeys.DYNAMIC_USER_MIN, attrWithDefault(PluginConfigKeys.DYNAMIC_USER_MIN, "number",
+                Integer.toString(nomadmirage.config.UidRange.DEFAULT_MIN)));
+        fields.put(PluginConfigKeys.DYNAMIC_USER_MAX, attrWithDefault(PluginConfigKeys.DYNAMIC_USER_MAX, "number",
+                Integer.toString(nomadmirage.config.UidRange.DEFAULT_MAX)));
         return HclSpecs.object(fields);
     }
 }

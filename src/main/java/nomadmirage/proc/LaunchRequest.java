@@ -18,10 +18,14 @@ import java.util.Objects;
  * missing one becomes a new regular file. The supervisor opens them as its own user, and
  * starts the tender once a FIFO has a reader.
  *
+ * <p>With {@code privateTun} the tender gets a mount namespace of its own whose /dev/net/tun is a
+ * private node owned by {@code user}: it opens its taps (owned by that user) by name there and
+ * needs no access to the host's /dev/net/tun.
+ *
  * @param user null to run the tender as the plugin's own user
  */
 public record LaunchRequest(List<String> argv, Path workingDir,
-        Path stdoutPath, Path stderrPath, Path runDir, TaskUser user) {
+        Path stdoutPath, Path stderrPath, Path runDir, TaskUser user, boolean privateTun) {
     /** All a tender gets: solo5-hvt, solo5-spt and qemu read no variable, and exec nothing by name. */
     public static final Map<String, String> TENDER_ENVIRONMENT = Map.of("PATH", "/usr/sbin:/usr/bin:/sbin:/bin");
 
@@ -37,5 +41,14 @@ public record LaunchRequest(List<String> argv, Path workingDir,
         }
         Objects.requireNonNull(workingDir, "workingDir");
         Objects.requireNonNull(runDir, "runDir");
+        if (privateTun && (user == null || user.uid() == 0)) {
+            throw new IllegalArgumentException("a private /dev/net/tun is for a tender running as a user other than root");
+        }
+    }
+
+    /** A tender that uses the host's devices as they are. */
+    public LaunchRequest(List<String> argv, Path workingDir, Path stdoutPath, Path stderrPath, Path runDir,
+            TaskUser user) {
+        this(argv, workingDir, stdoutPath, stderrPath, runDir, user, false);
     }
 }

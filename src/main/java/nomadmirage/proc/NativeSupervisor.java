@@ -211,6 +211,12 @@ public final class NativeSupervisor implements Supervisor {
                 command.addAll(List.of("--groups",
                         r.user().groups().stream().map(String::valueOf).collect(Collectors.joining(","))));
             }
+            if (r.user().exclusive()) {
+                command.add("--own-uid");
+            }
+        }
+        if (r.privateTun()) {
+            command.add("--private-tun");
         }
         command.addAll(List.of("--chdir", r.workingDir().toString(), "--"));
         command.addAll(r.argv());

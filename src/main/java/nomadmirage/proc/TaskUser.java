@@ -2,11 +2,18 @@ package nomadmirage.proc;
 
 import java.util.List;
 
-/** The numeric identity a tender runs as; {@code groups} are its supplementary groups (may be empty). */
-public record TaskUser(int uid, int gid, List<Integer> groups) {
+/**
+ * The numeric identity a tender runs as; {@code groups} are its supplementary groups (may be empty).
+ * An {@code exclusive} uid belongs to one task alone (a per-task uid from the operator's range):
+ * the supervisor then ends every process of that uid before the tender starts and after it ended.
+ */
+public record TaskUser(int uid, int gid, List<Integer> groups, boolean exclusive) {
     public TaskUser {
         if (uid < 0 || gid < 0) {
             throw new IllegalArgumentException("uid and gid must not be negative: " + uid + ":" + gid);
+        }
+        if (exclusive && uid == 0) {
+            throw new IllegalArgumentException("root's uid is never a task's own");
         }
         groups = List.copyOf(groups);
         for (int g : groups) {
@@ -14,5 +21,10 @@ public record TaskUser(int uid, int gid, List<Integer> groups) {
                 throw new IllegalArgumentException("negative supplementary group " + g);
             }
         }
+    }
+
+    /** A uid that may be shared with other tasks and processes of the node. */
+    public TaskUser(int uid, int gid, List<Integer> groups) {
+        this(uid, gid, groups, false);
     }
 }

@@ -50,6 +50,15 @@ public record StateDirectory(Path root) {
         return runDir.resolve(TASK_RECORD);
     }
 
+    /**
+     * The per-task uid a task's tender runs as, written before the tender is launched (so a start cut
+     * short still tells which uid it took); plain text, no fsync: after a crash of the machine no
+     * tender of it runs any more.
+     */
+    public static Path ownUid(Path runDir) {
+        return runDir.resolve("own-uid");
+    }
+
     public Path networkDir() {
         return root.resolve("network");
     }

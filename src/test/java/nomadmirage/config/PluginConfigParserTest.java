@@ -87,6 +87,18 @@ class PluginConfigParserTest {
         assertEquals(1L << 40, PluginConfigParser.parse(Map.of("max_block_size", "1TiB")).limits().maxBlockBytes());
     }
 
+    @Test
+    void tasksGetUidsOfTheirOwnFromARangeByDefault() throws Exception {
+        PluginConfig defaults = PluginConfigParser.parse(Map.of());
+        assertEquals("", defaults.defaultUser(), "no shared default user");
+        assertEquals(new UidRange(80000, 89999), defaults.limits().taskUids());
+        PluginConfig set = PluginConfigParser.parse(Map.of("dynamic_user_min", 200000L, "dynamic_user_max", 200009L,
+                "default_user", "nobody"));
+        assertEquals(new UidRange(200000, 200009), set.limits().taskUids());
+        assertEquals(10, set.limits().taskUids().size());
+        assertEquals("nobody", set.defaultUser());
+    }
+
     static Stream<Arguments> badConfigs() {
         return Stream.of(
                 Arguments.of(Map.of("bridge", "this-name-is-too-long"), "bridge", "1 to 15 characters"),
@@ -113,6 +125,12 @@ class PluginConfigParserTest {
                 Arguments.of(Map.of("allowed_users", List.of("nobody", "bad user")), "allowed_users[1]", "user name"),
                 Arguments.of(Map.of("allowed_users", List.of("1000:1000")), "allowed_users[0]", "numeric uid"),
                 Arguments.of(Map.of("default_user", "--help"), "default_user", "user name"),
+                Arguments.of(Map.of("dynamic_user_min", 999L), "dynamic_user_min", "from 1000 to"),
+                Arguments.of(Map.of("dynamic_user_min", 90000L, "dynamic_user_max", 89999L), "dynamic_user_max",
+                        "from dynamic_user_min (90000)"),
+                Arguments.of(Map.of("dynamic_user_max", 1L << 31), "dynamic_user_max", "from dynamic_user_min"),
+                Arguments.of(Map.of("default_user", "80001"), "default_user", "per-task uids"),
+                Arguments.of(Map.of("default_user", "1000:89999"), "default_user", "per-task uids"),
                 Arguments.of(Map.of("reconcile_delay", "soon"), "reconcile_delay", "duration"),
                 Arguments.of(Map.of("reconcile_interval", "soon"), "reconcile_interval", "at least \"1s\""),
                 Arguments.of(Map.of("reconcile_interval", "500ms"), "reconcile_interval", "at least \"1s\""));

@@ -1,6 +1,7 @@
 package nomadmirage.driver;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -43,7 +44,8 @@ class UserPolicyTest {
         }
 
         @Override
-        public void checkTunAccess(TaskUser user) {
+        public boolean canSwitchUsers() {
+            return true;
         }
     };
 
@@ -108,6 +110,43 @@ class UserPolicyTest {
         assertEquals(0, UserPolicy.resolve(users, "root", byName).orElseThrow().uid());
         assertEquals(0, UserPolicy.resolve(users, "0", plugin("nobody", List.of("0"))).orElseThrow().uid());
         assertTrue(refused("toor", byName).contains("is not one of the users"), "toor is uid 0 but not listed");
+    }
+
+    @Test
+    void perTaskUidsAreNeverAJobsToName() {
+        PluginConfig plugin = plugin("nobody", List.of());
+        for (String taken : List.of("80000", "89999", "1000:85000", "85000:1000")) {
+            String message = refused(taken, plugin);
+            assertTrue(message.startsWith("user: \"" + taken + "\" has uid") && message.contains("80000..89999")
+                    && message.contains("leave user out"), message);
+        }
+        assertTrue(UserPolicy.wantsOwnUid(null, plugin("", List.of())));
+        assertTrue(UserPolicy.wantsOwnUid("", plugin("", List.of())));
+        assertFalse(UserPolicy.wantsOwnUid("alice", plugin("", List.of())), "a named user is that user");
+        assertFalse(UserPolicy.wantsOwnUid(null, plugin("nobody", List.of())), "an operator's default_user is shared");
+    }
+
+    @Test
+    void aNameThatLooksUpToAPerTaskUidIsRefused() {
+        UserDirectory lookup = new UserDirectory() {
+            @Override
+            public boolean canSwitchUsers() {
+                return true;
+            }
+
+            @Override
+            public Optional<TaskUser> resolve(String user) {
+                return Optional.of(new TaskUser(80005, 100, List.of()));
+            }
+
+            @Override
+            public TaskUser withKvmGroup(TaskUser user) {
+                return user;
+            }
+        };
+        String message = assertThrows(InvalidTaskException.class,
+                () -> UserPolicy.resolve(lookup, "mallory", plugin("nobody", List.of()))).getMessage();
+        assertTrue(message.startsWith("user: \"mallory\" has uid 80005"), message);
     }
 
     @Test

@@ -79,6 +79,7 @@ final class InProcessPlugin implements AutoCloseable {
     final FakeHost host = new FakeHost();
     private final ByteArrayOutputStream logBytes = new ByteArrayOutputStream();
     private final LogSink sink = new LogSink(logBytes);
+    private final Map<String, Object> extraConfig = new LinkedHashMap<>();
     private Instance plugin;
 
     /** One plugin process: what Nomad would lose on a plugin restart. */
@@ -125,17 +126,30 @@ final class InProcessPlugin implements AutoCloseable {
             throw new UncheckedIOException(e);
         }
         ManagedChannel channel = InProcessChannelBuilder.forName(name).build();
+        sendConfig(channel);
+        return new Instance(driver, service, server, channel);
+    }
+
+    /** Sends SetConfig again with {@code extra} on top of the harness's own settings (kept for restarts). */
+    void configure(Map<String, Object> extra) {
+        extraConfig.putAll(extra);
+        sendConfig(plugin.channel());
+    }
+
+    private void sendConfig(ManagedChannel channel) {
         Map<String, Object> config = new LinkedHashMap<>();
         config.put("state_dir", stateDir.toString());
         config.put("log_level", "debug");
         // No reconcile during a test unless the test runs one.
         config.put("reconcile_delay", "1h");
+        // A user the fake directory resolves; tests of per-task uids leave it out.
+        config.put("default_user", "nobody");
+        config.putAll(extraConfig);
         BasePluginGrpc.newBlockingStub(channel).withDeadlineAfter(DEADLINE_SECONDS, TimeUnit.SECONDS)
                 .setConfig(SetConfigRequest.newBuilder()
                         .setPluginApiVersion("0.1.0")
                         .setMsgpackConfig(ByteString.copyFrom(TestMsgpack.encode(config)))
                         .build());
-        return new Instance(driver, service, server, channel);
     }
 
     /** A fresh plugin process over the same node: tenders, networks and the state directory survive, tracked tasks do not. */

@@ -10,6 +10,7 @@ import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import nomadmirage.driver.HostFailureException;
 import nomadmirage.driver.InvalidTaskException;
@@ -63,7 +64,6 @@ class StartRollbackTest extends InProcessPluginTest {
     /** Once the cause is gone, the same start (same task id) succeeds. */
     private void assertStartSucceedsAfterwards() {
         p.users.failResolve(null);
-        p.users.failTunAccess(null);
         p.users.resolveTo(Optional.empty());
         p.networks.failAttach(null);
         p.networks.duringAttach(() -> { });
@@ -94,15 +94,24 @@ class StartRollbackTest extends InProcessPluginTest {
     }
 
     @Test
-    void aUserWhoCannotOpenTheTunDeviceFailsBeforeAnythingIsAcquired() {
+    void noPerTaskUidLeftFailsAfterTheRunDirectoryAndReleasesIt() {
+        p.configure(Map.of("default_user", "", "dynamic_user_min", 81000L, "dynamic_user_max", 81000L));
         p.users.resolveTo(Optional.of(new TaskUser(1000, 1000, List.of())));
-        p.users.failTunAccess(new InvalidTaskException("user 1000 cannot open /dev/net/tun"));
-        assertFailure(p.startFailure(t), false, "user 1000 cannot open /dev/net/tun");
-        assertEquals(List.of(
-                "users.resolve nobody | rundir=false a=false b=false taps=0 tenders=0",
-                "users.checkTunAccess 1000 | rundir=false a=false b=false taps=0 tenders=0"), hostSteps());
-        assertNothingLeft();
-        assertStartSucceedsAfterwards();
+        TaskFixture holder = p.task("alloc2/holder/0001");
+        p.start(holder);
+        assertEquals(81000, p.supervisor.last().request().user().uid(), "the one uid of the range");
+
+        assertFailure(p.startFailure(t), true, "every per-task uid of this node (81000..81000, 1) is held");
+        assertFalse(Files.exists(t.runDir()), "run dir left");
+        assertFalse(Files.exists(a) || Files.exists(b), "block file left");
+        assertTrue(p.networks.tapsOf(t.id).isEmpty(), "taps left");
+        assertEquals(1, p.supervisor.alive().size(), "only the holder runs");
+
+        p.destroy(holder.id, true);
+        p.start(t);
+        assertEquals(81000, p.supervisor.last().request().user().uid(), "a destroyed task's uid is free again");
+        assertTrue(p.supervisor.last().request().user().exclusive());
+        assertTrue(p.supervisor.last().request().privateTun(), "a networked tender opens its tap in a private /dev/net");
     }
 
     @Test

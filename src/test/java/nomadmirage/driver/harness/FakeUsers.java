@@ -15,7 +15,6 @@ public final class FakeUsers implements UserDirectory {
     private final Journal journal;
     private volatile Optional<TaskUser> user = Optional.empty();
     private volatile Exception resolveFailure;
-    private volatile InvalidTaskException tunFailure;
 
     public FakeUsers(Journal journal) {
         this.journal = journal;
@@ -31,8 +30,9 @@ public final class FakeUsers implements UserDirectory {
         this.resolveFailure = failure;
     }
 
-    public void failTunAccess(InvalidTaskException failure) {
-        this.tunFailure = failure;
+    @Override
+    public boolean canSwitchUsers() {
+        return user.isPresent();
     }
 
     @Override
@@ -53,15 +53,6 @@ public final class FakeUsers implements UserDirectory {
     public TaskUser withKvmGroup(TaskUser u) {
         List<Integer> groups = new ArrayList<>(u.groups());
         groups.add(KVM_GID);
-        return new TaskUser(u.uid(), u.gid(), groups);
-    }
-
-    @Override
-    public void checkTunAccess(TaskUser u) throws InvalidTaskException {
-        journal.add("users.checkTunAccess " + u.uid());
-        InvalidTaskException failure = tunFailure;
-        if (failure != null) {
-            throw failure;
-        }
+        return new TaskUser(u.uid(), u.gid(), groups, u.exclusive());
     }
 }
