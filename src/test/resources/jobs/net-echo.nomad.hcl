@@ -12,14 +12,6 @@ variable "image" {
   type = string
 }
 
-# The tender's user; "" leaves it to the plugin's default_user (nobody). The
-# test passes "root" where /dev/net/tun is not world-accessible, since the
-# tender opens it itself (and then lists root in the plugin's allowed_users).
-variable "user" {
-  type    = string
-  default = ""
-}
-
 job "net-echo" {
   type = "service"
 
@@ -43,7 +35,6 @@ job "net-echo" {
     task "echo" {
       driver       = "mirage"
       kill_timeout = "5s"
-      user         = var.user
 
       service {
         name         = "echo"

@@ -65,7 +65,9 @@ class NetworkedTaskIT {
     private static final Ipv4Cidr SUBNET = Ipv4Cidr.parse("10.99.0.0/16");
     private static final String BRIDGE = "mirage0";
     private static final String NET_IMAGE = "standin-hello-net.hvt";
-    private static final String NOBODY_UID = "65534";
+    /** The per-task uids (dynamic_user_min..max by default). */
+    private static final int TASK_UID_MIN = 80000;
+    private static final int TASK_UID_MAX = 89999;
     private static final Pattern LINK_NAME = Pattern.compile("(?m)^\\d+:\\s+([^:@\\s]+)[@:]");
     private static final Pattern RULE_COMMENT = Pattern.compile("--comment \"?(mirage:[^\"\\s]+)\"?");
     private static final Duration GATE_WAIT = Duration.ofSeconds(90);
@@ -159,7 +161,15 @@ class NetworkedTaskIT {
         assertTrue(linkFlags(BRIDGE).contains("UP"), "the bridge is down: " + linkFlags(BRIDGE));
         String tapLink = ns.run("ip", "-o", "link", "show", "dev", tap);
         assertTrue(tapLink.contains(" master " + BRIDGE + " "), "the tap is not a port of the bridge: " + tapLink);
-        assertEquals(NOBODY_UID, ns.run("cat", "/sys/class/net/" + tap + "/owner").strip(), "tap owner");
+        // Unprivileged, a uid of its own, and /dev/net/tun is left as it is (0600 root on this test bed).
+        int uid = ownUid(task);
+        assertTrue(uid >= TASK_UID_MIN && uid <= TASK_UID_MAX, "the task's own uid: " + uid);
+        assertEquals(Integer.toString(uid), ns.run("cat", "/sys/class/net/" + tap + "/owner").strip(), "tap owner");
+        String tenderStatus = Files.readString(Path.of("/proc", tenderPid(task), "status"));
+        assertTrue(tenderStatus.contains("\nUid:\t" + uid + "\t" + uid + "\t" + uid + "\t" + uid + "\n"), tenderStatus);
+        assertTrue(tenderStatus.contains("\nNoNewPrivs:\t1\n"), tenderStatus);
+        assertTrue(Files.readString(Path.of("/proc", tenderPid(task), "limits")).matches(
+                "(?s).*Max core file size\s+0\s+0\s.*"), "core dumps are off");
 
         awaitGuestUp(task, mac);
         CommandResult ping = ns.exec("ping", "-c1", "-W2", ip);
@@ -217,12 +227,17 @@ class NetworkedTaskIT {
         run.awaitGate("all-started", GATE_WAIT);
 
         Set<String> present = new HashSet<>(tunDevices());
+        Set<Integer> uids = new HashSet<>();
         List<JsonNode> leases = leases();
         assertEquals(count, leases.size(), "leases: " + leases);
         for (Task task : tasks) {
             String tap = taskRecord(task).at("/driver_state/network/devices/0").get("tap").asText();
             assertTrue(present.contains(tap), "tap " + tap + " of " + task.id + " is missing: " + present);
-            assertEquals(NOBODY_UID, ns.run("cat", "/sys/class/net/" + tap + "/owner").strip(), "owner of " + tap);
+            int uid = ownUid(task);
+            assertTrue(uid >= TASK_UID_MIN && uid <= TASK_UID_MAX, task.id + " runs as " + uid);
+            assertTrue(uids.add(uid), "uid " + uid + " of " + task.id + " is another task's too: " + uids);
+            assertEquals(Integer.toString(uid), ns.run("cat", "/sys/class/net/" + tap + "/owner").strip(),
+                    "owner of " + tap);
         }
         run.release("all-started");
 
@@ -646,7 +661,6 @@ class NetworkedTaskIT {
         config.put("state_dir", stateDir.toString());
         config.put("solo5_hvt", bin.resolve("solo5-hvt").toString());
         config.put("solo5_spt", bin.resolve("solo5-spt").toString());
-        config.put("default_user", "nobody");
         config.put("log_level", "debug");
         for (int i = 0; i < extra.length; i += 2) {
             config.put((String) extra[i], extra[i + 1]);
@@ -667,6 +681,19 @@ class NetworkedTaskIT {
     /** A long-running networked stand-in unikernel with one port: {@code hostPort} on the node, 7 (echo) inside. */
     private Task netTask(String name, int hostPort) throws IOException {
         return Task.create(allocs, name, images.resolve(NET_IMAGE)).args("--standin-run").port("echo", hostPort, 7);
+    }
+
+    private int ownUid(Task task) throws IOException {
+        return Integer.parseInt(Files.readString(task.runDir(stateDir).resolve("own-uid")).strip());
+    }
+
+    private String tenderPid(Task task) throws IOException {
+        for (String line : Files.readAllLines(task.runDir(stateDir).resolve("tender"))) {
+            if (line.startsWith("pid=")) {
+                return line.substring("pid=".length());
+            }
+        }
+        throw new AssertionError("no tender pid recorded for " + task.id);
     }
 
     private JsonNode taskRecord(Task task) throws IOException {

@@ -16,13 +16,11 @@ import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -72,19 +70,9 @@ class NomadNetworkIT {
 
     @BeforeAll
     static void startSharedAgent() throws Exception {
-        if (tenderUser().equals("root")) {
-            // The tender opens /dev/net/tun itself and only root can here; the plugin runs tenders as
-            // root only when the operator lists root in allowed_users.
-            Path config = classTmp.resolve("test-root-tenders.hcl");
-            String base = Files.readString(TestEnv.repo().resolve("plugin-config/test.hcl"));
-            String allowing = base.replace("fingerprint_period = \"5s\"",
-                    "fingerprint_period = \"5s\"\n    allowed_users = [\"root\", \"nobody\"]");
-            assertTrue(allowing.contains("allowed_users"), "plugin-config/test.hcl changed shape: " + base);
-            Files.writeString(config, allowing, StandardCharsets.UTF_8);
-            shared = AGENTS.start(Mode.DEV, config);
-        } else {
-            shared = AGENTS.start(Mode.DEV);
-        }
+        // No user and no default_user: the echo task runs as a uid of its own, and its tender opens
+        // its tap through a private /dev/net/tun although the host's is 0600 root here.
+        shared = AGENTS.start(Mode.DEV);
     }
 
     /** Each test leaves the shared agent without jobs and networked tasks, whatever happened. */
@@ -261,8 +249,7 @@ class NomadNetworkIT {
      * driver reported (its "Attached devices" event) and the plugin's lease.
      */
     private static Echo startEcho() throws Exception {
-        shared.runJob(job("net-echo.nomad.hcl"), Map.of("image", image("standin-hello-net.hvt"),
-                "user", tenderUser()));
+        shared.runJob(job("net-echo.nomad.hcl"), Map.of("image", image("standin-hello-net.hvt")));
         String allocId = shared.awaitAllocStatus(ECHO_JOB, taskRunning(ECHO_TASK), SHORT).path("ID").asText();
         JsonNode alloc = shared.alloc(allocId);
         String detail = describe(alloc);
@@ -298,16 +285,6 @@ class NomadNetworkIT {
         assertEquals(ip, lease.path("ip").asText(), lease.toString());
         assertEquals(mac, lease.path("mac").asText(), lease.toString());
         return new Echo(allocId, taskId, port.path("HostIP").asText(), hostPort, ip, mac, tap);
-    }
-
-    /**
-     * The tender opens /dev/net/tun itself. Where that device is not world-accessible (mode 0600 on
-     * some hosts, this test bed's among them) the default_user "nobody" cannot attach its tap
-     * ("Could not attach interface: ...: Permission denied"), so the task runs as root there.
-     */
-    private static String tenderUser() throws IOException {
-        Set<PosixFilePermission> mode = Files.getPosixFilePermissions(Path.of("/dev/net/tun"));
-        return mode.containsAll(Set.of(PosixFilePermission.OTHERS_READ, PosixFilePermission.OTHERS_WRITE)) ? "" : "root";
     }
 
     /**

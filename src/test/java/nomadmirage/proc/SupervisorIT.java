@@ -190,6 +190,93 @@ class SupervisorIT {
     }
 
     @Test
+    void theTenderCanNeitherGainPrivilegesNorDumpCore() throws Exception {
+        TestEnv.requireRoot("running the tender as another user needs root");
+        Path out = tmp.resolve("privs.out");
+        SupervisedProcess p = supervisor.launch(new LaunchRequest(
+                sh("grep '^NoNewPrivs:' /proc/self/status; grep '^Max core file size' /proc/self/limits"),
+                Path.of("/"), out, null, tmp.resolve("run"), new TaskUser(81230, 81230, List.of())));
+        launched.add(p);
+        assertEquals(0, p.exit().get(30, TimeUnit.SECONDS).exitCode());
+        List<String> lines = Files.readAllLines(out);
+        assertEquals("NoNewPrivs:\t1", lines.get(0), "a setuid binary or file capability gives the tender nothing");
+        assertTrue(lines.get(1).matches("Max core file size\\s+0\\s+0\\s+bytes\\s*"), lines.get(1));
+    }
+
+    /**
+     * A uid of the task's own: whatever an earlier holder of the uid left running is ended before the
+     * tender starts, and whatever the tender leaves running is ended once it has exited.
+     */
+    @Test
+    void anOwnUidEndsWhatAnEarlierHolderAndTheTenderLeftRunning() throws Exception {
+        TestEnv.requireRoot("running processes as another user needs root");
+        int uid = 81231;
+        Process earlier = new ProcessBuilder("setpriv", "--reuid=" + uid, "--regid=" + uid, "--clear-groups",
+                "sleep", "300").start();
+        Process bystander = new ProcessBuilder("setpriv", "--reuid=81232", "--regid=81232", "--clear-groups",
+                "sleep", "300").start();
+        try {
+            Path out = tmp.resolve("left.out");
+            SupervisedProcess p = supervisor.launch(new LaunchRequest(
+                    sh("setsid sleep 300 </dev/null >/dev/null 2>&1 & echo $!"), Path.of("/"), out, null,
+                    tmp.resolve("run"), new TaskUser(uid, uid, List.of(), true)));
+            launched.add(p);
+            assertTrue(earlier.waitFor(30, TimeUnit.SECONDS), "the earlier holder's process runs on");
+            assertEquals(128 + 9, earlier.exitValue(), "ended with SIGKILL");
+            assertEquals(0, p.exit().get(30, TimeUnit.SECONDS).exitCode());
+            long left = Long.parseLong(Files.readString(out).strip());
+            assertTrue(endsWithin(left, Duration.ofSeconds(30)), "the tender's leftover " + left + " runs on");
+            assertTrue(bystander.isAlive(), "a process of another uid was touched");
+        } finally {
+            earlier.destroyForcibly();
+            bystander.destroyForcibly();
+        }
+    }
+
+    /** Gone or a zombie (ended, waiting for a parent that is not this JVM to reap it). */
+    private static boolean endsWithin(long pid, Duration limit) throws IOException, InterruptedException {
+        long deadline = System.nanoTime() + limit.toNanos();
+        Path stat = Path.of("/proc", Long.toString(pid), "stat");
+        while (System.nanoTime() < deadline) {
+            String text;
+            try {
+                text = Files.readString(stat);
+            } catch (java.nio.file.NoSuchFileException e) {
+                return true;
+            }
+            char state = text.charAt(text.lastIndexOf(')') + 2);
+            if (state == 'Z' || state == 'X') {
+                return true;
+            }
+            Thread.sleep(20); // polling /proc: no event tells of a non-child's end
+        }
+        return false;
+    }
+
+    /**
+     * A networked tender opens its tap by name through /dev/net/tun: it gets a node of its own, owned by
+     * its user, in a mount namespace of its own; the host's node and mount table stay as they are.
+     */
+    @Test
+    void aPrivateTunNodeIsTheTendersAloneAndTheHostsStaysAsItIs() throws Exception {
+        TestEnv.requireRoot("a private /dev/net/tun needs root");
+        Path hostTun = Path.of("/dev/net/tun");
+        Map<String, Object> before = Files.readAttributes(hostTun, "unix:mode,uid,gid,rdev,ino",
+                java.nio.file.LinkOption.NOFOLLOW_LINKS);
+        String hostMounts = Files.readString(Path.of("/proc/self/mountinfo"));
+        Path out = tmp.resolve("tun.out");
+        SupervisedProcess p = supervisor.launch(new LaunchRequest(
+                sh("stat -c '%a %u %g %t:%T %F' /dev/net/tun; ls /dev/net | wc -l"), Path.of("/"), out, null,
+                tmp.resolve("run"), new TaskUser(81233, 81233, List.of(), true), true));
+        launched.add(p);
+        assertEquals(0, p.exit().get(30, TimeUnit.SECONDS).exitCode(), Files.readString(out));
+        assertEquals(List.of("600 81233 81233 a:c8 character special file", "1"), Files.readAllLines(out));
+        assertEquals(before, Files.readAttributes(hostTun, "unix:mode,uid,gid,rdev,ino",
+                java.nio.file.LinkOption.NOFOLLOW_LINKS));
+        assertEquals(hostMounts, Files.readString(Path.of("/proc/self/mountinfo")), "a mount reached the host");
+    }
+
+    @Test
     void signalsToTheSupervisorAreForwardedToTheTender() throws Exception {
         SupervisedProcess p = launch(List.of("/bin/sleep", "300"));
         assertTrue(p.isAlive());

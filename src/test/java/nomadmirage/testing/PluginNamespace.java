@@ -5,13 +5,11 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
-import java.util.Set;
 import java.util.concurrent.ThreadLocalRandom;
 import nomadmirage.proc.CommandResult;
 import nomadmirage.proc.ProcessCommandRunner;
@@ -23,28 +21,20 @@ import nomadmirage.proc.ProcessCommandRunner;
  * real plugin launcher inside the namespace (same pid, as the probe records
  * it); {@link #exec} runs a command (ping, iptables-save, ...) inside it.
  *
- * <p><b>/dev/net/tun.</b> The tender opens its tap itself, as the task user
- * ({@code nobody}). Debian's udev makes {@code /dev/net/tun} mode 0666; a host
- * without udev may leave it 0600, and then no unprivileged tender can attach a
- * tap. On such a host the wrapper also gives the plugin (and so its tenders) a
- * private mount namespace with a 0666 node for the same device (10:200)
- * mounted over {@code /dev/net/tun}; the host's node is not touched. Set
- * {@code MIRAGE_IT_HOST_TUN=1} to run with the host's node as it is.
+ * <p>The host's {@code /dev/net/tun} is used as it is (mode 0600 on this test bed): the
+ * plugin's supervisor gives each networked tender a private node of its own.
  */
 public final class PluginNamespace implements AutoCloseable {
     private static final Duration TIMEOUT = Duration.ofSeconds(30);
     private static final ProcessCommandRunner HOST = new ProcessCommandRunner();
-    private static final Path TUN = Path.of("/dev/net/tun");
 
     private final String name;
     private final Path launcher;
-    private final boolean privateTun;
     private boolean deleted;
 
-    private PluginNamespace(String name, Path launcher, boolean privateTun) {
+    private PluginNamespace(String name, Path launcher) {
         this.name = name;
         this.launcher = launcher;
-        this.privateTun = privateTun;
     }
 
     /** Creates the namespace and writes the launcher wrapper into {@code dir}. */
@@ -53,8 +43,7 @@ public final class PluginNamespace implements AutoCloseable {
         String name = "mgnet-" + HexFormat.of().toHexDigits(ThreadLocalRandom.current().nextInt());
         CommandResult added = HOST.run(List.of("ip", "netns", "add", name), TIMEOUT);
         assertTrue(added.succeeded(), added.summary());
-        boolean privateTun = !tunUsableByEveryone() && !"1".equals(System.getenv("MIRAGE_IT_HOST_TUN"));
-        PluginNamespace ns = new PluginNamespace(name, dir.resolve("plugin-in-" + name + ".sh"), privateTun);
+        PluginNamespace ns = new PluginNamespace(name, dir.resolve("plugin-in-" + name + ".sh"));
         try {
             ns.run("ip", "link", "set", "lo", "up");
             ns.writeLauncher(dir, realLauncher);
@@ -65,34 +54,9 @@ public final class PluginNamespace implements AutoCloseable {
         return ns;
     }
 
-    private static boolean tunUsableByEveryone() throws IOException {
-        Set<PosixFilePermission> perms = Files.getPosixFilePermissions(TUN);
-        return perms.contains(PosixFilePermission.OTHERS_READ) && perms.contains(PosixFilePermission.OTHERS_WRITE);
-    }
-
     private void writeLauncher(Path dir, Path realLauncher) throws IOException {
         String enter = "exec nsenter --net=/run/netns/" + name + " " + quote(realLauncher.toString()) + " \"$@\"\n";
-        String script;
-        if (privateTun) {
-            Path inside = dir.resolve("plugin-tun-" + name + ".sh");
-            Path tunDir = Files.createDirectories(dir.resolve("tun-" + name));
-            Files.writeString(inside, "#!/bin/sh\n"
-                    + "# In the plugin's private mount namespace: a 0666 /dev/net/tun (see PluginNamespace).\n"
-                    + "set -e\n"
-                    + "# Run by unshare(1) only: never mount over the host's /dev/net/tun.\n"
-                    + "if [ \"$(readlink /proc/self/ns/mnt)\" = \"$(readlink /proc/$PPID/ns/mnt)\" ]; then\n"
-                    + "  echo \"$0: not in a private mount namespace; refusing to mount over /dev/net/tun\" >&2\n"
-                    + "  exit 1\n"
-                    + "fi\n"
-                    + "mount -t tmpfs -o mode=0755,size=64k mgtun " + quote(tunDir.toString()) + "\n"
-                    + "mknod -m 0666 " + quote(tunDir + "/tun") + " c 10 200\n"
-                    + "mount --bind " + quote(tunDir + "/tun") + " /dev/net/tun\n"
-                    + enter);
-            executable(inside);
-            script = "#!/bin/sh\nexec unshare --mount --propagation private " + quote(inside.toString()) + " \"$@\"\n";
-        } else {
-            script = "#!/bin/sh\n" + enter;
-        }
+        String script = "#!/bin/sh\n" + enter;
         Files.writeString(launcher, script);
         executable(launcher);
     }
@@ -112,11 +76,6 @@ public final class PluginNamespace implements AutoCloseable {
     /** The plugin executable to hand to the probe: the real launcher, run inside the namespace. */
     public Path launcher() {
         return launcher;
-    }
-
-    /** Whether the plugin gets a private 0666 /dev/net/tun because the host's is not usable by the task user. */
-    public boolean privateTun() {
-        return privateTun;
     }
 
     /** Runs a command inside the namespace and returns how it ended. */
