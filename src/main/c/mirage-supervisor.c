@@ -6,18 +6,20 @@
  * directory that a restarted plugin reads to re-attach.
  *
  *   mirage-supervisor --run-dir DIR [--stdout PATH] [--stderr PATH]
- *       [--user UID --group GID [--groups G1,G2,...] [--own-uid] [--private-tun]]
+ *       [--user UID --group GID [--groups G1,G2,...] [--own-uid] [--private-dev PATH]...]
  *       [--chdir DIR] -- TENDER [ARGS...]
  *
  * The tender gets exactly the environment this program received, with
  * PR_SET_NO_NEW_PRIVS set (no setuid or file-capability gain through exec) and
  * RLIMIT_CORE 0 (a crashing tender leaves no core holding guest memory).
- *   --private-tun  the tender gets a mount namespace of its own in which
- *                  /dev/net is a fresh tmpfs holding one tun node (10,200)
- *                  owned by UID:GID, mode 0600. It opens its tap by name
- *                  there, so it needs no access to the host's /dev/net/tun;
- *                  the tap itself must be owned by UID (TUNSETIFF refuses
- *                  anyone else without CAP_NET_ADMIN).
+ *   --private-dev PATH   (repeatable; PATH is /dev/net/tun or /dev/kvm) the
+ *                  tender gets a mount namespace of its own in which PATH is
+ *                  a new node for the same device, owned by UID:GID, mode
+ *                  0600, made in a tmpfs mounted on DIR/devices there. So a
+ *                  tender opens its tap by name and KVM without any access
+ *                  to the host's nodes, which stay as they are; a tap must
+ *                  still be owned by UID (TUNSETIFF refuses anyone else
+ *                  without CAP_NET_ADMIN).
  *   --own-uid      UID belongs to this task alone: every process of UID is
  *                  killed (kill(-1) as UID) before the tender is exec'd, so a
  *                  leftover of an earlier task that had the uid cannot share
@@ -108,7 +110,9 @@ static volatile sig_atomic_t tender_pid;
 struct options {
     const char *run_dir, *out, *err, *chdir_to, *groups;
     long uid, gid;
-    int own_uid, private_tun;
+    int own_uid;
+    const char *private_devs[2];
+    size_t nprivate_devs;
     gid_t *group_list;
     size_t ngroups;
     char **argv;
@@ -756,19 +760,36 @@ static void redirect(int report, int target, const char *path, int flags, const 
         close(fd);
 }
 
-static void private_tun(int report, uid_t uid, gid_t gid)
+static void private_devices(int report, const struct options *o)
 {
     if (unshare(CLONE_NEWNS) < 0)
-        child_fail(report, errno, "unshare(CLONE_NEWNS) for a private /dev/net");
+        child_fail(report, errno, "unshare(CLONE_NEWNS) for private device nodes");
     /* Nothing mounted here may reach the host's namespace. */
     if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
         child_fail(report, errno, "making the tender's mounts private");
-    if (mount("mirage-tun", "/dev/net", "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=0755,size=4k,nr_inodes=4") < 0)
-        child_fail(report, errno, "mounting a private /dev/net");
-    if (mknod("/dev/net/tun", S_IFCHR | 0600, makedev(10, 200)) < 0)
-        child_fail(report, errno, "creating the tender's private /dev/net/tun");
-    if (chown("/dev/net/tun", uid, gid) < 0)
-        child_fail(report, errno, "handing the private /dev/net/tun to uid %ld", (long)uid);
+    char dir[PATH_MAX];
+    if (snprintf(dir, sizeof dir, "%s/devices", o->run_dir) >= (int)sizeof dir)
+        child_fail(report, ENAMETOOLONG, "%s/devices", o->run_dir);
+    if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+        child_fail(report, errno, "mkdir %s", dir);
+    if (mount("mirage-devices", dir, "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=0700,size=4k,nr_inodes=8") < 0)
+        child_fail(report, errno, "mounting a tmpfs for private device nodes on %s", dir);
+    for (size_t k = 0; k < o->nprivate_devs; k++) {
+        const char *target = o->private_devs[k];
+        struct stat st;
+        if (stat(target, &st) < 0)
+            child_fail(report, errno, "%s on the host", target);
+        if (!S_ISCHR(st.st_mode))
+            child_fail(report, ENODEV, "%s on the host is not a character device", target);
+        char node[PATH_MAX + 24];
+        snprintf(node, sizeof node, "%s/%zu", dir, k);
+        if (mknod(node, S_IFCHR | 0600, st.st_rdev) < 0)
+            child_fail(report, errno, "creating a private node for %s", target);
+        if (chown(node, (uid_t)o->uid, (gid_t)o->gid) < 0)
+            child_fail(report, errno, "handing the private %s to uid %ld", target, o->uid);
+        if (mount(node, target, NULL, MS_BIND, NULL) < 0)
+            child_fail(report, errno, "mounting the private node over %s", target);
+    }
 }
 
 static void run_child(const struct options *o, int report, int go, int out, int err)
@@ -787,8 +808,8 @@ static void run_child(const struct options *o, int report, int go, int out, int 
     if (dup2(err, 2) < 0)
         child_fail(report, errno, "dup2 stderr");
 
-    if (o->private_tun)
-        private_tun(report, (uid_t)o->uid, (gid_t)o->gid);
+    if (o->nprivate_devs > 0)
+        private_devices(report, o);
     if (o->uid >= 0) {
         if (setgroups(o->ngroups, o->group_list) < 0)
             child_fail(report, errno, "setgroups");
@@ -836,10 +857,6 @@ static void parse_options(int argc, char **argv, struct options *o, long long si
             o->own_uid = 1;
             continue;
         }
-        if (strcmp(a, "--private-tun") == 0) {
-            o->private_tun = 1;
-            continue;
-        }
         if (strcmp(a, "--watch") == 0) {
             signal_args[0] = 0; /* watch mode: wait for the process instead of signalling it */
             continue;
@@ -858,6 +875,13 @@ static void parse_options(int argc, char **argv, struct options *o, long long si
             o->chdir_to = v;
         else if (strcmp(a, "--groups") == 0)
             o->groups = v;
+        else if (strcmp(a, "--private-dev") == 0) {
+            if (strcmp(v, "/dev/net/tun") != 0 && strcmp(v, "/dev/kvm") != 0)
+                usage_error("--private-dev %s: only /dev/net/tun and /dev/kvm", v);
+            if (o->nprivate_devs == sizeof o->private_devs / sizeof o->private_devs[0])
+                usage_error("--private-dev given too often");
+            o->private_devs[o->nprivate_devs++] = v;
+        }
         else if (strcmp(a, "--user") == 0 || strcmp(a, "--group") == 0) {
             if (parse_long(v, 0, UINT32_MAX - 1LL, &n) < 0)
                 usage_error("%s %s: not a numeric id", a, v);
@@ -884,8 +908,8 @@ static void parse_options(int argc, char **argv, struct options *o, long long si
         usage_error("--user and --group go together");
     if (o->groups != NULL && o->uid < 0)
         usage_error("--groups needs --user");
-    if ((o->own_uid || o->private_tun) && o->uid <= 0)
-        usage_error("--own-uid and --private-tun need a --user other than root");
+    if ((o->own_uid || o->nprivate_devs > 0) && o->uid <= 0)
+        usage_error("--own-uid and --private-dev need a --user other than root");
     if (o->groups != NULL && *o->groups != '\0') {
         size_t cap = 1;
         for (const char *c = o->groups; *c; c++)

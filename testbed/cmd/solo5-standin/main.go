@@ -1,6 +1,6 @@
 // Command solo5-standin is a TEST STAND-IN for the Solo5 tenders solo5-hvt
 // and solo5-spt. IT IS NOT SOLO5: it runs no guest code, needs no KVM and no
-// seccomp, and exists only so that nomad-driver-mirage can be tested on
+// seccomp (it only opens /dev/kvm, as solo5-hvt does first), and exists only so that nomad-driver-mirage can be tested on
 // machines without a working Solo5 installation.
 //
 // One binary plays both tenders; the role is picked from the base name of
@@ -46,6 +46,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 )
 
 // version is what --version reports; override with
@@ -233,6 +234,11 @@ func (t *tender) main(args []string) int {
 
 	if t.name == "hvt" {
 		installSignalHandlers(t)
+		// hvt_init: the real tender opens /dev/kvm here, before loading the
+		// kernel and attaching devices; the stand-in only keeps it open.
+		if _, err := openKVM(); err != nil {
+			t.err(1, err, "Could not open: /dev/kvm")
+		}
 	}
 
 	img.checkLoad(t, memSize)
@@ -264,4 +270,10 @@ func (t *tender) buildCmdline(argv []string) string {
 		t.errx(1, "Guest command line too long (max=%d characters)", cmdlineSize-1)
 	}
 	return s
+}
+
+// openKVM opens /dev/kvm as hvt_init does (O_RDWR | O_CLOEXEC); the
+// descriptor stays open for the tender's lifetime, as the real one's does.
+func openKVM() (int, error) {
+	return syscall.Open("/dev/kvm", syscall.O_RDWR|syscall.O_CLOEXEC, 0)
 }

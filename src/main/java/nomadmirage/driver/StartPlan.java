@@ -1,7 +1,10 @@
 package nomadmirage.driver;
 
 import java.nio.file.Path;
+import java.util.EnumSet;
 import java.util.List;
+import java.util.Set;
+import nomadmirage.proc.PrivateDevice;
 import java.util.Optional;
 import nomadmirage.network.Attachment;
 import nomadmirage.network.DeviceRequest;
@@ -54,6 +57,18 @@ public record StartPlan(
     /** Whether the tender needs /dev/kvm (hvt always; qemu when it accelerates with KVM). */
     public boolean wantsKvm() {
         return kind == TenderKind.SOLO5_HVT || qemu.map(QemuSettings::kvm).orElse(false);
+    }
+
+    /** The devices the tender opens by path, which a tender running as a task user gets as nodes of its own. */
+    public Set<PrivateDevice> devicesOpenedByPath() {
+        Set<PrivateDevice> devices = EnumSet.noneOf(PrivateDevice.class);
+        if (wantsNetwork()) {
+            devices.add(PrivateDevice.TUN);
+        }
+        if (wantsKvm()) {
+            devices.add(PrivateDevice.KVM);
+        }
+        return devices;
     }
 
     /** The launch, with the network devices bound to what was attached (nothing when no device asked for one). */

@@ -136,14 +136,13 @@ public final class TaskManager {
             // 2. Acquire, each step pushing its undo.
             clearCutShortStart(request, plan, plugin, runDir);
             TaskFiles.createRunDir(runDir, cleanup);
-            Optional<TaskUser> baseUser = named;
+            Optional<TaskUser> user = named;
             if (ownUid) {
                 int uid = uids.allocate(state, plugin.limits().taskUids());
                 cleanup.add(() -> uids.release(uid));
                 TaskUids.record(runDir, uid);
-                baseUser = Optional.of(new TaskUser(uid, uid, List.of(), true));
+                user = Optional.of(new TaskUser(uid, uid, List.of(), true));
             }
-            Optional<TaskUser> user = plan.wantsKvm() ? baseUser.map(users::withKvmGroup) : baseUser;
             Optional<Attachment> attachment = attachNetwork(request, taskConfig, plan, plugin, user, cleanup);
             for (StartPlan.NewBlockFile file : plan.filesToCreate()) {
                 TaskFiles.createBlockFile(files, file, user, cleanup);
@@ -163,7 +162,7 @@ public final class TaskManager {
             try {
                 process = supervisor.launch(new LaunchRequest(argv, request.taskDir(),
                         consolePath(request.stdoutPath()), consolePath(request.stderrPath()), runDir, user.orElse(null),
-                        plan.wantsNetwork() && user.filter(u -> u.uid() != 0).isPresent()));
+                        user.filter(u -> u.uid() != 0).isPresent() ? plan.devicesOpenedByPath() : Set.of()));
             } catch (LaunchException e) {
                 throw new HostFailureException("could not start " + plan.kind().configName() + ": " + e.getMessage(), e);
             }

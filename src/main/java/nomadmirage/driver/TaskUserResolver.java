@@ -29,15 +29,7 @@ public final class TaskUserResolver implements UserDirectory {
         return pluginIsRoot();
     }
 
-    /** The same user with the group of /dev/kvm added (when it is not root's). */
-    @Override
-    public TaskUser withKvmGroup(TaskUser user) {
-        List<Integer> groups = new ArrayList<>(user.groups());
-        kvmGroup().filter(g -> g != 0 && !groups.contains(g)).ifPresent(groups::add);
-        return new TaskUser(user.uid(), user.gid(), groups, user.exclusive());
-    }
-
-    /** Empty when the plugin is not root (no switch possible); {@link #withKvmGroup} adds KVM access. */
+    /** Empty when the plugin is not root (no switch possible). */
     @Override
     public Optional<TaskUser> resolve(String user) throws InvalidTaskException, HostFailureException {
         if (!pluginIsRoot()) {
@@ -81,14 +73,6 @@ public final class TaskUserResolver implements UserDirectory {
             return Integer.parseInt(text.trim());
         } catch (NumberFormatException e) {
             throw new InvalidTaskException("user: cannot read the ids of \"" + user + "\": " + text);
-        }
-    }
-
-    private static Optional<Integer> kvmGroup() {
-        try {
-            return Optional.of((Integer) Files.getAttribute(Path.of("/dev/kvm"), "unix:gid"));
-        } catch (IOException | UnsupportedOperationException e) {
-            return Optional.empty();
         }
     }
 

@@ -10,7 +10,4 @@ public interface UserDirectory {
 
     /** Empty when the plugin cannot switch users (not root); the tender then runs as the plugin's user. */
     Optional<TaskUser> resolve(String user) throws InvalidTaskException, HostFailureException;
-
-    /** The same user with the group of /dev/kvm added. */
-    TaskUser withKvmGroup(TaskUser user);
 }

@@ -1,9 +1,11 @@
 package nomadmirage.proc;
 
 import java.nio.file.Path;
+import java.util.EnumSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Set;
 
 /**
  * What to supervise. {@code argv[0]} is executed as given (no PATH search), relative to
@@ -18,14 +20,14 @@ import java.util.Objects;
  * missing one becomes a new regular file. The supervisor opens them as its own user, and
  * starts the tender once a FIFO has a reader.
  *
- * <p>With {@code privateTun} the tender gets a mount namespace of its own whose /dev/net/tun is a
- * private node owned by {@code user}: it opens its taps (owned by that user) by name there and
- * needs no access to the host's /dev/net/tun.
+ * <p>Each of {@code privateDevices} the tender gets as a node of its own, owned by {@code user},
+ * in a mount namespace of its own: it opens its taps (owned by that user) and KVM there and needs
+ * no access to the host's nodes.
  *
  * @param user null to run the tender as the plugin's own user
  */
 public record LaunchRequest(List<String> argv, Path workingDir,
-        Path stdoutPath, Path stderrPath, Path runDir, TaskUser user, boolean privateTun) {
+        Path stdoutPath, Path stderrPath, Path runDir, TaskUser user, Set<PrivateDevice> privateDevices) {
     /** All a tender gets: solo5-hvt, solo5-spt and qemu read no variable, and exec nothing by name. */
     public static final Map<String, String> TENDER_ENVIRONMENT = Map.of("PATH", "/usr/sbin:/usr/bin:/sbin:/bin");
 
@@ -41,14 +43,15 @@ public record LaunchRequest(List<String> argv, Path workingDir,
         }
         Objects.requireNonNull(workingDir, "workingDir");
         Objects.requireNonNull(runDir, "runDir");
-        if (privateTun && (user == null || user.uid() == 0)) {
-            throw new IllegalArgumentException("a private /dev/net/tun is for a tender running as a user other than root");
+        privateDevices = privateDevices.isEmpty() ? Set.of() : Set.copyOf(EnumSet.copyOf(privateDevices));
+        if (!privateDevices.isEmpty() && (user == null || user.uid() == 0)) {
+            throw new IllegalArgumentException("private device nodes are for a tender running as a user other than root");
         }
     }
 
     /** A tender that uses the host's devices as they are. */
     public LaunchRequest(List<String> argv, Path workingDir, Path stdoutPath, Path stderrPath, Path runDir,
             TaskUser user) {
-        this(argv, workingDir, stdoutPath, stderrPath, runDir, user, false);
+        this(argv, workingDir, stdoutPath, stderrPath, runDir, user, Set.of());
     }
 }

@@ -215,8 +215,10 @@ public final class NativeSupervisor implements Supervisor {
                 command.add("--own-uid");
             }
         }
-        if (r.privateTun()) {
-            command.add("--private-tun");
+        for (PrivateDevice device : PrivateDevice.values()) {
+            if (r.privateDevices().contains(device)) {
+                command.addAll(List.of("--private-dev", device.path().toString()));
+            }
         }
         command.addAll(List.of("--chdir", r.workingDir().toString(), "--"));
         command.addAll(r.argv());

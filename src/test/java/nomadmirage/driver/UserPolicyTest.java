@@ -38,10 +38,6 @@ class UserPolicyTest {
             return Optional.of(found);
         }
 
-        @Override
-        public TaskUser withKvmGroup(TaskUser user) {
-            return user;
-        }
 
         @Override
         public boolean canSwitchUsers() {
@@ -139,10 +135,6 @@ class UserPolicyTest {
                 return Optional.of(new TaskUser(80005, 100, List.of()));
             }
 
-            @Override
-            public TaskUser withKvmGroup(TaskUser user) {
-                return user;
-            }
         };
         String message = assertThrows(InvalidTaskException.class,
                 () -> UserPolicy.resolve(lookup, "mallory", plugin("nobody", List.of()))).getMessage();

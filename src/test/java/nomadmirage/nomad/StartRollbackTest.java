@@ -17,6 +17,7 @@ import nomadmirage.driver.InvalidTaskException;
 import nomadmirage.network.InvalidNetworkRequestException;
 import nomadmirage.network.NetworkSetupException;
 import nomadmirage.proc.LaunchException;
+import nomadmirage.proc.PrivateDevice;
 import nomadmirage.proc.TaskUser;
 import nomadmirage.state.AtomicFiles;
 import org.junit.jupiter.api.BeforeEach;
@@ -111,7 +112,8 @@ class StartRollbackTest extends InProcessPluginTest {
         p.start(t);
         assertEquals(81000, p.supervisor.last().request().user().uid(), "a destroyed task's uid is free again");
         assertTrue(p.supervisor.last().request().user().exclusive());
-        assertTrue(p.supervisor.last().request().privateTun(), "a networked tender opens its tap in a private /dev/net");
+        assertTrue(p.supervisor.last().request().privateDevices().contains(PrivateDevice.TUN),
+                "a networked tender gets a /dev/net/tun of its own");
     }
 
     @Test

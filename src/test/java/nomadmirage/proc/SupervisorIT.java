@@ -266,11 +266,12 @@ class SupervisorIT {
         String hostMounts = Files.readString(Path.of("/proc/self/mountinfo"));
         Path out = tmp.resolve("tun.out");
         SupervisedProcess p = supervisor.launch(new LaunchRequest(
-                sh("stat -c '%a %u %g %t:%T %F' /dev/net/tun; ls /dev/net | wc -l"), Path.of("/"), out, null,
-                tmp.resolve("run"), new TaskUser(81233, 81233, List.of(), true), true));
+                sh("stat -c '%a %u %g %t:%T %F' /dev/net/tun /dev/kvm"), Path.of("/"), out, null,
+                tmp.resolve("run"), new TaskUser(81233, 81233, List.of(), true), Set.of(PrivateDevice.TUN, PrivateDevice.KVM)));
         launched.add(p);
         assertEquals(0, p.exit().get(30, TimeUnit.SECONDS).exitCode(), Files.readString(out));
-        assertEquals(List.of("600 81233 81233 a:c8 character special file", "1"), Files.readAllLines(out));
+        assertEquals(List.of("600 81233 81233 a:c8 character special file", "600 81233 81233 a:e8 character special file"),
+                Files.readAllLines(out));
         assertEquals(before, Files.readAttributes(hostTun, "unix:mode,uid,gid,rdev,ino",
                 java.nio.file.LinkOption.NOFOLLOW_LINKS));
         assertEquals(hostMounts, Files.readString(Path.of("/proc/self/mountinfo")), "a mount reached the host");

@@ -1,7 +1,5 @@
 package nomadmirage.driver.harness;
 
-import java.util.ArrayList;
-import java.util.List;
 import java.util.Optional;
 import nomadmirage.driver.HostFailureException;
 import nomadmirage.driver.InvalidTaskException;
@@ -10,7 +8,6 @@ import nomadmirage.proc.TaskUser;
 
 /** The node's users: by default the plugin cannot switch users (as when not root); can resolve to a fixed user or fail. */
 public final class FakeUsers implements UserDirectory {
-    public static final int KVM_GID = 108;
 
     private final Journal journal;
     private volatile Optional<TaskUser> user = Optional.empty();
@@ -49,10 +46,4 @@ public final class FakeUsers implements UserDirectory {
         return user;
     }
 
-    @Override
-    public TaskUser withKvmGroup(TaskUser u) {
-        List<Integer> groups = new ArrayList<>(u.groups());
-        groups.add(KVM_GID);
-        return new TaskUser(u.uid(), u.gid(), groups, u.exclusive());
-    }
 }
