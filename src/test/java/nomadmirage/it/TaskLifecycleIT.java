@@ -413,6 +413,66 @@ class TaskLifecycleIT {
     }
 
     /**
+     * Issue 9 item 6: with one shared tender user ("nobody"), any process of that uid — another job's
+     * tender, escaped — could read and write every task's block files, signal every tender and read
+     * their environments. Tasks that name no user now run as uids of their own: from task B's uid,
+     * task A's block file cannot be opened, A's tender cannot be signalled nor its /proc read.
+     */
+    @Test
+    void tasksWithUidsOfTheirOwnCannotReachEachOthersFilesOrTenders() throws Exception {
+        Path gates = Files.createDirectory(tmp.resolve("gates"));
+        List<Task> tasks = List.of(
+                task("own-a", "standin-hello-block.hvt").args("--standin-run").config("block",
+                        List.of(Map.of("name", "storage", "path", "local/disk.img", "size", "1MiB"))),
+                task("own-b", "standin-hello-block.hvt").args("--standin-run").config("block",
+                        List.of(Map.of("name", "storage", "path", "local/disk.img", "size", "1MiB"))));
+        TaskScript script = new TaskScript(pluginConfig("default_user", "")).launch()
+                .start("start-a", tasks.get(0))
+                .start("start-b", tasks.get(1))
+                .inspect("inspect-a", tasks.get(0))
+                .gate(gates, "both-running", "60s")
+                .destroy("destroy-a", tasks.get(0), true)
+                .destroy("destroy-b", tasks.get(1), true);
+        try (GatedProbeRun run = GatedProbeRun.start(script, gates, tmp, TestEnv.launcher())) {
+            run.awaitGate("both-running", java.time.Duration.ofSeconds(60));
+            int[] uids = new int[2];
+            for (int i = 0; i < 2; i++) {
+                Path runDir = tasks.get(i).runDir(stateDir);
+                uids[i] = Integer.parseInt(Files.readString(runDir.resolve("own-uid")).strip());
+                assertTrue(uids[i] >= 80000 && uids[i] <= 89999, "own uid " + uids[i]);
+                Path disk = tasks.get(i).taskDir.resolve("local/disk.img");
+                assertEquals(uids[i], Files.getAttribute(disk, "unix:uid"), "block file owner");
+                assertEquals("rw-------", java.nio.file.attribute.PosixFilePermissions.toString(
+                        Files.getPosixFilePermissions(disk)), "block file mode");
+            }
+            assertNotEquals(uids[0], uids[1], "two tasks share a uid");
+            String tenderA = Files.readAllLines(tasks.get(0).runDir(stateDir).resolve("tender")).stream()
+                    .filter(l -> l.startsWith("pid=")).findFirst().orElseThrow().substring(4);
+            String diskA = tasks.get(0).taskDir.resolve("local/disk.img").toString();
+            // As task B's uid: each attempt must fail with "Permission denied" / "Operation not permitted".
+            String attack = "(exec 3<>" + quoteShell(diskA) + ") && echo OPENED-BLOCK; "
+                    + "kill -0 " + tenderA + " && echo SIGNALLED; "
+                    + "cat /proc/" + tenderA + "/environ >/dev/null && echo READ-ENVIRON; "
+                    + "echo attack-done";
+            Process p = new ProcessBuilder("setpriv", "--reuid=" + uids[1], "--regid=" + uids[1], "--clear-groups",
+                    "sh", "-c", attack).redirectErrorStream(true).start();
+            String out = new String(p.getInputStream().readAllBytes());
+            assertTrue(p.waitFor(30, java.util.concurrent.TimeUnit.SECONDS));
+            assertTrue(out.contains("attack-done"), out);
+            assertFalse(out.contains("OPENED-BLOCK") || out.contains("SIGNALLED") || out.contains("READ-ENVIRON"),
+                    "task B's uid reached task A: " + out);
+            run.release("both-running");
+            Result r = run.finish(java.time.Duration.ofSeconds(60));
+            r.ok("destroy-a");
+            r.ok("destroy-b");
+        }
+    }
+
+    private static String quoteShell(String s) {
+        return "'" + s.replace("'", "'\\''") + "'";
+    }
+
+    /**
      * Under qemu the guest's own status is lost (Solo5's virtio exit always makes qemu exit 83), so it
      * is read from the console. The fixture kernel echoes its command line, which here carries the
      * lines Solo5 prints on exit and abort.
