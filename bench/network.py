@@ -35,7 +35,7 @@ def main():
     parser.add_argument("--launcher", default=os.path.join(REPO, "target/nomad-driver-mirage"))
     parser.add_argument("--fixtures", default=os.path.join(REPO, "target/fixtures"))
     parser.add_argument("--config", action="append", default=[], metavar="KEY=JSON",
-                        help="extra plugin config, e.g. default_user='\"root\"' where /dev/net/tun is 0600")
+                        help="extra plugin config, e.g. default_user='\"nobody\"' to share one user")
     args = parser.parse_args()
     levels = [int(x) for x in args.levels.split(",")]
 

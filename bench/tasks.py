@@ -6,7 +6,7 @@ Prints figures only; asserts nothing. Drives the real plugin through the Go
 plugin-probe ("tasks" scenario, real go-plugin client) with the stand-in
 solo5-hvt tender from the test fixtures (scripts/build-test-fixtures.sh).
 
-Usage: bench/tasks.py [--tasks N] [--probe PATH] [--launcher PATH] [--fixtures DIR]
+Usage: bench/tasks.py [--tasks N] [--probe PATH] [--launcher PATH] [--fixtures DIR] [--config KEY=JSON]...
 """
 import argparse
 import glob
@@ -71,6 +71,8 @@ def main():
     parser.add_argument("--probe", default=os.path.join(REPO, "target/testbed/plugin-probe"))
     parser.add_argument("--launcher", default=os.path.join(REPO, "target/nomad-driver-mirage"))
     parser.add_argument("--fixtures", default=os.path.join(REPO, "target/fixtures"))
+    parser.add_argument("--config", action="append", default=[], metavar="KEY=JSON",
+                        help="extra plugin config, e.g. default_user='\"nobody\"' to share one user")
     args = parser.parse_args()
 
     work = tempfile.mkdtemp(prefix="mirage-bench-")
@@ -97,8 +99,11 @@ def main():
         for i in range(args.tasks):
             steps.append({"op": "stop", "label": f"stop{i}", "task_id": f"bench{i}/t/{i:08d}", "timeout": "5s"})
             steps.append({"op": "destroy", "task_id": f"bench{i}/t/{i:08d}", "force": True})
-        script = {"config": {"state_dir": state, "solo5_hvt": os.path.join(args.fixtures, "bin/solo5-hvt"),
-                             "log_level": "warn"}, "steps": steps}
+        config = {"state_dir": state, "solo5_hvt": os.path.join(args.fixtures, "bin/solo5-hvt"), "log_level": "warn"}
+        for item in args.config:
+            key, _, value = item.partition("=")
+            config[key] = json.loads(value)
+        script = {"config": config, "steps": steps}
         with open(os.path.join(work, "script.json"), "w") as f:
             json.dump(script, f)
 
