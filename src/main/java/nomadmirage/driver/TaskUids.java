@@ -15,23 +15,38 @@ import nomadmirage.state.StateDirectory;
  * Hands out the per-task uids: each live task holds one that no other task holds. What is held
  * is learnt once from the run directories in the state directory (tasks from before a plugin restart,
  * recovered or not yet), then kept in memory; {@link #resync} relearns it while no start runs.
- * Uids are handed out round robin, so a uid freed now is the last to be given again.
+ * Uids are handed out round robin, so a uid freed now is the last to be given again. A uid that
+ * {@code /etc/passwd} names is never handed out: the supervisor ends every process of a task's uid,
+ * which must not hit a real user's when the range was set over one.
  */
 final class TaskUids {
+    private static final Path PASSWD = Path.of("/etc/passwd");
+
+    private final Path passwd;
     private final Set<Integer> held = new HashSet<>();
+    private final Set<Integer> named = new HashSet<>();
     private boolean loaded;
     private long cursor = -1;
 
     /** A uid of {@code range} no live task holds; the caller releases it if the start fails. */
+    TaskUids() {
+        this(PASSWD);
+    }
+
+    TaskUids(Path passwd) {
+        this.passwd = passwd;
+    }
+
     synchronized int allocate(StateDirectory state, UidRange range) throws HostFailureException {
         if (!loaded) {
             held.addAll(recorded(state));
+            named.addAll(namedUids(passwd));
             loaded = true;
         }
         for (int i = 0; i < range.size(); i++) {
             cursor = cursor < range.min() || cursor >= range.max() ? range.min() : cursor + 1;
             int uid = (int) cursor;
-            if (held.add(uid)) {
+            if (!named.contains(uid) && held.add(uid)) {
                 return uid;
             }
         }
@@ -63,6 +78,25 @@ final class TaskUids {
             }
         } catch (IOException e) {
             // No readable tasks directory holds no task.
+        }
+        return uids;
+    }
+
+    /** The uids of the users in a passwd file (none when it cannot be read). */
+    private static Set<Integer> namedUids(Path passwd) {
+        Set<Integer> uids = new HashSet<>();
+        try {
+            for (String line : Files.readAllLines(passwd)) {
+                String[] fields = line.split(":", -1);
+                if (fields.length > 2 && fields[2].matches("\\d{1,10}")) {
+                    long uid = Long.parseLong(fields[2]);
+                    if (uid <= Integer.MAX_VALUE) {
+                        uids.add((int) uid);
+                    }
+                }
+            }
+        } catch (IOException | RuntimeException e) {
+            // No readable passwd file names no user.
         }
         return uids;
     }

@@ -32,7 +32,7 @@ class TaskUidsTest {
 
     @Test
     void everyLiveTaskHoldsADifferentUidUntilTheRangeIsUsedUp() throws Exception {
-        TaskUids uids = new TaskUids();
+        TaskUids uids = new TaskUids(root.resolve("no-passwd"));
         UidRange range = new UidRange(81000, 81004);
         List<Integer> given = new ArrayList<>();
         for (int i = 0; i < 5; i++) {
@@ -47,7 +47,7 @@ class TaskUidsTest {
 
     @Test
     void aFreedUidIsTheLastToBeGivenAgain() throws Exception {
-        TaskUids uids = new TaskUids();
+        TaskUids uids = new TaskUids(root.resolve("no-passwd"));
         UidRange range = new UidRange(81000, 81002);
         int first = uids.allocate(state(), range);
         uids.release(first);
@@ -63,7 +63,7 @@ class TaskUidsTest {
         Path junk = state().runDir("alloc1.junk.0001");
         Files.createDirectories(junk);
         Files.writeString(StateDirectory.ownUid(junk), "not a number");
-        TaskUids uids = new TaskUids();
+        TaskUids uids = new TaskUids(root.resolve("no-passwd"));
         UidRange range = new UidRange(81000, 81003);
         assertEquals(81001, uids.allocate(state(), range));
         assertEquals(81003, uids.allocate(state(), range));
@@ -71,9 +71,20 @@ class TaskUidsTest {
     }
 
     @Test
+    void aUidThatPasswdNamesIsNeverGivenOut() throws Exception {
+        Path passwd = root.resolve("passwd");
+        Files.writeString(passwd, "root:x:0:0:root:/root:/bin/bash\nalice:x:81001:81001::/home/alice:/bin/sh\n"
+                + "broken line\nbob:x:notanumber:1::/:/bin/sh\n");
+        TaskUids uids = new TaskUids(passwd);
+        UidRange range = new UidRange(81000, 81002);
+        assertEquals(List.of(81000, 81002), List.of(uids.allocate(state(), range), uids.allocate(state(), range)));
+        assertThrows(HostFailureException.class, () -> uids.allocate(state(), range), "alice's uid is not a task's");
+    }
+
+    @Test
     void resyncForgetsUidsWhoseRunDirectoryIsGone() throws Exception {
         Path orphan = runDirWith("alloc1.web.0001", 81000);
-        TaskUids uids = new TaskUids();
+        TaskUids uids = new TaskUids(root.resolve("no-passwd"));
         UidRange range = new UidRange(81000, 81001);
         assertEquals(81001, uids.allocate(state(), range));
         runDirWith("alloc1.web.0002", 81001);
@@ -86,7 +97,7 @@ class TaskUidsTest {
 
     @Test
     void manyStartsNeverShareAUid() throws Exception {
-        TaskUids uids = new TaskUids();
+        TaskUids uids = new TaskUids(root.resolve("no-passwd"));
         UidRange range = new UidRange(100000, 100499);
         List<Thread> threads = new ArrayList<>();
         java.util.Set<Integer> seen = java.util.Collections.synchronizedSet(new HashSet<>());
