@@ -105,7 +105,7 @@ class NetworkIT {
                     + rule.appendLine() + "\nin\n" + saved);
         }
         HostSetup again = new HostSetup(settings, new IpCommandHostNetwork(ns.runner()),
-                new IptablesFirewall(ns.runner(), settings.networkDir()));
+                new IptablesFirewall(ns.runner(), settings.networkDir()), new NftGuestFilter(ns.runner()));
         assertFalse(again.ensure(), "a set-up host needs no rule changes");
 
         String link = ns.run("ip", "-o", "link", "show", "dev", BRIDGE);

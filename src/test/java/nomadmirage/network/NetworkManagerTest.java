@@ -31,6 +31,7 @@ class NetworkManagerTest {
 
     private final FakeHostNetwork host = new FakeHostNetwork();
     private final FakeFirewall firewall = new FakeFirewall();
+    private final FakeGuestFilter guests = new FakeGuestFilter();
     private NetworkManager manager;
     private Ipam ipam;
 
@@ -42,7 +43,7 @@ class NetworkManagerTest {
     void setUp() {
         settings = NetworkSettings.withDefaults("mirage0", Ipv4Cidr.parse("10.99.0.0/24"), stateDir);
         sink = new LogSink(logged);
-        manager = new NetworkManager(settings, host, firewall, Logger.root("test", sink, LogLevel.INFO));
+        manager = new NetworkManager(settings, host, firewall, guests, Logger.root("test", sink, LogLevel.INFO));
         ipam = new Ipam(settings);
     }
 
@@ -287,7 +288,7 @@ class NetworkManagerTest {
         RecordingRunner runner = new RecordingRunner()
                 .answerTruncated("iptables -w 10 -t nat -S NOMAD_MG_PRE", "-N NOMAD_MG_PRE\n");
         NetworkManager overCommands = new NetworkManager(settings, host, new IptablesFirewall(runner, stateDir),
-                Logger.root("test", sink, LogLevel.INFO));
+                guests, Logger.root("test", sink, LogLevel.INFO));
         NetworkSetupException e = assertThrows(NetworkSetupException.class,
                 () -> overCommands.detach(new NetworkTeardown("t1", List.of(), List.of())));
         assertTrue(e.getMessage().contains("partial listing"), e.getMessage());
