@@ -109,7 +109,7 @@ public final class NetworkManager {
                 rules.removeTask(taskId);
             }
             // A leftover lease was reused with its MAC and address, so pinning it again changes nothing.
-            List<Pin> pins = leases.stream().map(Pin::of).toList();
+            List<Pin> pins = pinsOf(leases);
             guests.pin(pins);
             rollback.add(() -> guests.unpin(pins));
             List<DeviceAttachment> attached = new ArrayList<>();
@@ -147,6 +147,11 @@ public final class NetworkManager {
         } finally {
             reconcileLock.readLock().unlock();
         }
+    }
+
+    /** The pins of these leases; one without a MAC (only a damaged lease file has one) cannot be pinned. */
+    private static List<Pin> pinsOf(List<Lease> leases) {
+        return leases.stream().filter(l -> !l.mac().isEmpty()).map(Pin::of).toList();
     }
 
     private static Map<String, Optional<String>> validate(List<DeviceRequest> devices)
@@ -210,7 +215,7 @@ public final class NetworkManager {
             }
             boolean unpinned = false;
             try {
-                guests.unpin(leases.stream().map(Pin::of).toList());
+                guests.unpin(pinsOf(leases));
                 unpinned = true;
             } catch (NetworkSetupException e) {
                 problems.add(e);
@@ -286,8 +291,7 @@ public final class NetworkManager {
         boolean pinsRemoved = false;
         try {
             List<Pin> present = guests.pins();
-            List<Pin> wanted = leases.stream().filter(l -> keep.contains(l.taskId()) && !l.mac().isEmpty())
-                    .map(Pin::of).toList();
+            List<Pin> wanted = pinsOf(leases.stream().filter(l -> keep.contains(l.taskId())).toList());
             List<Pin> doomed = present.stream().filter(p -> !wanted.contains(p)).toList();
             guests.unpin(doomed);
             removedPins.addAll(doomed);
