@@ -26,6 +26,7 @@ public record PluginConfig(
         Limits limits,
         String macOui,
         int mtu,
+        boolean isolateTasks,
         Reconcile reconcile) {
 
     public static final String DEFAULT_HVT = "solo5-hvt";
@@ -92,6 +93,6 @@ public record PluginConfig(
         return new PluginConfig(DEFAULT_HVT, DEFAULT_SPT, DEFAULT_QEMU, DEFAULT_BRIDGE,
                 Ipv4Cidr.parse(DEFAULT_SUBNET), Path.of(DEFAULT_STATE_DIR), List.of(), LogLevel.INFO,
                 Duration.ofSeconds(30), DEFAULT_USER, false, Limits.defaults(), DEFAULT_MAC_OUI, DEFAULT_MTU,
-                new Reconcile(Duration.ofMinutes(2), Duration.ofMinutes(5)));
+                false, new Reconcile(Duration.ofMinutes(2), Duration.ofMinutes(5)));
     }
 }

@@ -18,6 +18,7 @@ public final class PluginConfigKeys {
     public static final String QEMU_ALLOWED_ARGS = "qemu_allowed_args";
     public static final String MAC_OUI = "mac_oui";
     public static final String MTU = "mtu";
+    public static final String ISOLATE_TASKS = "isolate_tasks";
     public static final String RECONCILE_DELAY = "reconcile_delay";
     public static final String RECONCILE_INTERVAL = "reconcile_interval";
     public static final String MAX_BLOCK_SIZE = "max_block_size";
@@ -27,8 +28,8 @@ public final class PluginConfigKeys {
 
     public static final List<String> ALL = List.of(
             SOLO5_HVT, SOLO5_SPT, QEMU, BRIDGE, SUBNET, STATE_DIR, IMAGE_PATHS, LOG_LEVEL, FINGERPRINT_PERIOD,
-            DEFAULT_USER, QEMU_AUTO_KVM, QEMU_ALLOWED_ARGS, MAC_OUI, MTU, RECONCILE_DELAY, RECONCILE_INTERVAL,
-            MAX_BLOCK_SIZE, ALLOWED_USERS, DYNAMIC_USER_MIN, DYNAMIC_USER_MAX);
+            DEFAULT_USER, QEMU_AUTO_KVM, QEMU_ALLOWED_ARGS, MAC_OUI, MTU, ISOLATE_TASKS, RECONCILE_DELAY,
+            RECONCILE_INTERVAL, MAX_BLOCK_SIZE, ALLOWED_USERS, DYNAMIC_USER_MIN, DYNAMIC_USER_MAX);
 
     private PluginConfigKeys() {
     }

@@ -114,6 +114,11 @@ public final class PluginConfigParser {
         if (mtu < 576 || mtu > 65535) {
             throw new ConfigException(PluginConfigKeys.MTU, mtu, "expected an MTU from 576 to 65535");
         }
+        Object isolate = raw.get(PluginConfigKeys.ISOLATE_TASKS);
+        if (isolate != null && !(isolate instanceof Boolean)) {
+            throw new ConfigException(PluginConfigKeys.ISOLATE_TASKS, isolate,
+                    "expected true (tasks on the bridge cannot reach each other) or false (they can, as on Nomad's bridge)");
+        }
         String delayText = string(raw, PluginConfigKeys.RECONCILE_DELAY, PluginConfig.DEFAULT_RECONCILE_DELAY);
         Duration delay = duration(delayText);
         if (delay == null) {
@@ -129,7 +134,7 @@ public final class PluginConfigParser {
         }
         return new PluginConfig(hvt, spt, qemu, bridge, subnet, stateDir, imagePaths, level, period, user,
                 Boolean.TRUE.equals(autoKvm), new PluginConfig.Limits(qemuArgs, maxBlock, allowedUsers, taskUids), oui.toLowerCase(java.util.Locale.ROOT), (int) mtu,
-                new PluginConfig.Reconcile(delay, interval));
+                Boolean.TRUE.equals(isolate), new PluginConfig.Reconcile(delay, interval));
     }
 
     private static UidRange taskUids(Map<String, Object> raw) throws ConfigException {

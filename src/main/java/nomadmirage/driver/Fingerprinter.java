@@ -65,6 +65,13 @@ public final class Fingerprinter {
         attrs.put(PREFIX + "bridge", config.bridge());
         attrs.put(PREFIX + "bridge.state", host.interfaceState(config.bridge()).orElse("absent"));
         attrs.put(PREFIX + "subnet", config.subnet().toString());
+        // Networked tasks fail to start without it (the error names it); other tasks run, so the node stays healthy.
+        Optional<Path> nft = host.findExecutable("nft");
+        attrs.put(PREFIX + "nft.path", nft.map(Path::toString).orElse(""));
+        if (nft.isEmpty()) {
+            problems.add("networked tasks cannot start: nft, which pins guests to their addresses on the bridge, "
+                    + "is not on PATH (install nftables)");
+        }
 
         Optional<String> stateProblem = host.prepareWritableDirectory(config.stateDir());
         attrs.put(PREFIX + "state_dir", config.stateDir().toString());

@@ -35,7 +35,7 @@ public final class NetworkService implements TaskNetworks {
 
     public synchronized NetworkManager forConfig(PluginConfig config) {
         NetworkSettings settings = new NetworkSettings(config.bridge(), config.subnet(), config.macOui(), config.mtu(),
-                config.stateDir());
+                config.stateDir(), config.isolateTasks());
         if (current == null || !current.settings().equals(settings)) {
             current = NetworkManager.overCommands(settings, commands, log);
         }

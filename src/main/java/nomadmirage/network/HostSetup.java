@@ -5,12 +5,14 @@ final class HostSetup {
     private final NetworkSettings settings;
     private final HostNetwork host;
     private final Firewall firewall;
+    private final GuestFilter guests;
     private final RuleEditor rules;
 
-    HostSetup(NetworkSettings settings, HostNetwork host, Firewall firewall) {
+    HostSetup(NetworkSettings settings, HostNetwork host, Firewall firewall, GuestFilter guests) {
         this.settings = settings;
         this.host = host;
         this.firewall = firewall;
+        this.guests = guests;
         this.rules = new RuleEditor(firewall);
     }
 
@@ -22,6 +24,7 @@ final class HostSetup {
         // bridge only, since on "all" it would accept 127.0.0.0/8 traffic from every network (CVE-2020-8558).
         host.setSysctl("net/ipv4/conf/" + settings.bridge() + "/route_localnet", "1");
         firewall.ensureChains();
+        guests.ensure(settings.subnet(), settings.isolateTasks());
         return rules.sync(IptablesRules.POOL_COMMENT, IptablesRules.pool(settings.bridge(), settings.subnet()));
     }
 }

@@ -28,25 +28,28 @@ public final class NetworkManager {
     private final Ipam ipam;
     private final RuleEditor rules;
     private final Firewall firewall;
+    private final GuestFilter guests;
     private final HostSetup setup;
     private final Logger log;
     private final ReadWriteLock reconcileLock = new ReentrantReadWriteLock();
     private volatile boolean hostReady;
 
-    public NetworkManager(NetworkSettings settings, HostNetwork host, Firewall firewall, Logger log) {
+    public NetworkManager(NetworkSettings settings, HostNetwork host, Firewall firewall, GuestFilter guests,
+            Logger log) {
         this.settings = settings;
         this.host = host;
         this.firewall = firewall;
+        this.guests = guests;
         this.ipam = new Ipam(settings);
         this.rules = new RuleEditor(firewall);
-        this.setup = new HostSetup(settings, host, firewall);
+        this.setup = new HostSetup(settings, host, firewall, guests);
         this.log = log;
     }
 
-    /** The production wiring: ip, sysctl and iptables through {@code runner}. */
+    /** The production wiring: ip, sysctl, iptables and nft through {@code runner}. */
     public static NetworkManager overCommands(NetworkSettings settings, CommandRunner runner, Logger log) {
         return new NetworkManager(settings, new IpCommandHostNetwork(runner),
-                new IptablesFirewall(runner, settings.networkDir()), log);
+                new IptablesFirewall(runner, settings.networkDir()), new NftGuestFilter(runner), log);
     }
 
     public NetworkSettings settings() {
@@ -70,7 +73,8 @@ public final class NetworkManager {
     }
 
     /**
-     * Leases an address for each device, creates its tap (owned by uid/gid) and
+     * Leases an address for each device, pins its tap to the lease's MAC and address (before the
+     * tap exists, so no frame of it ever passes unfiltered), creates the tap (owned by uid/gid) and
      * installs the task's port forwards in one batch. That batch also deletes any other
      * task's forward of the same host port (protocol and address), which a failed detach
      * may have left and which would otherwise shadow this task's; each is logged at warn.
@@ -104,6 +108,10 @@ public final class NetworkManager {
                 // A start of this task that crashed half-way left these; they are ours to replace.
                 rules.removeTask(taskId);
             }
+            // A leftover lease was reused with its MAC and address, so pinning it again changes nothing.
+            List<Pin> pins = pinsOf(leases);
+            guests.pin(pins);
+            rollback.add(() -> guests.unpin(pins));
             List<DeviceAttachment> attached = new ArrayList<>();
             for (int i = 0; i < devices.size(); i++) {
                 DeviceRequest request = devices.get(i);
@@ -141,6 +149,11 @@ public final class NetworkManager {
         }
     }
 
+    /** The pins of these leases; one without a MAC (only a damaged lease file has one) cannot be pinned. */
+    private static List<Pin> pinsOf(List<Lease> leases) {
+        return leases.stream().filter(l -> !l.mac().isEmpty()).map(Pin::of).toList();
+    }
+
     private static Map<String, Optional<String>> validate(List<DeviceRequest> devices)
             throws InvalidNetworkRequestException {
         Map<String, Optional<String>> macs = new LinkedHashMap<>();
@@ -170,9 +183,10 @@ public final class NetworkManager {
     }
 
     /**
-     * Removes the task's rules, deletes its taps and releases its leases. Missing
-     * pieces count as removed; a failing step does not stop the others, and the
-     * failures are reported together at the end.
+     * Removes the task's rules, deletes its taps, unpins them and releases its leases. Missing
+     * pieces count as removed; a failing step does not stop the others, and the failures are
+     * reported together at the end. Leases stay while their pins may: an address is not handed
+     * to another task while a stale pin would still let this tap send from it (reconcile removes both).
      */
     public void detach(NetworkTeardown teardown) throws NetworkSetupException {
         String taskId = teardown.taskId();
@@ -185,8 +199,10 @@ public final class NetworkManager {
                 problems.add(e);
             }
             Set<String> taps = new LinkedHashSet<>(teardown.taps());
+            List<Lease> leases = List.of();
             try {
-                ipam.leases().stream().filter(l -> l.taskId().equals(taskId)).forEach(l -> taps.add(l.tap()));
+                leases = ipam.leases().stream().filter(l -> l.taskId().equals(taskId)).toList();
+                leases.forEach(l -> taps.add(l.tap()));
             } catch (NetworkSetupException e) {
                 problems.add(e);
             }
@@ -197,10 +213,19 @@ public final class NetworkManager {
                     problems.add(e);
                 }
             }
+            boolean unpinned = false;
             try {
-                ipam.release(taskId);
+                guests.unpin(pinsOf(leases));
+                unpinned = true;
             } catch (NetworkSetupException e) {
                 problems.add(e);
+            }
+            if (unpinned) {
+                try {
+                    ipam.release(taskId);
+                } catch (NetworkSetupException e) {
+                    problems.add(e);
+                }
             }
         } finally {
             reconcileLock.readLock().unlock();
@@ -216,7 +241,8 @@ public final class NetworkManager {
 
     /**
      * Removes everything of ours that belongs to no task in {@code keepTaskIds}: taps of
-     * our shape, task rules and leases. Meant for plugin start, after recovery.
+     * our shape, task rules, pins and leases; pins the kept tasks' taps that lack them.
+     * Meant for plugin start, after recovery.
      */
     public ReconcileReport reconcile(Set<String> keepTaskIds) throws NetworkSetupException {
         reconcileLock.writeLock().lock();
@@ -260,18 +286,39 @@ public final class NetworkManager {
         } catch (NetworkSetupException e) {
             problems.add(e.getMessage());
         }
+        List<Pin> removedPins = new ArrayList<>();
+        List<String> pinnedTaps = new ArrayList<>();
+        boolean pinsRemoved = false;
+        try {
+            List<Pin> present = guests.pins();
+            List<Pin> wanted = pinsOf(leases.stream().filter(l -> keep.contains(l.taskId())).toList());
+            List<Pin> doomed = present.stream().filter(p -> !wanted.contains(p)).toList();
+            guests.unpin(doomed);
+            removedPins.addAll(doomed);
+            pinsRemoved = true;
+            List<Pin> missing = wanted.stream().filter(p -> !present.contains(p)).toList();
+            guests.pin(missing);
+            missing.forEach(p -> pinnedTaps.add(p.tap()));
+        } catch (NetworkSetupException e) {
+            problems.add(e.getMessage());
+        }
         List<Lease> released = new ArrayList<>();
-        for (String taskId : leases.stream().map(Lease::taskId).filter(id -> !keep.contains(id)).distinct().toList()) {
+        // While a pin may remain, its address is not handed to another task (see detach).
+        List<String> releasable = !pinsRemoved ? List.of()
+                : leases.stream().map(Lease::taskId).filter(id -> !keep.contains(id)).distinct().toList();
+        for (String taskId : releasable) {
             try {
                 released.addAll(ipam.release(taskId));
             } catch (NetworkSetupException e) {
                 problems.add(e.getMessage());
             }
         }
-        ReconcileReport report = new ReconcileReport(removedTaps, removedRules, released, problems);
-        if (!report.removedNothing() || !problems.isEmpty()) {
+        ReconcileReport report = new ReconcileReport(removedTaps, removedRules, removedPins, released, pinnedTaps,
+                problems);
+        if (!report.removedNothing() || !pinnedTaps.isEmpty() || !problems.isEmpty()) {
             log.info("task networks reconciled", "removed_taps", removedTaps.size(), "removed_rules",
-                    removedRules.size(), "released_leases", released.size(), "problems", problems.toString());
+                    removedRules.size(), "removed_pins", removedPins.size(), "released_leases", released.size(),
+                    "pinned_taps", pinnedTaps.toString(), "problems", problems.toString());
         }
         return report;
     }

@@ -6,8 +6,12 @@ import java.nio.file.Path;
 import java.util.Objects;
 import nomadmirage.config.Ipv4Cidr;
 
-/** Node-wide network settings: the bridge, its address pool, the MAC prefix and where leases live. */
-public record NetworkSettings(String bridge, Ipv4Cidr subnet, String macOui, int mtu, Path stateDir) {
+/**
+ * Node-wide network settings: the bridge, its address pool, the MAC prefix, where leases live, and
+ * whether tasks on the bridge are isolated from each other.
+ */
+public record NetworkSettings(String bridge, Ipv4Cidr subnet, String macOui, int mtu, Path stateDir,
+        boolean isolateTasks) {
     public static final String DEFAULT_MAC_OUI = "00:80:41";
     public static final int DEFAULT_MTU = 1500;
 
@@ -29,7 +33,7 @@ public record NetworkSettings(String bridge, Ipv4Cidr subnet, String macOui, int
     }
 
     public static NetworkSettings withDefaults(String bridge, Ipv4Cidr subnet, Path stateDir) {
-        return new NetworkSettings(bridge, subnet, DEFAULT_MAC_OUI, DEFAULT_MTU, stateDir);
+        return new NetworkSettings(bridge, subnet, DEFAULT_MAC_OUI, DEFAULT_MTU, stateDir, false);
     }
 
     public StateDirectory state() {

@@ -43,6 +43,7 @@ final class PluginConfigSchema {
                 attrWithDefault(PluginConfigKeys.MAC_OUI, "string", quoted(PluginConfig.DEFAULT_MAC_OUI)));
         fields.put(PluginConfigKeys.MTU, attrWithDefault(PluginConfigKeys.MTU, "number",
                 Integer.toString(PluginConfig.DEFAULT_MTU)));
+        fields.put(PluginConfigKeys.ISOLATE_TASKS, attrWithDefault(PluginConfigKeys.ISOLATE_TASKS, "bool", "false"));
         fields.put(PluginConfigKeys.RECONCILE_DELAY, attrWithDefault(PluginConfigKeys.RECONCILE_DELAY, "string",
                 quoted(PluginConfig.DEFAULT_RECONCILE_DELAY)));
         fields.put(PluginConfigKeys.RECONCILE_INTERVAL, attrWithDefault(PluginConfigKeys.RECONCILE_INTERVAL, "string",

@@ -99,6 +99,13 @@ class PluginConfigParserTest {
         assertEquals("nobody", set.defaultUser());
     }
 
+    @Test
+    void tasksOnTheBridgeMayTalkUnlessIsolated() throws Exception {
+        assertEquals(false, PluginConfig.defaults().isolateTasks());
+        assertEquals(true, PluginConfigParser.parse(Map.of("isolate_tasks", true)).isolateTasks());
+        assertEquals(false, PluginConfigParser.parse(Map.of("isolate_tasks", false)).isolateTasks());
+    }
+
     static Stream<Arguments> badConfigs() {
         return Stream.of(
                 Arguments.of(Map.of("bridge", "this-name-is-too-long"), "bridge", "1 to 15 characters"),
@@ -131,6 +138,8 @@ class PluginConfigParserTest {
                 Arguments.of(Map.of("dynamic_user_max", 1L << 31), "dynamic_user_max", "from dynamic_user_min"),
                 Arguments.of(Map.of("default_user", "80001"), "default_user", "per-task uids"),
                 Arguments.of(Map.of("default_user", "1000:89999"), "default_user", "per-task uids"),
+                Arguments.of(Map.of("isolate_tasks", "yes"), "isolate_tasks", "expected true"),
+                Arguments.of(Map.of("isolate_tasks", 1L), "isolate_tasks", "expected true"),
                 Arguments.of(Map.of("reconcile_delay", "soon"), "reconcile_delay", "duration"),
                 Arguments.of(Map.of("reconcile_interval", "soon"), "reconcile_interval", "at least \"1s\""),
                 Arguments.of(Map.of("reconcile_interval", "500ms"), "reconcile_interval", "at least \"1s\""));

@@ -53,6 +53,17 @@ class FingerprinterTest {
     };
 
     @Test
+    void withoutNftTheNodeStaysHealthyButSaysNetworkedTasksCannotStart() {
+        FakeHost host = new FakeHost();
+        host.executables = Map.of("qemu-system-x86_64", Path.of("/usr/bin/qemu-system-x86_64"));
+        Fingerprint fp = new Fingerprinter(host, versions, "1.2.3").fingerprint(PluginConfig.defaults());
+        assertEquals(Health.HEALTHY, fp.health());
+        assertTrue(fp.description().contains("networked tasks cannot start: nft") && fp.description().contains("nftables"),
+                fp.description());
+        assertEquals("", fp.attributes().get("driver.mirage.nft.path"));
+    }
+
+    @Test
     void noTenderAtAllIsUndetectedWithAHint() {
         FakeHost host = new FakeHost();
         Fingerprint fp = new Fingerprinter(host, versions, "1.2.3").fingerprint(PluginConfig.defaults());
@@ -65,11 +76,12 @@ class FingerprinterTest {
     @Test
     void qemuAloneIsHealthyForVirtioWithItsVersion() {
         FakeHost host = new FakeHost();
-        host.executables = Map.of("qemu-system-x86_64", Path.of("/usr/bin/qemu-system-x86_64"));
+        host.executables = Map.of("qemu-system-x86_64", Path.of("/usr/bin/qemu-system-x86_64"), "nft", Path.of("/usr/sbin/nft"));
         host.bridgeState = "up";
         Fingerprint fp = new Fingerprinter(host, versions, "1.2.3").fingerprint(PluginConfig.defaults());
         assertEquals(Health.HEALTHY, fp.health());
         assertEquals("Healthy", fp.description());
+        assertEquals("/usr/sbin/nft", fp.attributes().get("driver.mirage.nft.path"));
         assertEquals("7.2.18", fp.attributes().get("driver.mirage.qemu.version"));
         assertEquals("/usr/bin/qemu-system-x86_64", fp.attributes().get("driver.mirage.qemu.path"));
         assertEquals("virtio", fp.attributes().get("driver.mirage.targets"));

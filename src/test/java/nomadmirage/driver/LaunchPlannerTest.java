@@ -167,7 +167,7 @@ class LaunchPlannerTest {
         image("local/app.spt", AbiTarget.SPT, Map.of());
         PluginConfig missing = new PluginConfig("solo5-hvt", "missing-spt", "qemu", "mirage0",
                 PluginConfig.defaults().subnet(), PluginConfig.defaults().stateDir(), List.of(),
-                PluginConfig.defaults().logLevel(), PluginConfig.defaults().fingerprintPeriod(), "nobody", false, PluginConfig.Limits.defaults(), "00:80:41", 1500, PluginConfig.defaults().reconcile());
+                PluginConfig.defaults().logLevel(), PluginConfig.defaults().fingerprintPeriod(), "nobody", false, PluginConfig.Limits.defaults(), "00:80:41", 1500, false, PluginConfig.defaults().reconcile());
         String message = failure(config("local/app.spt"), missing);
         assertTrue(message.contains("no solo5-spt") && message.contains("solo5_spt"), message);
     }
@@ -306,16 +306,16 @@ class LaunchPlannerTest {
     private static PluginConfig withLimits(PluginConfig c, PluginConfig.Limits limits) {
         return new PluginConfig(c.solo5Hvt(), c.solo5Spt(), c.qemu(), c.bridge(), c.subnet(), c.stateDir(),
                 c.imagePaths(), c.logLevel(), c.fingerprintPeriod(), c.defaultUser(), c.qemuAutoKvm(), limits,
-                c.macOui(), c.mtu(), c.reconcile());
+                c.macOui(), c.mtu(), c.isolateTasks(), c.reconcile());
     }
 
     private static PluginConfig withAutoKvm(PluginConfig c) {
         return new PluginConfig(c.solo5Hvt(), c.solo5Spt(), c.qemu(), c.bridge(), c.subnet(), c.stateDir(),
-                c.imagePaths(), c.logLevel(), c.fingerprintPeriod(), c.defaultUser(), true, c.limits(), c.macOui(), c.mtu(), c.reconcile());
+                c.imagePaths(), c.logLevel(), c.fingerprintPeriod(), c.defaultUser(), true, c.limits(), c.macOui(), c.mtu(), c.isolateTasks(), c.reconcile());
     }
 
     private static PluginConfig withImagePaths(PluginConfig c, List<Path> paths) {
         return new PluginConfig(c.solo5Hvt(), c.solo5Spt(), c.qemu(), c.bridge(), c.subnet(), c.stateDir(),
-                paths, c.logLevel(), c.fingerprintPeriod(), c.defaultUser(), c.qemuAutoKvm(), c.limits(), c.macOui(), c.mtu(), c.reconcile());
+                paths, c.logLevel(), c.fingerprintPeriod(), c.defaultUser(), c.qemuAutoKvm(), c.limits(), c.macOui(), c.mtu(), c.isolateTasks(), c.reconcile());
     }
 }

@@ -50,7 +50,7 @@ class UserPolicyTest {
         return new PluginConfig(c.solo5Hvt(), c.solo5Spt(), c.qemu(), c.bridge(), c.subnet(), c.stateDir(),
                 c.imagePaths(), c.logLevel(), c.fingerprintPeriod(), defaultUser, c.qemuAutoKvm(),
                 new PluginConfig.Limits(c.limits().qemuAllowedArgs(), c.limits().maxBlockBytes(), allowed),
-                c.macOui(), c.mtu(), c.reconcile());
+                c.macOui(), c.mtu(), c.isolateTasks(), c.reconcile());
     }
 
     private String refused(String taskUser, PluginConfig plugin) {

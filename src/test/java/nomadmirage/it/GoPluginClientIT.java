@@ -56,7 +56,7 @@ class GoPluginClientIT {
         assertTrue(schema.get("convert_error").isNull(), schema.toString());
         JsonNode attrs = schema.at("/spec/object/attributes");
         for (String key : List.of("solo5_hvt", "solo5_spt", "qemu", "bridge", "subnet", "state_dir", "image_paths",
-                "log_level", "fingerprint_period", "qemu_allowed_args", "max_block_size", "allowed_users")) {
+                "log_level", "fingerprint_period", "qemu_allowed_args", "max_block_size", "allowed_users", "isolate_tasks")) {
             assertTrue(attrs.has(key), "schema lacks " + key + ": " + attrs);
         }
         assertEquals("\"mirage0\"", attrs.at("/bridge/default/default/literal/value").textValue());

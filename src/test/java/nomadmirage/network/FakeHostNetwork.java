@@ -13,6 +13,7 @@ final class FakeHostNetwork implements HostNetwork {
     final List<String> sysctls = new ArrayList<>();
     String failOnTap = "";
     int bridgeCalls;
+    int tapsCreated;
 
     @Override
     public void ensureBridge(String bridge, Ipv4Cidr subnet, int mtu) {
@@ -31,6 +32,7 @@ final class FakeHostNetwork implements HostNetwork {
             throw new NetworkSetupException("network command failed: ip tuntap add dev " + tap + ": exited 1: busy");
         }
         taps.put(tap, uid);
+        tapsCreated++;
     }
 
     @Override

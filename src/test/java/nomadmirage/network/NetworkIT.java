@@ -105,7 +105,7 @@ class NetworkIT {
                     + rule.appendLine() + "\nin\n" + saved);
         }
         HostSetup again = new HostSetup(settings, new IpCommandHostNetwork(ns.runner()),
-                new IptablesFirewall(ns.runner(), settings.networkDir()));
+                new IptablesFirewall(ns.runner(), settings.networkDir()), new NftGuestFilter(ns.runner()));
         assertFalse(again.ensure(), "a set-up host needs no rule changes");
 
         String link = ns.run("ip", "-o", "link", "show", "dev", BRIDGE);
@@ -168,6 +168,8 @@ class NetworkIT {
                 assertEquals("4242", owners.get(tap), tap);
                 assertEquals("4343", groups.get(tap), tap);
             }
+            assertEquals(devices.stream().map(d -> new Pin(d.tap(), d.mac(), d.ip())).collect(Collectors.toSet()),
+                    Set.copyOf(new NftGuestFilter(ns.runner()).pins()));
             for (Attachment attachment : attachments) {
                 String taskId = attachment.teardown().taskId();
                 List<String> present = rulesOf(taskId).stream().map(SavedRule::describe).sorted().toList();
@@ -191,6 +193,7 @@ class NetworkIT {
             pool.shutdownNow();
         }
         assertEquals(List.of(), tapsInNamespace());
+        assertEquals(List.of(), new NftGuestFilter(ns.runner()).pins());
         List<SavedRule> left = IptablesSave.ourRules(save());
         assertEquals(5, left.size(), "only the pool rules remain: " + left);
         assertTrue(left.stream().allMatch(r -> r.comment().orElse("").equals(IptablesRules.POOL_COMMENT)));
@@ -234,6 +237,7 @@ class NetworkIT {
 
     private void assertLeftNothing(String taskId) throws Exception {
         assertEquals(List.of(), rulesOf(taskId));
+        assertEquals(List.of(), new NftGuestFilter(ns.runner()).pins());
         assertTrue(new Ipam(settings).leases().stream().noneMatch(l -> l.taskId().equals(taskId)));
         for (String tap : tapsInNamespace()) {
             assertFalse(tap.equals(TapNames.forDevice(taskId, "service")), tap);
@@ -251,6 +255,9 @@ class NetworkIT {
         ns.run("ip", "tuntap", "add", "dev", "mgmt0", "mode", "tap");
         ns.run("iptables", "-t", "nat", "-A", "NOMAD_MG_PRE", "-p", "tcp", "--dport", "9999",
                 "-m", "comment", "--comment", "mirage:ghost/web/1", "-j", "RETURN");
+        Pin ghost = new Pin("mgzzzzzzzzzzzzz", "00:80:41:00:00:77", "10.99.0.77");
+        NftGuestFilter filter = new NftGuestFilter(ns.runner());
+        filter.pin(List.of(ghost));
 
         NetworkStatus before = manager.status();
         assertEquals(List.of("mgzzzzzzzzzzzzz"), before.orphanTaps());
@@ -261,6 +268,10 @@ class NetworkIT {
         assertEquals(Set.of("mgzzzzzzzzzzzzz", TapNames.forDevice("t-gone", "service")), Set.copyOf(report.removedTaps()));
         assertEquals(8, report.removedRules().size(), report.removedRules().toString());
         assertEquals(List.of("t-gone"), report.releasedLeases().stream().map(Lease::taskId).toList());
+        assertEquals(Set.of(ghost.tap(), TapNames.forDevice("t-gone", "service")),
+                report.removedPins().stream().map(Pin::tap).collect(Collectors.toSet()));
+        DeviceAttachment keptDevice = keep.devices().getFirst();
+        assertEquals(List.of(new Pin(keptDevice.tap(), keptDevice.mac(), keptDevice.ip())), filter.pins());
         assertEquals(List.of(), report.problems());
 
         assertEquals(Set.of(keep.devices().getFirst().tap(), "mgmt0"), Set.copyOf(tapsInNamespace()));

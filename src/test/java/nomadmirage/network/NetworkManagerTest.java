@@ -31,6 +31,7 @@ class NetworkManagerTest {
 
     private final FakeHostNetwork host = new FakeHostNetwork();
     private final FakeFirewall firewall = new FakeFirewall();
+    private final FakeGuestFilter guests = new FakeGuestFilter();
     private NetworkManager manager;
     private Ipam ipam;
 
@@ -42,7 +43,7 @@ class NetworkManagerTest {
     void setUp() {
         settings = NetworkSettings.withDefaults("mirage0", Ipv4Cidr.parse("10.99.0.0/24"), stateDir);
         sink = new LogSink(logged);
-        manager = new NetworkManager(settings, host, firewall, Logger.root("test", sink, LogLevel.INFO));
+        manager = new NetworkManager(settings, host, firewall, guests, Logger.root("test", sink, LogLevel.INFO));
         ipam = new Ipam(settings);
     }
 
@@ -100,6 +101,7 @@ class NetworkManagerTest {
         manager.detach(attachment.teardown());
         manager.detach(attachment.teardown());
         assertEquals(List.of(TapNames.forDevice("t2", "service")), host.taps());
+        assertEquals(Set.of(TapNames.forDevice("t2", "service")), guests.pinnedTaps());
         assertEquals(List.of("t2"), ipam.leases().stream().map(Lease::taskId).toList());
         assertTrue(taskRules().stream().allMatch(r -> r.comment().orElseThrow().equals("mirage:t2")));
         assertEquals(7, taskRules().size());
@@ -202,6 +204,90 @@ class NetworkManagerTest {
         assertTrue(manager.reconcile(Set.of("keep")).removedNothing());
     }
 
+    private static Pin pinOf(Attachment attachment) {
+        DeviceAttachment device = attachment.devices().getFirst();
+        return new Pin(device.tap(), device.mac(), device.ip());
+    }
+
+    @Test
+    void attachPinsEveryTapToItsLeaseBeforeCreatingIt() throws Exception {
+        Attachment attachment = manager.attach("t1", UID, GID, List.of(web("service"),
+                new DeviceRequest("admin", Optional.of("02:00:00:00:00:09"), Optional.of("10.99.0.50"), List.of())));
+        DeviceAttachment admin = attachment.devices().get(1);
+        assertEquals(Set.of(pinOf(attachment), new Pin(admin.tap(), "02:00:00:00:00:09", "10.99.0.50")), guests.pins);
+        assertEquals(List.of("10.99.0.0/24"), guests.ensured);
+
+        guests.failPin = true;
+        int created = host.tapsCreated;
+        assertThrows(NetworkSetupException.class, () -> manager.attach("t2", UID, GID, List.of(web2("service"))));
+        assertEquals(created, host.tapsCreated, "no tap exists unpinned, not even for a moment");
+        assertEquals(List.of(), ipam.leases().stream().filter(l -> l.taskId().equals("t2")).toList());
+    }
+
+    @Test
+    void aFailedAttachUnpinsWhatItPinned() throws Exception {
+        host.failOnTap = TapNames.forDevice("t1", "admin");
+        assertThrows(NetworkSetupException.class, () -> manager.attach("t1", UID, GID, List.of(web("service"), web2("admin"))));
+        assertEquals(Set.of(), guests.pins);
+        firewall.failApply = true;
+        host.failOnTap = "";
+        assertThrows(NetworkSetupException.class, () -> manager.attach("t1", UID, GID, List.of(web("service"))));
+        assertEquals(Set.of(), guests.pins);
+    }
+
+    @Test
+    void isolationIsPartOfTheHostSetup() throws Exception {
+        NetworkSettings isolated = new NetworkSettings("mirage0", settings.subnet(), settings.macOui(), settings.mtu(),
+                stateDir, true);
+        new NetworkManager(isolated, host, firewall, guests, Logger.root("test", sink, LogLevel.INFO)).ensureHostSetup();
+        assertEquals(List.of("10.99.0.0/24 isolated"), guests.ensured);
+    }
+
+    @Test
+    void detachUnpinsAndKeepsTheLeaseWhileThePinMayRemain() throws Exception {
+        Attachment attachment = manager.attach("t1", UID, GID, List.of(web("service")));
+        guests.failUnpin = true;
+        NetworkSetupException e = assertThrows(NetworkSetupException.class, () -> manager.detach(attachment.teardown()));
+        assertTrue(e.getMessage().contains("nft delete element"), e.getMessage());
+        assertEquals(List.of(), host.taps());
+        assertEquals(List.of("t1"), ipam.leases().stream().map(Lease::taskId).toList(),
+                "the address is not handed out while the old tap may still send from it");
+
+        guests.failUnpin = false;
+        ReconcileReport report = manager.reconcile(Set.of());
+        assertEquals(List.of(pinOf(attachment)), report.removedPins());
+        assertEquals(List.of("t1"), report.releasedLeases().stream().map(Lease::taskId).toList());
+        assertEquals(Set.of(), guests.pins);
+    }
+
+    @Test
+    void reconcileRemovesPinsOfTapsItDoesNotKeepAndPinsKeptTapsThatLackThem() throws Exception {
+        Attachment keep = manager.attach("keep", UID, GID, List.of(web("service")));
+        Attachment gone = manager.attach("gone", UID, GID, List.of(web2("service")));
+        Pin ghost = new Pin("mgzzzzzzzzzzzzz", "00:80:41:00:00:77", "10.99.0.77");
+        Pin stale = new Pin(keep.devices().getFirst().tap(), "00:80:41:00:00:78", "10.99.0.78");
+        guests.pins.add(ghost);
+        guests.pins.add(stale);
+        guests.pins.remove(pinOf(keep)); // as left by a plugin that did not pin guests
+
+        ReconcileReport report = manager.reconcile(Set.of("keep"));
+        assertEquals(Set.of(pinOf(gone), ghost, stale), Set.copyOf(report.removedPins()));
+        assertEquals(List.of(keep.devices().getFirst().tap()), report.pinnedTaps());
+        assertEquals(Set.of(pinOf(keep)), guests.pins);
+        assertTrue(manager.reconcile(Set.of("keep")).pinnedTaps().isEmpty());
+    }
+
+    @Test
+    void reconcileKeepsLeasesWhenPinsCannotBeRemoved() throws Exception {
+        manager.attach("gone", UID, GID, List.of(web("service")));
+        guests.failUnpin = true;
+        ReconcileReport report = manager.reconcile(Set.of());
+        assertEquals(List.of(), report.releasedLeases());
+        assertEquals(List.of(), report.removedPins());
+        assertEquals(1, report.problems().size(), report.problems().toString());
+        assertEquals(List.of("gone"), ipam.leases().stream().map(Lease::taskId).toList());
+    }
+
     @Test
     void statusSaysWhetherTheBridgeExistsSinceWithoutItEveryTapLooksMissing() throws Exception {
         ipam.allocate("t1", "service", Optional.empty());
@@ -287,7 +373,7 @@ class NetworkManagerTest {
         RecordingRunner runner = new RecordingRunner()
                 .answerTruncated("iptables -w 10 -t nat -S NOMAD_MG_PRE", "-N NOMAD_MG_PRE\n");
         NetworkManager overCommands = new NetworkManager(settings, host, new IptablesFirewall(runner, stateDir),
-                Logger.root("test", sink, LogLevel.INFO));
+                guests, Logger.root("test", sink, LogLevel.INFO));
         NetworkSetupException e = assertThrows(NetworkSetupException.class,
                 () -> overCommands.detach(new NetworkTeardown("t1", List.of(), List.of())));
         assertTrue(e.getMessage().contains("partial listing"), e.getMessage());
