@@ -20,12 +20,14 @@
  *                  to the host's nodes, which stay as they are; a tap must
  *                  still be owned by UID (TUNSETIFF refuses anyone else
  *                  without CAP_NET_ADMIN).
- *   --own-uid      UID belongs to this task alone: every process of UID is
- *                  killed (kill(-1) as UID) before the tender is exec'd, so a
- *                  leftover of an earlier task that had the uid cannot share
- *                  it, and again once the tender has ended, so nothing the
- *                  tender left behind runs on. Its stdout
- * (the unikernel's console) and stderr are pipes to this program, which copies
+ *   --own-uid      UID belongs to this task alone: once the tender has ended,
+ *                  every process of UID is killed (kill(-1) as UID), so
+ *                  nothing it left behind runs on. (Nothing is killed before
+ *                  the exec: kill(-1) cannot tell whether UID has processes,
+ *                  and another plugin's task with an overlapping uid range
+ *                  must never be hit.)
+ *
+ * The tender's stdout (the unikernel's console) and stderr are pipes to this program, which copies
  * them to PATH (Nomad's log FIFOs, or plain files) and keeps the last lines
  * (at most 20 lines, 2 KiB) as crash context:
  *   - PATH is opened by this program, as root, without following a symlink;
@@ -817,9 +819,6 @@ static void run_child(const struct options *o, int report, int go, int out, int 
             child_fail(report, errno, "setgid %ld", o->gid);
         if (setuid((uid_t)o->uid) < 0)
             child_fail(report, errno, "setuid %ld", o->uid);
-        /* kill(-1) never signals the caller; as UID it reaches exactly the processes of UID. */
-        if (o->own_uid && kill(-1, SIGKILL) < 0 && errno != ESRCH)
-            child_fail(report, errno, "killing what is left of uid %ld", o->uid);
     }
     if (prctl(PR_SET_NO_NEW_PRIVS, 1L, 0L, 0L, 0L) < 0)
         child_fail(report, errno, "prctl(PR_SET_NO_NEW_PRIVS)");
@@ -956,7 +955,10 @@ static void log_to_run_dir(const char *run_dir)
     }
 }
 
-/* Ends whatever the tender left running under its uid (see --own-uid). */
+/*
+ * Ends whatever the tender left running under its uid (see --own-uid). kill(-1) never signals the
+ * caller; as UID it reaches exactly the processes whose real or saved uid is UID.
+ */
 static void reap_uid(const struct options *o)
 {
     pid_t pid = fork();

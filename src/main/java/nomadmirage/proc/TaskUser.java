@@ -5,7 +5,7 @@ import java.util.List;
 /**
  * The numeric identity a tender runs as; {@code groups} are its supplementary groups (may be empty).
  * An {@code exclusive} uid belongs to one task alone (a per-task uid from the operator's range):
- * the supervisor then ends every process of that uid before the tender starts and after it ended.
+ * the supervisor then ends every process of that uid once the tender has ended.
  */
 public record TaskUser(int uid, int gid, List<Integer> groups, boolean exclusive) {
     public TaskUser {

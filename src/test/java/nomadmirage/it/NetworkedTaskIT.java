@@ -568,7 +568,11 @@ class NetworkedTaskIT {
             assertEquals(List.of(), orphans(keepNow), rerun + "\ncrashes: " + crashes);
             for (Tracked t : recovered) {
                 String id = t.task.id;
-                assertTrue(live.contains(id), "recovered task " + id + " no longer runs; " + rerun);
+                assertTrue(live.contains(id), "recovered task " + id + " no longer runs; " + rerun + "\n"
+                        + runDirReport(t.task) + "\ncrashes: " + crashes + "\nevents: " + r.events(lastLaunch, t.task)
+                        + "\nplugin log about it:\n" + String.join("\n", run.log().stream()
+                                .filter(l -> l.contains(t.task.runDir(stateDir).getFileName().toString()) || l.contains(id))
+                                .toList()));
                 List<JsonNode> own = leasesOf(id);
                 assertEquals(1, own.size(), "leases of recovered task " + id + ": " + own + "; " + rerun
                         + "\ncrashes: " + crashes);
@@ -815,6 +819,20 @@ class NetworkedTaskIT {
     }
 
     /** Ids of the tasks whose run directory has a task record and a live tender (what the driver's reconcile keeps). */
+    /** What the task's run directory holds (status, console tail, supervisor log), for a failure message. */
+    private String runDirReport(Task task) {
+        StringBuilder out = new StringBuilder("run dir of " + task.id + ":");
+        for (String name : List.of("supervisor", "tender", "status", "console.tail", "supervisor.log", "own-uid")) {
+            Path file = task.runDir(stateDir).resolve(name);
+            try {
+                out.append("\n--- ").append(name).append(":\n").append(Files.readString(file));
+            } catch (IOException e) {
+                out.append("\n--- ").append(name).append(": ").append(e);
+            }
+        }
+        return out.toString();
+    }
+
     private Set<String> liveTaskIds() throws IOException {
         Set<String> live = new TreeSet<>();
         for (Path dir : runDirs()) {
