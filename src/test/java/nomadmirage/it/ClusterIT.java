@@ -77,6 +77,17 @@ class ClusterIT {
         }
         List<String> namespaces = cluster.namespaces();
         Path root = cluster.root();
+        // After a failure part-way: let the drivers destroy their tasks while the agents still run (the
+        // teardown would otherwise only kill what is left in the namespaces). Best effort, bounded.
+        if (cluster.server().running()) {
+            cluster.tryNomad("job", "stop", "-purge", "-detach", JOB);
+            try {
+                NomadAgent.await("the clients to destroy their tasks before the teardown", SETTLE,
+                        () -> cluster.clients().stream().allMatch(c -> quietly(() -> runDirs(c).isEmpty())));
+            } catch (AssertionError e) {
+                System.err.println("ClusterIT: " + e.getMessage());
+            }
+        }
         cluster.close();
         for (String ns : namespaces) {
             assertFalse(Files.exists(Path.of("/run/netns", ns)), "namespace " + ns + " left behind");
