@@ -265,9 +265,12 @@ public final class NomadCluster implements AutoCloseable {
         this.lab = prefix + "-lab";
         this.root = root;
         this.nomad = nomad;
+        // 100 uids per client, at a random place in 81000-88999: disjoint between the two clients, and
+        // unlikely to meet the uids of other test runs on this machine (they start at 80000).
+        int uids = 81000 + 200 * ThreadLocalRandom.current().nextInt(40);
         nodes.add(new Node("server", LAB_PREFIX + ".10", false, 0));
-        nodes.add(new Node("c1", LAB_PREFIX + ".11", true, 81000));
-        nodes.add(new Node("c2", LAB_PREFIX + ".12", true, 81100));
+        nodes.add(new Node("c1", LAB_PREFIX + ".11", true, uids));
+        nodes.add(new Node("c2", LAB_PREFIX + ".12", true, uids + 100));
     }
 
     /**
