@@ -167,6 +167,11 @@ class ClusterIT {
                 .add(r.path("NodeID").asText()));
         assertEquals(Set.of(c1Id, c2Id), nodesByAddress.get("10.99.0.2"),
                 "10.99.0.2 should be registered from both nodes (node-local pools): " + registrations);
+        // So a driver address means the node it is used on: from c1, c2's registered 10.99.0.2:7 is c1's
+        // own bridge and its own unikernel with that address (which answers), never c2's.
+        String route = c1.execOk("ip", "-o", "route", "get", "10.99.0.2");
+        assertTrue(route.contains(" dev mirage0 "), "from c1, 10.99.0.2 is not on c1's own bridge: " + route);
+        assertEquals("to c1's own 10.99.0.2", udpEcho(c1, "10.99.0.2", 7, "to c1's own 10.99.0.2"));
 
         // --- each allocation answers on its node's address and host port, from the other node ----------
         for (Echo echo : echoes) {
