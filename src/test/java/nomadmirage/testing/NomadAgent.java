@@ -199,6 +199,23 @@ public final class NomadAgent implements AutoCloseable {
         }
     }
 
+    /**
+     * Kills the agent process with SIGKILL (the agent alone, not its process group: the plugins and
+     * tasks it launched keep running, as after a crash) and waits until it is gone. DIR, the data_dir
+     * with the client's state and the namespace stay; {@link #restart()} starts the agent again on them.
+     * Returns the killed agent's PID.
+     */
+    public long crash() throws IOException, InterruptedException {
+        long pid = agentPid();
+        if (!processAlive(pid, -1) || !cmdline(pid).contains("-config " + dir.resolve("agent.hcl"))) {
+            throw new AssertionError("the agent (PID " + pid + ") is not running");
+        }
+        signal(pid, "KILL");
+        await("the killed agent (PID " + pid + ") to be gone", Duration.ofSeconds(30),
+                () -> !processAlive(pid, -1));
+        return pid;
+    }
+
     /** `dev-agent.sh stop DIR`: stops the agent, kills what is left in its namespace, removes DIR. */
     public void stop() throws IOException, InterruptedException {
         if (stopped) {
@@ -436,6 +453,22 @@ public final class NomadAgent implements AutoCloseable {
             }
         }
         return OptionalLong.empty();
+    }
+
+    /**
+     * PIDs of every mirage plugin process in the agent's namespace, whatever its parent (a plugin
+     * orphaned by a killed agent has none of the agent's): the plugin's Java runtime, whose command line
+     * names the plugin's jar.
+     */
+    public List<Long> pluginPids() throws IOException, InterruptedException {
+        List<Long> pids = new ArrayList<>();
+        for (long pid : netnsPids()) {
+            String cmdline = cmdline(pid);
+            if (cmdline.contains("/runtime/bin/java ") && cmdline.contains("nomad-driver-mirage")) {
+                pids.add(pid);
+            }
+        }
+        return pids;
     }
 
     /** Waits until a plugin process other than {@code oldPid} runs; its PID. */
