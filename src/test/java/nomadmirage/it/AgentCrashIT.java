@@ -68,6 +68,11 @@ class AgentCrashIT {
     private static final String KILLED = "killed";
     private static final Duration START = Duration.ofSeconds(90);
     private static final Duration SHORT = Duration.ofSeconds(45);
+    /**
+     * The plugin's reconcile_delay: short, so that a relaunched plugin's first reconcile (which stops
+     * the tender of every task nobody recovered) runs while the test watches.
+     */
+    private static final String RECONCILE_DELAY = "3s";
 
     @RegisterExtension
     static final NomadAgent.Agents AGENTS = new NomadAgent.Agents();
@@ -204,6 +209,12 @@ class AgentCrashIT {
         // plugin), on the same tender, with no restart.
         awaitFreshStats(agent, fleet, fleetTasks, restartedAt);
         step("fresh stats of all " + fleetTenders.size() + " long-running tasks");
+        if (crash == Crash.AGENT_AND_PLUGIN) {
+            // The relaunched plugin's first reconcile must leave every task the agent recovered alone.
+            NomadAgent.await("the relaunched plugin's first reconcile", SHORT, () -> uncheck(
+                    () -> agent.logSince(logMark)).contains("nomad-driver-mirage: reconcile done"));
+            step("the relaunched plugin's first reconcile ran");
+        }
         fleet = agent.allocs(FLEET);
         assertEquals(ALLOCS, fleet.size(), "allocations of " + FLEET + " after the restart:\n" + describeAll(fleet));
         for (JsonNode alloc : fleet) {
@@ -279,7 +290,8 @@ class AgentCrashIT {
     }
 
     /**
-     * plugin-config/test.hcl with per-task uids of this test's own: a plugin's supervisors end every
+     * plugin-config/test.hcl with a short reconcile_delay (the relaunched plugin's first reconcile runs
+     * during the test) and per-task uids of this test's own: a plugin's supervisors end every
      * process of a uid they hand out (before the tender starts and after it ended), so any other plugin
      * on this machine handing out the same uids at the same time (another test's agent, with the default
      * 80000..89999) would kill these tasks' tenders, and their restarts would be blamed on the crash.
@@ -288,7 +300,7 @@ class AgentCrashIT {
         String config = Files.readString(TestEnv.repo().resolve("plugin-config/test.hcl"));
         int min = 400_000 + ThreadLocalRandom.current().nextInt(5_000) * 100;
         String own = config.replaceFirst("(?m)^(\\s*)(fingerprint_period\\s*=.*)$",
-                "$1$2\n$1dynamic_user_min = " + min + "\n$1dynamic_user_max = " + (min + 99));
+                "$1$2\n$1reconcile_delay = \"" + RECONCILE_DELAY + "\"\n$1dynamic_user_min = " + min + "\n$1dynamic_user_max = " + (min + 99));
         assertTrue(own.contains("dynamic_user_min = " + min), "cannot place the uid range in:\n" + config);
         Path file = tmp.resolve("plugin-config.hcl");
         Files.writeString(file, own);
