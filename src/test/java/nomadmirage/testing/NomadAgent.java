@@ -442,13 +442,13 @@ public final class NomadAgent implements AutoCloseable {
     }
 
     /**
-     * The PID of the mirage plugin: the process in the agent's namespace whose parent is the agent and
-     * whose command line names nomad-driver-mirage; empty if there is none (yet).
+     * The PID of the mirage plugin: the plugin process (see {@link #pluginPids()}) in the agent's
+     * namespace whose parent is the agent; empty if there is none (yet).
      */
     public OptionalLong pluginPid() throws IOException, InterruptedException {
         long agent = agentPid();
         for (long pid : netnsPids()) {
-            if (parentPid(pid) == agent && cmdline(pid).contains("nomad-driver-mirage")) {
+            if (parentPid(pid) == agent && isPluginProcess(pid)) {
                 return OptionalLong.of(pid);
             }
         }
@@ -457,18 +457,26 @@ public final class NomadAgent implements AutoCloseable {
 
     /**
      * PIDs of every mirage plugin process in the agent's namespace, whatever its parent (a plugin
-     * orphaned by a killed agent has none of the agent's): the plugin's Java runtime, whose command line
-     * names the plugin's jar.
+     * orphaned by a killed agent has none of the agent's).
      */
     public List<Long> pluginPids() throws IOException, InterruptedException {
         List<Long> pids = new ArrayList<>();
         for (long pid : netnsPids()) {
-            String cmdline = cmdline(pid);
-            if (cmdline.contains("/runtime/bin/java ") && cmdline.contains("nomad-driver-mirage")) {
+            if (isPluginProcess(pid)) {
                 pids.add(pid);
             }
         }
         return pids;
+    }
+
+    /**
+     * True if PID is a mirage plugin: the plugin's Java runtime running the plugin's jar. Merely naming
+     * nomad-driver-mirage is not enough: Nomad's logmon processes (the agent's children too) run the
+     * Nomad binary from /var/cache/nomad-driver-mirage.
+     */
+    private static boolean isPluginProcess(long pid) {
+        String cmdline = cmdline(pid);
+        return cmdline.contains("/runtime/bin/java ") && cmdline.matches(".* -jar \\S*nomad-driver-mirage[^ ]*\\.jar.*");
     }
 
     /** Waits until a plugin process other than {@code oldPid} runs; its PID. */
