@@ -25,6 +25,7 @@ public final class MirageDriver implements AutoCloseable {
         this.reconciles = new ReconcileSchedule(config::get,
                 () -> tasks.reconcile(config.get().reconcileDelay()), log.named("reconcile"));
         tasks.onReconcileNeeded(reconciles::requestSoon);
+        tasks.onRecovering(reconciles::deferFirst);
     }
 
     public TaskManager tasks() {

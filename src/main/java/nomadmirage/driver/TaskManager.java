@@ -69,6 +69,7 @@ public final class TaskManager {
      */
     private final ReadWriteLock startsVsReconcile = new ReentrantReadWriteLock();
     private volatile Runnable reconcileSoon = () -> { };
+    private volatile Runnable recovering = () -> { };
     /** The seal of the state directory in use (its key is read once per state directory). */
     private volatile KeyedSeal seal;
 
@@ -93,6 +94,11 @@ public final class TaskManager {
     /** What to run when a detach failed and a reconcile should retry it soon. */
     public void onReconcileNeeded(Runnable trigger) {
         this.reconcileSoon = trigger;
+    }
+
+    /** What to run when Nomad recovers a task (an authenticated RecoverTask): the first reconcile waits. */
+    public void onRecovering(Runnable hook) {
+        this.recovering = hook;
     }
 
     public Optional<TaskHandle> find(TaskId id) {
@@ -264,6 +270,7 @@ public final class TaskManager {
                 "the task handle's driver state failed authentication: this node has no driver-state key ("
                         + state.driverStateKey() + "), so no handle of task " + id + " was issued here"));
         DriverState given = sealer.open(id, driverState);
+        recovering.run();
         TaskHandle known = tasks.get(id);
         if (known != null) {
             return known;

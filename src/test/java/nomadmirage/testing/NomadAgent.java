@@ -199,6 +199,23 @@ public final class NomadAgent implements AutoCloseable {
         }
     }
 
+    /**
+     * Kills the agent process with SIGKILL (the agent alone, not its process group: the plugins and
+     * tasks it launched keep running, as after a crash) and waits until it is gone. DIR, the data_dir
+     * with the client's state and the namespace stay; {@link #restart()} starts the agent again on them.
+     * Returns the killed agent's PID.
+     */
+    public long crash() throws IOException, InterruptedException {
+        long pid = agentPid();
+        if (!processAlive(pid, -1) || !cmdline(pid).contains("-config " + dir.resolve("agent.hcl"))) {
+            throw new AssertionError("the agent (PID " + pid + ") is not running");
+        }
+        signal(pid, "KILL");
+        await("the killed agent (PID " + pid + ") to be gone", Duration.ofSeconds(30),
+                () -> !processAlive(pid, -1));
+        return pid;
+    }
+
     /** `dev-agent.sh stop DIR`: stops the agent, kills what is left in its namespace, removes DIR. */
     public void stop() throws IOException, InterruptedException {
         if (stopped) {
@@ -425,17 +442,41 @@ public final class NomadAgent implements AutoCloseable {
     }
 
     /**
-     * The PID of the mirage plugin: the process in the agent's namespace whose parent is the agent and
-     * whose command line names nomad-driver-mirage; empty if there is none (yet).
+     * The PID of the mirage plugin: the plugin process (see {@link #pluginPids()}) in the agent's
+     * namespace whose parent is the agent; empty if there is none (yet).
      */
     public OptionalLong pluginPid() throws IOException, InterruptedException {
         long agent = agentPid();
         for (long pid : netnsPids()) {
-            if (parentPid(pid) == agent && cmdline(pid).contains("nomad-driver-mirage")) {
+            if (parentPid(pid) == agent && isPluginProcess(pid)) {
                 return OptionalLong.of(pid);
             }
         }
         return OptionalLong.empty();
+    }
+
+    /**
+     * PIDs of every mirage plugin process in the agent's namespace, whatever its parent (a plugin
+     * orphaned by a killed agent has none of the agent's).
+     */
+    public List<Long> pluginPids() throws IOException, InterruptedException {
+        List<Long> pids = new ArrayList<>();
+        for (long pid : netnsPids()) {
+            if (isPluginProcess(pid)) {
+                pids.add(pid);
+            }
+        }
+        return pids;
+    }
+
+    /**
+     * True if PID is a mirage plugin: the plugin's Java runtime running the plugin's jar. Merely naming
+     * nomad-driver-mirage is not enough: Nomad's logmon processes (the agent's children too) run the
+     * Nomad binary from /var/cache/nomad-driver-mirage.
+     */
+    private static boolean isPluginProcess(long pid) {
+        String cmdline = cmdline(pid);
+        return cmdline.contains("/runtime/bin/java ") && cmdline.matches(".* -jar \\S*nomad-driver-mirage[^ ]*\\.jar.*");
     }
 
     /** Waits until a plugin process other than {@code oldPid} runs; its PID. */
