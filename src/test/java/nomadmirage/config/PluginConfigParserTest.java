@@ -99,6 +99,13 @@ class PluginConfigParserTest {
         assertEquals("nobody", set.defaultUser());
     }
 
+    @Test
+    void tenderCgroupsLiveUnderARelativeParent() throws Exception {
+        assertEquals("nomad-mirage", PluginConfigParser.parse(Map.of()).cgroupParent());
+        assertEquals("nomad/mirage.slice", PluginConfigParser.parse(Map.of("cgroup_parent", "nomad/mirage.slice"))
+                .cgroupParent());
+    }
+
     static Stream<Arguments> badConfigs() {
         return Stream.of(
                 Arguments.of(Map.of("bridge", "this-name-is-too-long"), "bridge", "1 to 15 characters"),
@@ -133,7 +140,10 @@ class PluginConfigParserTest {
                 Arguments.of(Map.of("default_user", "1000:89999"), "default_user", "per-task uids"),
                 Arguments.of(Map.of("reconcile_delay", "soon"), "reconcile_delay", "duration"),
                 Arguments.of(Map.of("reconcile_interval", "soon"), "reconcile_interval", "at least \"1s\""),
-                Arguments.of(Map.of("reconcile_interval", "500ms"), "reconcile_interval", "at least \"1s\""));
+                Arguments.of(Map.of("reconcile_interval", "500ms"), "reconcile_interval", "at least \"1s\""),
+                Arguments.of(Map.of("cgroup_parent", "/nomad-mirage"), "cgroup_parent", "relative cgroup path"),
+                Arguments.of(Map.of("cgroup_parent", "a/../b"), "cgroup_parent", "relative cgroup path"),
+                Arguments.of(Map.of("cgroup_parent", ""), "cgroup_parent", "relative cgroup path"));
     }
 
     @ParameterizedTest
