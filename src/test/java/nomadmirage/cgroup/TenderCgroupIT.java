@@ -88,13 +88,14 @@ class TenderCgroupIT {
     @Test
     void aTenderRunsInItsCgroupsWithThePlannedLimitsAndTheyAreRemovedWhenItEnds() throws Exception {
         CgroupPlan plan = plan("t1", new CgroupRequest(TenderKind.SOLO5_HVT, 500, 16, 0, "1", ""));
+        int uid = 300_000 + java.util.concurrent.ThreadLocalRandom.current().nextInt(600_000); // no one else's
         String before = Files.readString(Path.of("/proc/self/oom_score_adj")).strip();
         SupervisedProcess p;
         // The agent runs at -1000 under its systemd unit and the tender must not inherit that; lowering
         // needs CAP_SYS_RESOURCE, which this machine's root lacks, so a raised value stands in for it.
         Files.writeString(Path.of("/proc/self/oom_score_adj"), "500");
         try {
-            p = launch(List.of("/bin/sleep", "300"), "t1", plan, new TaskUser(81240, 81240, List.of(), true));
+            p = launch(List.of("/bin/sleep", "300"), "t1", plan, new TaskUser(uid, uid, List.of(), true));
         } finally {
             Files.writeString(Path.of("/proc/self/oom_score_adj"), before);
         }

@@ -90,6 +90,10 @@ class CgroupTaskIT {
         config.put("reconcile_delay", "1s");
         config.put("reconcile_interval", "1s");
         config.put("log_level", "debug");
+        // Uids no other plugin on this node gives out: one that did would end this test's tenders.
+        int base = 300_000 + java.util.concurrent.ThreadLocalRandom.current().nextInt(6000) * 100;
+        config.put("dynamic_user_min", base);
+        config.put("dynamic_user_max", base + 99);
         return config;
     }
 
