@@ -39,11 +39,12 @@ public final class CgroupTree {
     /** The parent directory in each hierarchy the driver uses (v2: one). */
     public Set<Path> parentDirs() {
         Set<Path> dirs = new LinkedHashSet<>();
-        for (Controller c : layout.available()) {
-            dirs.add(layout.mount(c).resolve(parent));
-        }
-        if (layout.version() == CgroupVersion.V2 && dirs.isEmpty() && !layout.mounts().isEmpty()) {
-            dirs.add(layout.mount(Controller.CPU).resolve(parent));
+        switch (layout.version()) {
+            case NONE -> {
+                // none
+            }
+            case V1 -> layout.available().forEach(c -> dirs.add(layout.mount(c).resolve(parent)));
+            case V2 -> dirs.add(layout.mount(Controller.CPU).resolve(parent));
         }
         return dirs;
     }

@@ -167,6 +167,42 @@ class TenderCgroupIT {
         assertEquals(9, status.signal(), "the OOM killer ends it: " + status);
     }
 
+    /**
+     * v2 as far as a hybrid node allows: its unified hierarchy (here with no controllers enabled) at
+     * /sys/fs/cgroup/unified. The same planner, tree and supervisor put the tender into
+     * {@code <parent>/<task>} there, CPU time is read from its cpu.stat, and the cgroup is removed
+     * after the tender ended. The limit files need controllers this node's v2 root does not offer.
+     */
+    @Test
+    void onTheUnifiedHierarchyTheTenderJoinsItsCgroupWhichIsRemovedAfterwards() throws Exception {
+        Path unified = Path.of("/sys/fs/cgroup/unified");
+        TestEnv.require(Files.exists(unified.resolve("cgroup.controllers")), "no unified hierarchy at " + unified);
+        CgroupLayout v2 = CgroupLayout.parse(Files.readAllLines(Path.of("/proc/self/mountinfo")), unified)
+                .withV2Controllers(Files.readString(unified.resolve("cgroup.controllers")));
+        assertEquals(CgroupVersion.V2, v2.version());
+        CgroupTree v2Tree = new CgroupTree(v2, parent);
+        try {
+            v2Tree.prepare();
+            CgroupPlan plan = CgroupPlanner.plan(v2, parent, "t5", new CgroupRequest(TenderKind.QEMU, 500, 16, 0, "", ""));
+            Path dir = unified.resolve(parent).resolve("t5");
+            assertEquals(List.of(dir), plan.ownedDirs());
+            SupervisedProcess p = launch(List.of("/bin/sh", "-c", "i=0; while [ $i -lt 200000 ]; do i=$((i+1)); done;"
+                    + " exec sleep 300"), "t5", plan, null);
+            assertEquals("/" + parent + "/t5", membership(p.tender().pid()).get(""));
+            assertEquals(List.of(Long.toString(p.tender().pid())), Files.readAllLines(dir.resolve("cgroup.procs")));
+            CgroupUsage usage = CgroupUsage.read(plan.dirs()).orElseThrow();
+            assertTrue(usage.cpuNanos() > 0, "cpu.stat counts the tender: " + usage);
+            p.signal(9);
+            p.exit().get(30, TimeUnit.SECONDS);
+            assertFalse(Files.exists(dir), dir + " outlived its tender");
+        } finally {
+            v2Tree.removeAllBut(Set.of());
+            for (Path d : v2Tree.parentDirs()) {
+                Files.deleteIfExists(d);
+            }
+        }
+    }
+
     /** hierarchy name in /proc/PID/cgroup ("cpu", "memory", ... or "" for v2) → path. */
     private static Map<String, String> membership(long pid) throws IOException {
         Map<String, String> out = new HashMap<>();
