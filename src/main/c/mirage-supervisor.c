@@ -676,7 +676,9 @@ static void usage_error(const char *fmt, ...)
     putf(1, "error usage: %s\n", msg);
     putf(2, "mirage-supervisor: %s\n"
             "usage: mirage-supervisor --run-dir DIR [--stdout PATH] [--stderr PATH]\n"
-            "         [--user UID --group GID [--groups G1,G2,...]] [--chdir DIR] -- TENDER [ARGS...]\n"
+            "         [--user UID --group GID [--groups G1,G2,...] [--own-uid] [--private-dev PATH]...]\n"
+            "         [--cgroup DIR | --cgroup-join DIR]... [--cgroup-write DIR/FILE=VALUE]...\n"
+            "         [--oom-score-adj N] [--chdir DIR] -- TENDER [ARGS...]\n"
             "       mirage-supervisor --signal SIGNO --pid PID --start-ticks TICKS\n"
             "       mirage-supervisor --watch --pid PID --start-ticks TICKS\n", msg);
     _exit(2);

@@ -1,6 +1,7 @@
 package nomadmirage.driver;
 
 import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Optional;
@@ -31,8 +32,11 @@ public final class HostCgroups implements TaskCgroups {
 
     @Override
     public void prepare(PluginConfig plugin) throws IOException {
-        if (!prepared.contains(plugin.cgroupParent())) {
-            new CgroupTree(layout, plugin.cgroupParent()).prepare();
+        CgroupTree tree = new CgroupTree(layout, plugin.cgroupParent());
+        // Prepared once per parent; again only when someone removed it meanwhile.
+        if (!prepared.contains(plugin.cgroupParent())
+                || !tree.parentDirs().stream().allMatch(dir -> Files.isDirectory(dir))) {
+            tree.prepare();
             prepared.add(plugin.cgroupParent());
         }
     }

@@ -155,6 +155,23 @@ class TenderCgroupIT {
         assertFalse(Files.exists(cpu));
     }
 
+    /** The supervisor writes only into the task's own cgroups, and only plain control file names. */
+    @Test
+    void aWriteOutsideTheTasksOwnCgroupsIsRefusedBeforeAnythingIsCreated() throws Exception {
+        Path own = layout.mount(Controller.MEMORY).resolve(parent).resolve("t6");
+        for (String write : List.of(own.resolveSibling("other") + "/memory.limit_in_bytes=1",
+                own + "/../memory.limit_in_bytes=1", own + "/.hidden=1", own + "/memory.limit_in_bytes=")) {
+            Process p = new ProcessBuilder(TestEnv.repo().resolve("target/mirage-supervisor").toString(),
+                    "--run-dir", tmp.toString(), "--cgroup", own.toString(), "--cgroup-write", write, "--", "/bin/true")
+                    .redirectErrorStream(true).start();
+            String out = new String(p.getInputStream().readAllBytes());
+            assertTrue(p.waitFor(30, TimeUnit.SECONDS));
+            assertEquals(2, p.exitValue(), write + ": " + out);
+            assertTrue(out.contains("--cgroup-write"), out);
+        }
+        assertFalse(Files.exists(own));
+    }
+
     /** The memory limit is the kernel's: a tender that touches more than guest memory plus overhead is OOM-killed. */
     @Test
     void aTenderAboveItsMemoryLimitIsKilled() throws Exception {
