@@ -133,6 +133,27 @@ class TenderCgroupIT {
         assertTrue(CgroupUsage.read(plan.dirs()).isEmpty());
     }
 
+    /**
+     * Reserved cores on v1: the tender joins the cpuset cgroup Nomad made for the task (a stand-in for
+     * Nomad's {@code nomad/reserved/<alloc>-<task>} under this test's parent) and leaves it in place.
+     */
+    @Test
+    void reservedCoresJoinNomadsCpusetCgroupWhichOutlivesTheTender() throws Exception {
+        TestEnv.require(layout.version() == CgroupVersion.V1 && layout.has(Controller.CPUSET), "no v1 cpuset hierarchy");
+        Path nomads = layout.mount(Controller.CPUSET).resolve(parent).resolve("nomad-reserved-a1-web");
+        Files.createDirectory(nomads); // cpus and mems cloned from the prepared parent
+        Files.writeString(nomads.resolve("cpuset.cpus"), "0");
+        CgroupPlan plan = plan("t7", new CgroupRequest(TenderKind.SOLO5_HVT, 1024, 16, 0, "0", nomads.toString()));
+        SupervisedProcess p = launch(List.of("/bin/sleep", "300"), "t7", plan, null);
+        assertEquals("/" + parent + "/nomad-reserved-a1-web", membership(p.tender().pid()).get("cpuset"));
+        assertEquals("0", Files.readString(Path.of("/proc", Long.toString(p.tender().pid()), "status")).lines()
+                .filter(l -> l.startsWith("Cpus_allowed_list:")).findFirst().orElseThrow().split("\\s+")[1]);
+        p.signal(9);
+        p.exit().get(30, TimeUnit.SECONDS);
+        assertTrue(Files.isDirectory(nomads), "Nomad's cpuset cgroup is Nomad's to remove");
+        assertFalse(Files.exists(layout.mount(Controller.MEMORY).resolve(parent).resolve("t7")));
+    }
+
     @Test
     void aTenderThatFailsToStartLeavesNoCgroup() throws Exception {
         CgroupPlan plan = plan("t2", new CgroupRequest(TenderKind.SOLO5_HVT, 100, 16, 0, "", ""));
