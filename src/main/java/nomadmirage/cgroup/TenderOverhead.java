@@ -10,8 +10,8 @@ import nomadmirage.tender.TenderKind;
  * tender's memory cgroup, memory.max_usage_in_bytes, which counts what the tender faulted in after
  * joining it):
  * <ul>
- * <li>qemu with TCG running the virtio-hello kernel halted, 128 MiB guest: 17.4 MiB peak (16.5 MiB
- *     anonymous), 3 threads. The guest touched almost none of its memory, so this is qemu's own
+ * <li>qemu with TCG running the virtio-hello kernel halted, 128 MiB guest: 17 to 22 MiB peak over runs
+ *     (16.5 MiB anonymous), 3 threads. The guest touched almost none of its memory, so this is qemu's own
  *     part; a guest that runs real code grows TCG's translation cache (lazily mapped, up to far more)
  *     and qemu adds I/O threads per device, hence 64 MiB and 64 threads. KVM needs less; one figure
  *     covers both.</li>
