@@ -28,8 +28,10 @@
  *                  drops to UID and execs; so the tender never runs a moment
  *                  outside its limits. Once the tender has ended (or never
  *                  started) and what its uid left was ended, this program
- *                  removes DIR again (rmdir: a cgroup still holding a process
- *                  stays, and whoever destroys the task removes it later).
+ *                  removes DIR again, after ending what the tender left in
+ *                  it (SIGKILL through a pidfd, each pid checked to still be
+ *                  a member); one that cannot be removed stays for whoever
+ *                  destroys the task.
  *   --cgroup-join DIR  like --cgroup for a cgroup someone else owns (Nomad's
  *                  cpuset for reserved cores): joined, never created, written
  *                  or removed.
@@ -832,9 +834,76 @@ static void enter_cgroups(int report, const struct options *o)
     }
 }
 
+/* Whether PID is listed in DIR/cgroup.procs right now. */
+static int in_cgroup(const char *dir, pid_t pid)
+{
+    char path[PATH_MAX], buf[8192];
+    if (snprintf(path, sizeof path, "%s/cgroup.procs", dir) >= (int)sizeof path)
+        return 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0)
+        return 0;
+    buf[n] = '\0';
+    for (char *line = strtok(buf, "\n"); line != NULL; line = strtok(NULL, "\n"))
+        if (atol(line) == (long)pid)
+            return 1;
+    return 0;
+}
+
+/*
+ * Ends what the tender left in its cgroup (a task sharing a user has no --own-uid to do it), so the
+ * cgroup can go. Each pid is pinned with a pidfd and checked to be a member again before the kill:
+ * a pid reused by a process outside the cgroup is never signalled.
+ */
+static void kill_cgroup_members(const char *dir)
+{
+#if defined(SYS_pidfd_open) && defined(SYS_pidfd_send_signal)
+    char path[PATH_MAX], buf[8192];
+    if (snprintf(path, sizeof path, "%s/cgroup.procs", dir) >= (int)sizeof path)
+        return;
+    for (int round = 0; round < 10; round++) {
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+            return;
+        ssize_t n = read(fd, buf, sizeof buf - 1);
+        close(fd);
+        if (n <= 0)
+            return;
+        buf[n] = '\0';
+        int killed = 0;
+        char *save = NULL;
+        for (char *line = strtok_r(buf, "\n", &save); line != NULL; line = strtok_r(NULL, "\n", &save)) {
+            pid_t pid = (pid_t)atol(line);
+            int pidfd = pid > 0 ? (int)syscall(SYS_pidfd_open, pid, 0U) : -1;
+            if (pidfd < 0)
+                continue;
+            if (in_cgroup(dir, pid) && syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0U) == 0)
+                killed++;
+            close(pidfd);
+        }
+        if (killed == 0)
+            return;
+        putf(2, "mirage-supervisor: ended %d process(es) the tender left in %s\n", killed, dir);
+        struct timespec pause = {0, 20 * 1000 * 1000};
+        nanosleep(&pause, NULL); /* they exit asynchronously; the next round sees what is left */
+    }
+#else
+    (void)dir;
+#endif
+}
+
 /* Removes the cgroups this program created; the tender and what its uid left are gone by now. */
 static void remove_cgroups(const struct options *o)
 {
+    for (size_t k = 0; k < o->ncgroups; k++)
+        if (o->cgroup_created[k]) {
+            kill_cgroup_members(o->cgroups[k]);
+            break; /* every process of the task is in each of its cgroups */
+        }
     for (size_t k = o->ncgroups; k-- > 0;) {
         if (!o->cgroup_created[k])
             continue;

@@ -154,6 +154,22 @@ class TenderCgroupIT {
         assertFalse(Files.exists(layout.mount(Controller.MEMORY).resolve(parent).resolve("t7")));
     }
 
+    /** A tender of a task with a shared user (no uid of its own to clear) leaves a process: its cgroup ends it. */
+    @Test
+    void whatTheTenderLeftInItsCgroupIsEndedAndTheCgroupRemoved() throws Exception {
+        CgroupPlan plan = plan("t8", new CgroupRequest(TenderKind.SOLO5_HVT, 100, 16, 0, "", ""));
+        Path left = tmp.resolve("left.pid");
+        SupervisedProcess p = launch(List.of("/bin/sh", "-c",
+                "setsid sleep 300 </dev/null >/dev/null 2>&1 & echo $! > " + left), "t8", plan, null);
+        assertEquals(0, p.exit().get(30, TimeUnit.SECONDS).exitCode());
+        long pid = Long.parseLong(Files.readString(left).strip());
+        ProcessHandle leftover = ProcessHandle.of(pid).orElse(null);
+        assertTrue(leftover == null || leftover.onExit().get(30, TimeUnit.SECONDS) != null);
+        for (Path dir : plan.ownedDirs()) {
+            assertFalse(Files.exists(dir), dir + " outlived its tender");
+        }
+    }
+
     @Test
     void aTenderThatFailsToStartLeavesNoCgroup() throws Exception {
         CgroupPlan plan = plan("t2", new CgroupRequest(TenderKind.SOLO5_HVT, 100, 16, 0, "", ""));
