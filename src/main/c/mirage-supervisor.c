@@ -7,7 +7,8 @@
  *
  *   mirage-supervisor --run-dir DIR [--stdout PATH] [--stderr PATH]
  *       [--user UID --group GID [--groups G1,G2,...] [--own-uid] [--private-dev PATH]...]
- *       [--chdir DIR] -- TENDER [ARGS...]
+ *       [--cgroup DIR | --cgroup-join DIR]... [--cgroup-write DIR/FILE=VALUE]...
+ *       [--oom-score-adj N] [--chdir DIR] -- TENDER [ARGS...]
  *
  * The tender gets exactly the environment this program received, with
  * PR_SET_NO_NEW_PRIVS set (no setuid or file-capability gain through exec) and
@@ -20,6 +21,24 @@
  *                  to the host's nodes, which stay as they are; a tap must
  *                  still be owned by UID (TUNSETIFF refuses anyone else
  *                  without CAP_NET_ADMIN).
+ *   --cgroup DIR   (repeatable, one per v1 hierarchy or one on v2) the tender
+ *                  runs in cgroup DIR: the child creates it (an existing one
+ *                  is used as it is), writes the --cgroup-write values of DIR
+ *                  in the order given, and joins it, all as root before it
+ *                  drops to UID and execs; so the tender never runs a moment
+ *                  outside its limits. Once the tender has ended (or never
+ *                  started) and what its uid left was ended, this program
+ *                  removes DIR again, after ending what the tender left in
+ *                  it (SIGKILL through a pidfd, each pid checked to still be
+ *                  a member); one that cannot be removed stays for whoever
+ *                  destroys the task.
+ *   --cgroup-join DIR  like --cgroup for a cgroup someone else owns (Nomad's
+ *                  cpuset for reserved cores): joined, never created, written
+ *                  or removed.
+ *   --cgroup-write DIR/FILE=VALUE  a limit for a --cgroup DIR; FILE is a plain
+ *                  name in DIR.
+ *   --oom-score-adj N  the tender's /proc/self/oom_score_adj (Nomad's agent
+ *                  runs at -1000, which no OOM kill can ever pick; 0 resets it)
  *   --own-uid      UID belongs to this task alone: once the tender has ended,
  *                  every process of UID is killed (kill(-1) as UID), so
  *                  nothing it left behind runs on. (Nothing is killed before
@@ -109,10 +128,24 @@ static const int forwarded[] = {SIGTERM, SIGINT, SIGQUIT, SIGUSR1, SIGUSR2};
 /* Set while the tender is unreaped, so a forwarded signal can never hit a reused pid. */
 static volatile sig_atomic_t tender_pid;
 
+#define MAX_CGROUPS 8
+#define MAX_CGROUP_WRITES 32
+
+struct cgroup_write {
+    const char *dir, *file, *value;
+};
+
 struct options {
     const char *run_dir, *out, *err, *chdir_to, *groups;
     long uid, gid;
     int own_uid;
+    const char *cgroups[MAX_CGROUPS];
+    int cgroup_created[MAX_CGROUPS]; /* --cgroup (created, written, removed) rather than --cgroup-join */
+    size_t ncgroups;
+    struct cgroup_write cgroup_writes[MAX_CGROUP_WRITES];
+    size_t ncgroup_writes;
+    long oom_score_adj;
+    int set_oom_score_adj;
     const char *private_devs[2];
     size_t nprivate_devs;
     gid_t *group_list;
@@ -647,7 +680,9 @@ static void usage_error(const char *fmt, ...)
     putf(1, "error usage: %s\n", msg);
     putf(2, "mirage-supervisor: %s\n"
             "usage: mirage-supervisor --run-dir DIR [--stdout PATH] [--stderr PATH]\n"
-            "         [--user UID --group GID [--groups G1,G2,...]] [--chdir DIR] -- TENDER [ARGS...]\n"
+            "         [--user UID --group GID [--groups G1,G2,...] [--own-uid] [--private-dev PATH]...]\n"
+            "         [--cgroup DIR | --cgroup-join DIR]... [--cgroup-write DIR/FILE=VALUE]...\n"
+            "         [--oom-score-adj N] [--chdir DIR] -- TENDER [ARGS...]\n"
             "       mirage-supervisor --signal SIGNO --pid PID --start-ticks TICKS\n"
             "       mirage-supervisor --watch --pid PID --start-ticks TICKS\n", msg);
     _exit(2);
@@ -762,6 +797,133 @@ static void redirect(int report, int target, const char *path, int flags, const 
         close(fd);
 }
 
+/* Writes VALUE into a cgroup (or /proc) file as a whole; never through a symlink. */
+static void write_control(int report, const char *path, const char *value)
+{
+    int fd;
+    do
+        fd = open(path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+    while (fd < 0 && errno == EINTR);
+    if (fd < 0)
+        child_fail(report, errno, "open %s", path);
+    size_t len = strlen(value);
+    ssize_t n;
+    do
+        n = write(fd, value, len);
+    while (n < 0 && errno == EINTR);
+    if (n != (ssize_t)len)
+        child_fail(report, n < 0 ? errno : EIO, "writing %s to %s", value, path);
+    close(fd);
+}
+
+/* Creates and limits this task's cgroups, then joins them and Nomad's: before anything else runs here. */
+static void enter_cgroups(int report, const struct options *o)
+{
+    char path[PATH_MAX];
+    for (size_t k = 0; k < o->ncgroups; k++)
+        if (o->cgroup_created[k] && mkdir(o->cgroups[k], 0755) < 0 && errno != EEXIST)
+            child_fail(report, errno, "creating cgroup %s", o->cgroups[k]);
+    for (size_t w = 0; w < o->ncgroup_writes; w++) {
+        const struct cgroup_write *cw = &o->cgroup_writes[w];
+        if (snprintf(path, sizeof path, "%s/%s", cw->dir, cw->file) >= (int)sizeof path)
+            child_fail(report, ENAMETOOLONG, "%s/%s", cw->dir, cw->file);
+        write_control(report, path, cw->value);
+    }
+    for (size_t k = 0; k < o->ncgroups; k++) {
+        if (snprintf(path, sizeof path, "%s/cgroup.procs", o->cgroups[k]) >= (int)sizeof path)
+            child_fail(report, ENAMETOOLONG, "%s/cgroup.procs", o->cgroups[k]);
+        write_control(report, path, "0"); /* 0: the writing process itself */
+    }
+}
+
+/* Whether PID is listed in DIR/cgroup.procs right now. */
+static int in_cgroup(const char *dir, pid_t pid)
+{
+    char path[PATH_MAX], buf[8192];
+    if (snprintf(path, sizeof path, "%s/cgroup.procs", dir) >= (int)sizeof path)
+        return 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0)
+        return 0;
+    buf[n] = '\0';
+    for (char *line = strtok(buf, "\n"); line != NULL; line = strtok(NULL, "\n"))
+        if (atol(line) == (long)pid)
+            return 1;
+    return 0;
+}
+
+/*
+ * Ends what the tender left in its cgroup (a task sharing a user has no --own-uid to do it), so the
+ * cgroup can go. Each pid is pinned with a pidfd and checked to be a member again before the kill:
+ * a pid reused by a process outside the cgroup is never signalled.
+ */
+static void kill_cgroup_members(const char *dir)
+{
+#if defined(SYS_pidfd_open) && defined(SYS_pidfd_send_signal)
+    char path[PATH_MAX], buf[8192];
+    if (snprintf(path, sizeof path, "%s/cgroup.procs", dir) >= (int)sizeof path)
+        return;
+    for (int round = 0; round < 10; round++) {
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+            return;
+        ssize_t n = read(fd, buf, sizeof buf - 1);
+        close(fd);
+        if (n <= 0)
+            return;
+        buf[n] = '\0';
+        int killed = 0;
+        char *save = NULL;
+        for (char *line = strtok_r(buf, "\n", &save); line != NULL; line = strtok_r(NULL, "\n", &save)) {
+            pid_t pid = (pid_t)atol(line);
+            int pidfd = pid > 0 ? (int)syscall(SYS_pidfd_open, pid, 0U) : -1;
+            if (pidfd < 0)
+                continue;
+            if (in_cgroup(dir, pid) && syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0U) == 0)
+                killed++;
+            close(pidfd);
+        }
+        if (killed == 0)
+            return;
+        putf(2, "mirage-supervisor: ended %d process(es) the tender left in %s\n", killed, dir);
+        struct timespec pause = {0, 20 * 1000 * 1000};
+        nanosleep(&pause, NULL); /* they exit asynchronously; the next round sees what is left */
+    }
+#else
+    (void)dir;
+#endif
+}
+
+/* Removes the cgroups this program created; the tender and what its uid left are gone by now. */
+static void remove_cgroups(const struct options *o)
+{
+    for (size_t k = 0; k < o->ncgroups; k++)
+        if (o->cgroup_created[k]) {
+            kill_cgroup_members(o->cgroups[k]);
+            break; /* every process of the task is in each of its cgroups */
+        }
+    for (size_t k = o->ncgroups; k-- > 0;) {
+        if (!o->cgroup_created[k])
+            continue;
+        /* The kernel may count a just-reaped process a little longer. */
+        int tries = 0;
+        while (rmdir(o->cgroups[k]) < 0) {
+            if (errno == ENOENT)
+                break;
+            if (errno != EBUSY || ++tries == 100) {
+                putf(2, "mirage-supervisor: removing cgroup %s: %s\n", o->cgroups[k], strerror(errno));
+                break;
+            }
+            struct timespec pause = {0, 10 * 1000 * 1000};
+            nanosleep(&pause, NULL);
+        }
+    }
+}
+
 static void private_devices(int report, const struct options *o)
 {
     if (unshare(CLONE_NEWNS) < 0)
@@ -810,6 +972,13 @@ static void run_child(const struct options *o, int report, int go, int out, int 
     if (dup2(err, 2) < 0)
         child_fail(report, errno, "dup2 stderr");
 
+    if (o->ncgroups > 0)
+        enter_cgroups(report, o);
+    if (o->set_oom_score_adj) {
+        char adj[32];
+        snprintf(adj, sizeof adj, "%ld", o->oom_score_adj);
+        write_control(report, "/proc/self/oom_score_adj", adj);
+    }
     if (o->nprivate_devs > 0)
         private_devices(report, o);
     if (o->uid >= 0) {
@@ -874,7 +1043,40 @@ static void parse_options(int argc, char **argv, struct options *o, long long si
             o->chdir_to = v;
         else if (strcmp(a, "--groups") == 0)
             o->groups = v;
-        else if (strcmp(a, "--private-dev") == 0) {
+        else if (strcmp(a, "--cgroup") == 0 || strcmp(a, "--cgroup-join") == 0) {
+            if (v[0] != '/' || strstr(v, "/../") != NULL || strstr(v, "/./") != NULL)
+                usage_error("%s %s: not an absolute, normal path", a, v);
+            if (o->ncgroups == MAX_CGROUPS)
+                usage_error("%s given too often", a);
+            o->cgroup_created[o->ncgroups] = strcmp(a, "--cgroup") == 0;
+            o->cgroups[o->ncgroups++] = v;
+        } else if (strcmp(a, "--cgroup-write") == 0) {
+            /* DIR/FILE=VALUE; DIR must be a --cgroup given before it, FILE a plain name. */
+            const char *eq = strchr(v, '=');
+            const char *slash = eq == NULL ? NULL : memrchr(v, '/', (size_t)(eq - v));
+            if (eq == NULL || slash == NULL || slash + 1 == eq || eq[1] == '\0')
+                usage_error("--cgroup-write %s: expected DIR/FILE=VALUE", v);
+            const char *dir = NULL;
+            for (size_t k = 0; k < o->ncgroups; k++)
+                if (o->cgroup_created[k] && strlen(o->cgroups[k]) == (size_t)(slash - v)
+                    && strncmp(o->cgroups[k], v, (size_t)(slash - v)) == 0)
+                    dir = o->cgroups[k];
+            if (dir == NULL)
+                usage_error("--cgroup-write %s: not in a --cgroup given before it", v);
+            if (o->ncgroup_writes == MAX_CGROUP_WRITES)
+                usage_error("--cgroup-write given too often");
+            char *file = strndup(slash + 1, (size_t)(eq - slash - 1));
+            if (file == NULL)
+                usage_error("out of memory");
+            if (file[0] == '.' || strchr(file, '/') != NULL)
+                usage_error("--cgroup-write %s: not a cgroup file name", v);
+            o->cgroup_writes[o->ncgroup_writes++] = (struct cgroup_write){dir, file, eq + 1};
+        } else if (strcmp(a, "--oom-score-adj") == 0) {
+            if (parse_long(v, -1000, 1000, &n) < 0)
+                usage_error("--oom-score-adj %s: not a number from -1000 to 1000", v);
+            o->oom_score_adj = (long)n;
+            o->set_oom_score_adj = 1;
+        } else if (strcmp(a, "--private-dev") == 0) {
             if (strcmp(v, "/dev/net/tun") != 0 && strcmp(v, "/dev/kvm") != 0)
                 usage_error("--private-dev %s: only /dev/net/tun and /dev/kvm", v);
             if (o->nprivate_devs == sizeof o->private_devs / sizeof o->private_devs[0])
@@ -1080,6 +1282,7 @@ int main(int argc, char **argv)
         tender_pid = 0;
         while (waitpid(pid, &wstatus, 0) < 0 && errno == EINTR)
             ;
+        remove_cgroups(&o);
         if (got < sizeof failure) {
             failure.err = EIO;
             snprintf(failure.message, sizeof failure.message, "truncated failure report from the child");
@@ -1128,6 +1331,7 @@ int main(int argc, char **argv)
 
     if (o.own_uid)
         reap_uid(&o);
+    remove_cgroups(&o);
     drain();
     char text[TAIL_BYTES + 1];
     tail_text(text);

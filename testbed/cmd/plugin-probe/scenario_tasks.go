@@ -75,7 +75,8 @@ package main
 //	 "job_name": "...", "group": "...", "namespace": "default",
 //	 "alloc_dir": "/abs/alloc", "stdout_path": "...", "stderr_path": "...",
 //	 "env": {"K": "V"}, "user": "", "memory_mb": 64, "memory_max_mb": 0,
-//	 "cpu_shares": 100, "ports": [{"label": "http", "value": 8080, "to": 80, "host_ip": ""}],
+//	 "cpu_shares": 100, "cpuset_cpus": "1", "cpuset_cgroup": "/sys/fs/cgroup/cpuset/nomad/shared",
+//	 "ports": [{"label": "http", "value": 8080, "to": 80, "host_ip": ""}],
 //	 "config": { the job's config {} block as JSON: blocks are lists of objects } }
 //
 // "config" is decoded exactly as the Nomad client does (TaskConfigSchema →
@@ -101,7 +102,7 @@ package main
 //	inspect:  id, name, state, started_at, completed_at (null if zero),
 //	          exit_result {exit_code, signal, oom_killed, err}, driver_attributes,
 //	          network_override (null or {ip, port_map, auto_advertise})
-//	stats:    samples [{timestamp_ns, cpu_percent, total_ticks, rss,
+//	stats:    samples [{timestamp_ns, cpu_percent, total_ticks, rss, memory_usage,
 //	          cpu_measured, memory_measured, pids, complete}], stream_closed
 //	recover:  stripped, raw_driver_config_len (of the handle sent), crafted
 //	          (handle_of, driver_state or driver_state_file was given)
@@ -178,6 +179,8 @@ type taskSpec struct {
 	MemoryMB    int64             `json:"memory_mb"`
 	MemoryMaxMB int64             `json:"memory_max_mb"`
 	CPUShares   int64             `json:"cpu_shares"`
+	CpusetCpus  string            `json:"cpuset_cpus"`
+	CpusetCg    string            `json:"cpuset_cgroup"`
 	Ports       []portSpec        `json:"ports"`
 	Config      json.RawMessage   `json:"config"`
 }

@@ -133,6 +133,8 @@ func buildTaskConfig(t *taskSpec) *drivers.TaskConfig {
 			LinuxResources: &drivers.LinuxResources{
 				MemoryLimitBytes: max(t.MemoryMB, t.MemoryMaxMB) * 1024 * 1024,
 				CPUShares:        t.CPUShares,
+				CpusetCpus:       t.CpusetCpus,
+				CpusetCgroupPath: t.CpusetCg,
 			},
 			Ports: &ports,
 		},
@@ -464,7 +466,8 @@ func (r *tasksRun) opStats(st *step, res map[string]any) {
 
 func describeUsage(u *cstructs.TaskResourceUsage) map[string]any {
 	d := map[string]any{"timestamp_ns": u.Timestamp, "cpu_percent": nil, "total_ticks": nil, "rss": nil,
-		"cpu_measured": []string{}, "memory_measured": []string{}, "pids": []string{}, "complete": false}
+		"memory_usage": nil, "cpu_measured": []string{}, "memory_measured": []string{}, "pids": []string{},
+		"complete": false}
 	if ru := u.ResourceUsage; ru != nil {
 		if c := ru.CpuStats; c != nil {
 			d["cpu_percent"], d["total_ticks"] = c.Percent, c.TotalTicks
@@ -473,7 +476,7 @@ func describeUsage(u *cstructs.TaskResourceUsage) map[string]any {
 			}
 		}
 		if m := ru.MemoryStats; m != nil {
-			d["rss"] = m.RSS
+			d["rss"], d["memory_usage"] = m.RSS, m.Usage
 			if m.Measured != nil {
 				d["memory_measured"] = m.Measured
 			}

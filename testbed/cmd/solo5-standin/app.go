@@ -21,6 +21,8 @@ package main
 //	--standin-abort[=MSG]     "Solo5: ABORT: standin.c:1: MSG", exit status 255
 //	--standin-solo5-abort     solo5_abort(): exit status 255
 //	--standin-run             serve the network until a signal arrives
+//	--standin-spin            keep one CPU busy until a signal arrives (a CPU-bound
+//	                          guest, for cgroup CPU shares)
 //
 // They are executed in order; falling off the end is solo5_exit(0). With no
 // --standin-* argument at all the application prints "Hello from a stand-in
@@ -284,11 +286,24 @@ func (g *guest) runApp(words []string) int {
 			for { // until a signal ends the tender
 				time.Sleep(time.Hour)
 			}
+		case "--standin-spin":
+			spin()
 		default:
 			return g.appError("unknown option %s", w)
 		}
 	}
 	return g.exit(0)
+}
+
+// spin burns CPU on the calling goroutine until a signal ends the tender.
+func spin() {
+	x := uint64(1)
+	for {
+		x = x*6364136223846793005 + 1442695040888963407
+		if x == 0 {
+			fmt.Print("") // never: keeps the loop from being optimised away
+		}
+	}
 }
 
 func formatMAC(m [6]byte) string {

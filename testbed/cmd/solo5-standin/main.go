@@ -33,7 +33,7 @@
 // What it does instead of running the unikernel: it interprets the unikernel
 // arguments itself (see app.go): --standin-print=TEXT, --standin-sleep=MS,
 // --standin-await=PATH, --standin-exit=N, --standin-abort[=MSG], --standin-solo5-abort,
-// --standin-run; with none of them it prints "Hello from a stand-in hvt
+// --standin-run, --standin-spin; with none of them it prints "Hello from a stand-in hvt
 // unikernel" (or spt) and exits 0. On each attached network device it
 // answers ARP, ICMP echo and UDP echo (port 7) for the IPv4 address given
 // by MirageOS-style arguments (--ipv4=A.B.C.D/N for the device "service",

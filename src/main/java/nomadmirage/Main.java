@@ -8,7 +8,9 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.nio.file.Path;
+import nomadmirage.cgroup.CgroupLayout;
 import nomadmirage.driver.Fingerprinter;
+import nomadmirage.driver.HostCgroups;
 import nomadmirage.driver.NodeCompute;
 import nomadmirage.proc.NativeSupervisor;
 import nomadmirage.driver.LaunchPlanner;
@@ -80,10 +82,11 @@ public final class Main {
         LocalHostInspector hostInspector = new LocalHostInspector(env.get("PATH"));
         ProcessCommandRunner commands = new ProcessCommandRunner();
         NativeSupervisor supervisor = new NativeSupervisor(installHome().resolve("mirage-supervisor"));
+        HostCgroups cgroups = new HostCgroups(CgroupLayout.detect());
         MirageDriver driver = new MirageDriver(
-                new Fingerprinter(hostInspector, commands, version),
+                new Fingerprinter(hostInspector, commands, version, cgroups),
                 config -> new TaskManager(config, new LaunchPlanner(hostInspector), new TaskUserResolver(commands),
-                        supervisor, new TaskEventBus(), new NetworkService(commands, log.named("network")),
+                        supervisor, new TaskEventBus(), new NetworkService(commands, log.named("network")), cgroups,
                         log.named("tasks")),
                 log.named("driver"));
         DriverService driverService = new DriverService(driver, NodeCompute.detect(), log.named("grpc"));

@@ -27,7 +27,8 @@ public record PluginConfig(
         String macOui,
         int mtu,
         boolean isolateTasks,
-        Reconcile reconcile) {
+        Reconcile reconcile,
+        String cgroupParent) {
 
     public static final String DEFAULT_HVT = "solo5-hvt";
     public static final String DEFAULT_SPT = "solo5-spt";
@@ -45,6 +46,16 @@ public record PluginConfig(
     public static final String DEFAULT_RECONCILE_DELAY = "2m";
     public static final String DEFAULT_RECONCILE_INTERVAL = "5m";
     public static final String DEFAULT_MAX_BLOCK_SIZE = "16GiB";
+    /** Each tender's cgroup is {@code <hierarchy>/nomad-mirage/<task>}, beside Nomad's own {@code /nomad}. */
+    public static final String DEFAULT_CGROUP_PARENT = "nomad-mirage";
+
+    /** With the default cgroup parent. */
+    public PluginConfig(String solo5Hvt, String solo5Spt, String qemu, String bridge, Ipv4Cidr subnet, Path stateDir,
+            List<Path> imagePaths, LogLevel logLevel, Duration fingerprintPeriod, String defaultUser, boolean qemuAutoKvm,
+            Limits limits, String macOui, int mtu, boolean isolateTasks, Reconcile reconcile) {
+        this(solo5Hvt, solo5Spt, qemu, bridge, subnet, stateDir, imagePaths, logLevel, fingerprintPeriod, defaultUser,
+                qemuAutoKvm, limits, macOui, mtu, isolateTasks, reconcile, DEFAULT_CGROUP_PARENT);
+    }
 
     /**
      * When orphans are removed: first {@code delay} after start-up (time for Nomad to recover its

@@ -25,11 +25,12 @@ public final class PluginConfigKeys {
     public static final String ALLOWED_USERS = "allowed_users";
     public static final String DYNAMIC_USER_MIN = "dynamic_user_min";
     public static final String DYNAMIC_USER_MAX = "dynamic_user_max";
+    public static final String CGROUP_PARENT = "cgroup_parent";
 
     public static final List<String> ALL = List.of(
             SOLO5_HVT, SOLO5_SPT, QEMU, BRIDGE, SUBNET, STATE_DIR, IMAGE_PATHS, LOG_LEVEL, FINGERPRINT_PERIOD,
             DEFAULT_USER, QEMU_AUTO_KVM, QEMU_ALLOWED_ARGS, MAC_OUI, MTU, ISOLATE_TASKS, RECONCILE_DELAY,
-            RECONCILE_INTERVAL, MAX_BLOCK_SIZE, ALLOWED_USERS, DYNAMIC_USER_MIN, DYNAMIC_USER_MAX);
+            RECONCILE_INTERVAL, MAX_BLOCK_SIZE, ALLOWED_USERS, DYNAMIC_USER_MIN, DYNAMIC_USER_MAX, CGROUP_PARENT);
 
     private PluginConfigKeys() {
     }

@@ -132,9 +132,16 @@ public final class PluginConfigParser {
                     "expected a duration of at least \"1s\" such as \"5m\": how often orphaned tenders, run directories "
                             + "and network objects are looked for after the first reconcile");
         }
+        String cgroupParent = string(raw, PluginConfigKeys.CGROUP_PARENT, PluginConfig.DEFAULT_CGROUP_PARENT);
+        if (!cgroupParent.matches("[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}(/[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}){0,3}")
+                || cgroupParent.matches(".*(^|/)\\.\\.?(/|$).*")) {
+            throw new ConfigException(PluginConfigKeys.CGROUP_PARENT, cgroupParent,
+                    "expected a relative cgroup path of 1 to 4 names (letters, digits, '_', '.', '-'; no \"..\") "
+                            + "such as \"nomad-mirage\": each tender's cgroup is <hierarchy>/<cgroup_parent>/<task>");
+        }
         return new PluginConfig(hvt, spt, qemu, bridge, subnet, stateDir, imagePaths, level, period, user,
                 Boolean.TRUE.equals(autoKvm), new PluginConfig.Limits(qemuArgs, maxBlock, allowedUsers, taskUids), oui.toLowerCase(java.util.Locale.ROOT), (int) mtu,
-                Boolean.TRUE.equals(isolate), new PluginConfig.Reconcile(delay, interval));
+                Boolean.TRUE.equals(isolate), new PluginConfig.Reconcile(delay, interval), cgroupParent);
     }
 
     private static UidRange taskUids(Map<String, Object> raw) throws ConfigException {

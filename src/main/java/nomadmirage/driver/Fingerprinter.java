@@ -10,6 +10,11 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import java.util.Set;
+import java.util.stream.Collectors;
+import nomadmirage.cgroup.CgroupLayout;
+import nomadmirage.cgroup.CgroupVersion;
+import nomadmirage.cgroup.Controller;
 import nomadmirage.config.PluginConfig;
 import nomadmirage.proc.CommandResult;
 import nomadmirage.proc.CommandRunner;
@@ -36,7 +41,14 @@ public final class Fingerprinter {
     record TenderInfo(String version, Optional<Long> abiVersion) {
     }
 
+    private final TaskCgroups cgroups;
+
     public Fingerprinter(HostInspector host, CommandRunner commands, String pluginVersion) {
+        this(host, commands, pluginVersion, TaskCgroups.NONE);
+    }
+
+    public Fingerprinter(HostInspector host, CommandRunner commands, String pluginVersion, TaskCgroups cgroups) {
+        this.cgroups = cgroups;
         this.host = host;
         this.commands = commands;
         this.pluginVersion = pluginVersion;
@@ -73,6 +85,8 @@ public final class Fingerprinter {
                     + "is not on PATH (install nftables)");
         }
 
+        cgroupAttributes(config, attrs).ifPresent(problems::add);
+
         Optional<String> stateProblem = host.prepareWritableDirectory(config.stateDir());
         attrs.put(PREFIX + "state_dir", config.stateDir().toString());
 
@@ -92,6 +106,51 @@ public final class Fingerprinter {
                 ? "Healthy"
                 : "Healthy (targets " + String.join(", ", targets) + "); " + String.join("; ", problems);
         return new Fingerprint(Health.HEALTHY, description, attrs);
+    }
+
+    /**
+     * driver.mirage.cgroup (v1, v2 or none) and driver.mirage.cgroup.enforced (the limits tenders get:
+     * cpu, memory, pids, cpuset); what is not enforced, as a problem for the health description.
+     */
+    private Optional<String> cgroupAttributes(PluginConfig config, Map<String, Object> attrs) {
+        CgroupLayout layout = cgroups.layout();
+        attrs.put(PREFIX + "cgroup", layout.version().attribute());
+        if (layout.version() == CgroupVersion.NONE) {
+            attrs.put(PREFIX + "cgroup.enforced", "");
+            return Optional.of("no cgroup hierarchy is mounted: task cpu, memory and cores are not enforced");
+        }
+        try {
+            cgroups.prepare(config);
+        } catch (IOException | RuntimeException e) {
+            attrs.put(PREFIX + "cgroup.enforced", "");
+            return Optional.of("cannot create the cgroup parent \"" + config.cgroupParent() + "\" (" + e.getMessage()
+                    + "): task cpu, memory and cores are not enforced");
+        }
+        List<String> enforced = new ArrayList<>();
+        for (Controller c : List.of(Controller.CPU, Controller.MEMORY, Controller.PIDS, Controller.CPUSET)) {
+            if (layout.has(c)) {
+                enforced.add(c.kernelName());
+            }
+        }
+        attrs.put(PREFIX + "cgroup.enforced", String.join(",", enforced));
+        Set<Controller> missing = layout.missing();
+        if (missing.isEmpty()) {
+            return Optional.empty();
+        }
+        return Optional.of("cgroup " + layout.version().attribute() + " has no " + missing.stream()
+                .map(Controller::kernelName).collect(Collectors.joining(", ")) + " controller"
+                + (missing.size() > 1 ? "s" : "") + " for tasks: " + missing.stream().map(Fingerprinter::consequence)
+                .collect(Collectors.joining("; ")));
+    }
+
+    private static String consequence(Controller c) {
+        return switch (c) {
+            case CPU -> "cpu is not enforced";
+            case CPUACCT -> "CPU usage is read from /proc";
+            case CPUSET -> "reserved cores are not enforced";
+            case MEMORY -> "memory is not limited and usage is read from /proc";
+            case PIDS -> "the number of tender threads is not limited";
+        };
     }
 
     private Optional<Path> tender(Map<String, Object> attrs, String key, String configured,

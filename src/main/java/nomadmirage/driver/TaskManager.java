@@ -19,6 +19,9 @@ import java.util.concurrent.TimeoutException;
 import java.util.concurrent.locks.ReadWriteLock;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
 import java.util.function.Supplier;
+import nomadmirage.cgroup.CgroupLimits;
+import nomadmirage.cgroup.CgroupPlan;
+import nomadmirage.cgroup.CgroupRequest;
 import nomadmirage.config.PluginConfig;
 import nomadmirage.config.TaskConfig;
 import nomadmirage.log.Logger;
@@ -58,6 +61,7 @@ public final class TaskManager {
     private final Supervisor supervisor;
     private final TaskEventBus events;
     private final TaskNetworks networks;
+    private final TaskCgroups cgroups;
     private final Logger log;
     private final ConfinedFiles files = new ConfinedFiles();
     private final TaskUids uids = new TaskUids();
@@ -78,8 +82,14 @@ public final class TaskManager {
 
     public TaskManager(Supplier<PluginConfig> config, LaunchPlanner planner, UserDirectory users,
             Supervisor supervisor, TaskEventBus events, TaskNetworks networks, Logger log) {
+        this(config, planner, users, supervisor, events, networks, TaskCgroups.NONE, log);
+    }
+
+    public TaskManager(Supplier<PluginConfig> config, LaunchPlanner planner, UserDirectory users,
+            Supervisor supervisor, TaskEventBus events, TaskNetworks networks, TaskCgroups cgroups, Logger log) {
         this.config = config;
         this.networks = networks;
+        this.cgroups = cgroups;
         this.planner = planner;
         this.users = users;
         this.supervisor = supervisor;
@@ -142,6 +152,7 @@ public final class TaskManager {
             // 2. Acquire, each step pushing its undo.
             clearCutShortStart(request, plan, plugin, runDir);
             TaskFiles.createRunDir(runDir, cleanup);
+            CgroupPlan cgroupPlan = planCgroups(request, plan, plugin, runDir, cleanup);
             Optional<TaskUser> user = named;
             if (ownUid) {
                 int uid = uids.allocate(state, plugin.limits().taskUids());
@@ -168,7 +179,8 @@ public final class TaskManager {
             try {
                 process = supervisor.launch(new LaunchRequest(argv, request.taskDir(),
                         consolePath(request.stdoutPath()), consolePath(request.stderrPath()), runDir, user.orElse(null),
-                        user.filter(u -> u.uid() != 0).isPresent() ? plan.devicesOpenedByPath() : Set.of()));
+                        user.filter(u -> u.uid() != 0).isPresent() ? plan.devicesOpenedByPath() : Set.of(),
+                        cgroupPlan.joins()));
             } catch (LaunchException e) {
                 throw new HostFailureException("could not start " + plan.kind().configName() + ": " + e.getMessage(), e);
             }
@@ -223,6 +235,11 @@ public final class TaskManager {
                         + " (" + runDir + "): " + e.getMessage(), e);
             }
         }
+        List<String> cgroupsLeft = cgroups.remove(plugin, runDir.getFileName().toString());
+        if (!cgroupsLeft.isEmpty()) {
+            throw new HostFailureException("cannot remove the cgroups of an earlier, cut-short start of task " + id
+                    + ": " + cgroupsLeft);
+        }
         if (plan.wantsNetwork() || new StateDirectory(plugin.stateDir()).networkInUse()) {
             try {
                 networks.detach(plugin, NetworkTeardown.derived(id,
@@ -239,6 +256,42 @@ public final class TaskManager {
         }
         emit(request, "Removed what an earlier start of this task left when the plugin stopped before answering Nomad",
                 Map.of());
+    }
+
+    /**
+     * The tender's cgroups, created by its supervisor; their removal is pushed first, so that a failed
+     * start removes whatever the supervisor could not (it removes them itself once the tender ends).
+     */
+    private CgroupPlan planCgroups(TaskRequest request, StartPlan plan, PluginConfig plugin, Path runDir,
+            Rollback cleanup) throws DriverException {
+        String name = runDir.getFileName().toString();
+        CgroupPlan cgroupPlan;
+        try {
+            cgroupPlan = cgroups.plan(plugin, name, new CgroupRequest(plan.kind(), request.cpuMhz(), plan.memoryMb(),
+                    request.memoryMaxMb(), request.cpusetCpus(), request.cpusetCgroup()));
+        } catch (IllegalArgumentException e) {
+            throw new InvalidTaskException("resources: " + e.getMessage(), e);
+        } catch (IOException e) {
+            throw new HostFailureException("cannot prepare the cgroup parent " + plugin.cgroupParent() + ": "
+                    + e.getMessage(), e);
+        }
+        if (cgroupPlan.isEmpty()) {
+            return cgroupPlan;
+        }
+        cleanup.add(() -> {
+            List<String> failures = cgroups.remove(plugin, name);
+            if (!failures.isEmpty()) {
+                throw new IOException("cgroups left: " + failures);
+            }
+        });
+        CgroupLimits limits = cgroupPlan.limits();
+        emit(request, "Cgroup limits (" + cgroupPlan.version().attribute() + "): memory "
+                + limits.memoryLimitBytes() / (1024 * 1024) + " MiB (guest " + plan.memoryMb() + " MiB + tender), "
+                + (limits.cpuShares() > 0 ? "cpu shares " + limits.cpuShares() + " (weight " + limits.cpuWeight() + "), "
+                        : "")
+                + "pids " + limits.pidsMax()
+                + (limits.cpus().isEmpty() ? "" : ", cores " + limits.cpus()), Map.of());
+        return cgroupPlan;
     }
 
     private Optional<Attachment> attachNetwork(TaskRequest request, TaskConfig taskConfig, StartPlan plan,
@@ -379,6 +432,12 @@ public final class TaskManager {
         }
         tasks.remove(id);
         TaskUids.ownUid(handle.process().runDir()).ifPresent(uids::release);
+        List<String> cgroupsLeft = cgroups.remove(config.get(), handle.process().runDir().getFileName().toString());
+        if (!cgroupsLeft.isEmpty()) {
+            log.warn("could not remove the task's cgroups; a reconcile retries", "task_id", id, "error",
+                    String.join("; ", cgroupsLeft));
+            reconcileSoon.run();
+        }
         if (!handle.driverState().networks().isEmpty()) {
             try {
                 networks.detach(config.get(), handle.driverState().networkTeardown());
@@ -463,6 +522,7 @@ public final class TaskManager {
             PluginConfig plugin = config.get();
             Optional<ReconcileReport> report = new OrphanReconciler(plugin, networks, supervisor, log)
                     .reconcile(tracked, endedMinAge);
+            removeOrphanedCgroups(plugin);
             uids.resync(new StateDirectory(plugin.stateDir()));
             return report;
         } finally {
@@ -470,9 +530,30 @@ public final class TaskManager {
         }
     }
 
+    /** Cgroups named after no run directory left (the reconcile removed the orphans' directories). */
+    private void removeOrphanedCgroups(PluginConfig plugin) {
+        Set<String> keep = new HashSet<>();
+        try {
+            new StateDirectory(plugin.stateDir()).runDirs().forEach(dir -> keep.add(dir.getFileName().toString()));
+        } catch (IOException e) {
+            log.warn("cannot list run directories; orphaned cgroups are left for the next reconcile", "error", e);
+            return;
+        }
+        List<Path> removed = cgroups.reconcile(plugin, keep);
+        if (!removed.isEmpty()) {
+            log.info("removed orphaned cgroups", "cgroups", removed.toString());
+        }
+    }
+
     /** A sampler of the task's tender usage, for one stats stream. */
     public TaskUsageSampler sampler(TaskHandle handle) {
-        return new TaskUsageSampler(handle);
+        String name = handle.process().runDir().getFileName().toString();
+        return new TaskUsageSampler(handle, () -> cgroups.usage(config.get(), name));
+    }
+
+    /** The node's cgroup hierarchies as the driver uses them. */
+    public TaskCgroups cgroups() {
+        return cgroups;
     }
 
     private void watchExit(TaskHandle handle) {

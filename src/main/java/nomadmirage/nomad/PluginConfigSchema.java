@@ -56,6 +56,8 @@ final class PluginConfigSchema {
                 Integer.toString(nomadmirage.config.UidRange.DEFAULT_MIN)));
         fields.put(PluginConfigKeys.DYNAMIC_USER_MAX, attrWithDefault(PluginConfigKeys.DYNAMIC_USER_MAX, "number",
                 Integer.toString(nomadmirage.config.UidRange.DEFAULT_MAX)));
+        fields.put(PluginConfigKeys.CGROUP_PARENT, attrWithDefault(PluginConfigKeys.CGROUP_PARENT, "string",
+                quoted(PluginConfig.DEFAULT_CGROUP_PARENT)));
         return HclSpecs.object(fields);
     }
 }

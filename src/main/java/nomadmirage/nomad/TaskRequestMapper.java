@@ -36,6 +36,12 @@ final class TaskRequestMapper {
         }
     }
 
+    /** Nomad sends the shares in both places; an older or partial request may carry only one. */
+    private static long cpuShares(Resources resources) {
+        long allocated = resources.getAllocatedResources().getCpu().getCpuShares();
+        return allocated > 0 ? allocated : resources.getLinuxResources().getCpuShares();
+    }
+
     static TaskRequest fromProto(TaskConfig task) throws InvalidTaskException {
         Resources resources = task.getResources();
         long memoryMb = resources.getAllocatedResources().getMemory().getMemoryMb();
@@ -59,7 +65,9 @@ final class TaskRequestMapper {
                 task.getUser(),
                 memoryMb,
                 resources.getAllocatedResources().getMemory().getMemoryMaxMb(),
-                resources.getAllocatedResources().getCpu().getCpuShares(),
-                ports);
+                cpuShares(resources),
+                ports,
+                resources.getLinuxResources().getCpusetCpus(),
+                resources.getLinuxResources().getCpusetCgroup());
     }
 }

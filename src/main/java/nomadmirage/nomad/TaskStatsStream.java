@@ -61,17 +61,28 @@ final class TaskStatsStream implements Runnable {
     }
 
     private TaskStats toProto(TaskUsage usage) {
-        CPUUsage cpu = CPUUsage.newBuilder()
+        CPUUsage.Builder cpu = CPUUsage.newBuilder()
                 .setPercent(usage.cpuPercent())
                 .setTotalTicks(compute.ticksConsumed(usage.cpuPercent()))
                 .addMeasuredFields(CPUUsage.Fields.PERCENT)
-                .addMeasuredFields(CPUUsage.Fields.TOTAL_TICKS)
-                .build();
-        MemoryUsage memory = MemoryUsage.newBuilder()
+                .addMeasuredFields(CPUUsage.Fields.TOTAL_TICKS);
+        MemoryUsage.Builder memory = MemoryUsage.newBuilder()
                 .setRss(usage.rssBytes())
-                .addMeasuredFields(MemoryUsage.Fields.RSS)
-                .build();
-        TaskResourceUsage resources = TaskResourceUsage.newBuilder().setCpu(cpu).setMemory(memory).build();
+                .addMeasuredFields(MemoryUsage.Fields.RSS);
+        usage.cgroup().ifPresent(c -> {
+            // As Nomad's exec driver reports a cgroup: Usage holds the tender's overhead and page cache too.
+            cpu.setUserMode(c.userPercent()).setSystemMode(c.systemPercent())
+                    .setThrottledPeriods(c.throttledPeriods()).setThrottledTime(c.throttledNanos())
+                    .addMeasuredFields(CPUUsage.Fields.USER_MODE).addMeasuredFields(CPUUsage.Fields.SYSTEM_MODE)
+                    .addMeasuredFields(CPUUsage.Fields.THROTTLED_PERIODS)
+                    .addMeasuredFields(CPUUsage.Fields.THROTTLED_TIME);
+            memory.setUsage(c.memoryBytes()).setCache(c.cacheBytes())
+                    .addMeasuredFields(MemoryUsage.Fields.USAGE).addMeasuredFields(MemoryUsage.Fields.CACHE);
+            if (c.maxMemoryBytes() > 0) {
+                memory.setMaxUsage(c.maxMemoryBytes()).addMeasuredFields(MemoryUsage.Fields.MAX_USAGE);
+            }
+        });
+        TaskResourceUsage resources = TaskResourceUsage.newBuilder().setCpu(cpu.build()).setMemory(memory.build()).build();
         return TaskStats.newBuilder()
                 .setId(handle.id().value())
                 .setTimestamp(TaskStatusMapper.timestamp(usage.at()))

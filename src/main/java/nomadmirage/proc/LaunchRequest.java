@@ -24,10 +24,14 @@ import java.util.Set;
  * in a mount namespace of its own: it opens its taps (owned by that user) and KVM there and needs
  * no access to the host's nodes.
  *
+ * <p>The tender runs in {@code cgroups} (created, limited and joined before it execs; see
+ * {@link CgroupJoin}) with its OOM score adjustment reset to 0.
+ *
  * @param user null to run the tender as the plugin's own user
  */
 public record LaunchRequest(List<String> argv, Path workingDir,
-        Path stdoutPath, Path stderrPath, Path runDir, TaskUser user, Set<PrivateDevice> privateDevices) {
+        Path stdoutPath, Path stderrPath, Path runDir, TaskUser user, Set<PrivateDevice> privateDevices,
+        List<CgroupJoin> cgroups) {
     /** All a tender gets: solo5-hvt, solo5-spt and qemu read no variable, and exec nothing by name. */
     public static final Map<String, String> TENDER_ENVIRONMENT = Map.of("PATH", "/usr/sbin:/usr/bin:/sbin:/bin");
 
@@ -43,6 +47,7 @@ public record LaunchRequest(List<String> argv, Path workingDir,
         }
         Objects.requireNonNull(workingDir, "workingDir");
         Objects.requireNonNull(runDir, "runDir");
+        cgroups = List.copyOf(cgroups);
         privateDevices = privateDevices.isEmpty() ? Set.of() : Set.copyOf(EnumSet.copyOf(privateDevices));
         if (!privateDevices.isEmpty() && (user == null || user.uid() == 0)) {
             throw new IllegalArgumentException("private device nodes are for a tender running as a user other than root");
@@ -53,5 +58,11 @@ public record LaunchRequest(List<String> argv, Path workingDir,
     public LaunchRequest(List<String> argv, Path workingDir, Path stdoutPath, Path stderrPath, Path runDir,
             TaskUser user) {
         this(argv, workingDir, stdoutPath, stderrPath, runDir, user, Set.of());
+    }
+
+    /** A tender in the cgroups of whoever started the plugin. */
+    public LaunchRequest(List<String> argv, Path workingDir, Path stdoutPath, Path stderrPath, Path runDir,
+            TaskUser user, Set<PrivateDevice> privateDevices) {
+        this(argv, workingDir, stdoutPath, stderrPath, runDir, user, privateDevices, List.of());
     }
 }

@@ -220,6 +220,14 @@ public final class NativeSupervisor implements Supervisor {
                 command.addAll(List.of("--private-dev", device.path().toString()));
             }
         }
+        for (CgroupJoin cgroup : r.cgroups()) {
+            command.addAll(List.of(cgroup.owned() ? "--cgroup" : "--cgroup-join", cgroup.dir().toString()));
+            for (CgroupJoin.Write write : cgroup.writes()) {
+                command.addAll(List.of("--cgroup-write", cgroup.dir().resolve(write.file()) + "=" + write.value()));
+            }
+        }
+        // Nomad's agent runs at -1000 (its systemd unit), which no OOM kill may pick; Nomad's executor resets it too.
+        command.addAll(List.of("--oom-score-adj", "0"));
         command.addAll(List.of("--chdir", r.workingDir().toString(), "--"));
         command.addAll(r.argv());
         return command;

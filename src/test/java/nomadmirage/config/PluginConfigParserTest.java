@@ -106,6 +106,13 @@ class PluginConfigParserTest {
         assertEquals(false, PluginConfigParser.parse(Map.of("isolate_tasks", false)).isolateTasks());
     }
 
+    @Test
+    void tenderCgroupsLiveUnderARelativeParent() throws Exception {
+        assertEquals("nomad-mirage", PluginConfigParser.parse(Map.of()).cgroupParent());
+        assertEquals("nomad/mirage.slice", PluginConfigParser.parse(Map.of("cgroup_parent", "nomad/mirage.slice"))
+                .cgroupParent());
+    }
+
     static Stream<Arguments> badConfigs() {
         return Stream.of(
                 Arguments.of(Map.of("bridge", "this-name-is-too-long"), "bridge", "1 to 15 characters"),
@@ -142,7 +149,10 @@ class PluginConfigParserTest {
                 Arguments.of(Map.of("isolate_tasks", 1L), "isolate_tasks", "expected true"),
                 Arguments.of(Map.of("reconcile_delay", "soon"), "reconcile_delay", "duration"),
                 Arguments.of(Map.of("reconcile_interval", "soon"), "reconcile_interval", "at least \"1s\""),
-                Arguments.of(Map.of("reconcile_interval", "500ms"), "reconcile_interval", "at least \"1s\""));
+                Arguments.of(Map.of("reconcile_interval", "500ms"), "reconcile_interval", "at least \"1s\""),
+                Arguments.of(Map.of("cgroup_parent", "/nomad-mirage"), "cgroup_parent", "relative cgroup path"),
+                Arguments.of(Map.of("cgroup_parent", "a/../b"), "cgroup_parent", "relative cgroup path"),
+                Arguments.of(Map.of("cgroup_parent", ""), "cgroup_parent", "relative cgroup path"));
     }
 
     @ParameterizedTest

@@ -152,6 +152,11 @@ class GoPluginClientIT {
         assertTrue(attrs.has("driver.mirage.kvm"), attrs.toString());
         assertEquals("mirage0", attrs.get("driver.mirage.bridge").textValue());
         assertTrue(Files.isDirectory(tmp.resolve("state")), "state_dir was not prepared");
+        nomadmirage.cgroup.CgroupLayout cgroups = nomadmirage.cgroup.CgroupLayout.detect();
+        assertEquals(cgroups.version().attribute(), attrs.get("driver.mirage.cgroup").textValue(), attrs.toString());
+        if (cgroups.version() == nomadmirage.cgroup.CgroupVersion.V1 && cgroups.missing().isEmpty()) {
+            assertEquals("cpu,memory,pids,cpuset", attrs.get("driver.mirage.cgroup.enforced").textValue());
+        }
 
         JsonNode caps = result.get("capabilities");
         assertTrue(caps.get("send_signals").booleanValue());

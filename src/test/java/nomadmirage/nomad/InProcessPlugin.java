@@ -34,6 +34,7 @@ import nomadmirage.driver.harness.FakeHost;
 import nomadmirage.driver.harness.FakeNetworks;
 import nomadmirage.driver.harness.FakeSupervisor;
 import nomadmirage.driver.harness.FakeUsers;
+import nomadmirage.driver.harness.FakeCgroups;
 import nomadmirage.driver.harness.Journal;
 import nomadmirage.log.LogLevel;
 import nomadmirage.log.LogSink;
@@ -76,6 +77,7 @@ final class InProcessPlugin implements AutoCloseable {
     final FakeSupervisor supervisor = new FakeSupervisor(journal);
     final FakeNetworks networks = new FakeNetworks(journal);
     final FakeUsers users = new FakeUsers(journal);
+    final FakeCgroups cgroups = new FakeCgroups(journal);
     final FakeHost host = new FakeHost();
     private final ByteArrayOutputStream logBytes = new ByteArrayOutputStream();
     private final LogSink sink = new LogSink(logBytes);
@@ -111,7 +113,7 @@ final class InProcessPlugin implements AutoCloseable {
                     throw new IOException("the harness runs no commands");
                 }, "harness"),
                 config -> new TaskManager(config, new LaunchPlanner(host), users, supervisor, new TaskEventBus(),
-                        networks, log.named("tasks")),
+                        networks, cgroups, log.named("tasks")),
                 log.named("driver"));
         DriverService service = new DriverService(driver, new NodeCompute(2000, 2), log.named("grpc"));
         String name = "mirage-harness-" + UUID.randomUUID();
@@ -177,6 +179,10 @@ final class InProcessPlugin implements AutoCloseable {
 
     DriverGrpc.DriverStub async() {
         return DriverGrpc.newStub(plugin.channel);
+    }
+
+    MirageDriver driver() {
+        return plugin.driver;
     }
 
     TaskManager tasks() {

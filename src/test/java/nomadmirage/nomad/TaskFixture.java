@@ -36,6 +36,10 @@ final class TaskFixture {
     private final List<PortMapping> ports = new ArrayList<>();
     private final Map<String, Object> extra = new LinkedHashMap<>();
     private String user = "";
+    private long cpuShares;
+    private long memoryMaxMb;
+    private String cpusetCpus = "";
+    private String cpusetCgroup = "";
 
     TaskFixture(String id, Path allocs, Path stateDir) {
         String[] parts = id.split("/");
@@ -47,6 +51,15 @@ final class TaskFixture {
         this.name = parts[1];
         this.allocs = allocs;
         this.stateDir = stateDir;
+    }
+
+    /** Nomad's allocated CPU (shares), memory_max and reserved cores with the cpuset cgroup it made. */
+    TaskFixture resources(long cpu, long memoryMax, String cores, String cpusetCgroupPath) {
+        this.cpuShares = cpu;
+        this.memoryMaxMb = memoryMax;
+        this.cpusetCpus = cores;
+        this.cpusetCgroup = cpusetCgroupPath;
+        return this;
     }
 
     TaskFixture target(AbiTarget target) {
@@ -137,7 +150,12 @@ final class TaskFixture {
                 .setMsgpackDriverConfig(ByteString.copyFrom(TestMsgpack.encode(config)))
                 .setResources(Resources.newBuilder()
                         .setAllocatedResources(AllocatedTaskResources.newBuilder()
-                                .setMemory(AllocatedMemoryResources.newBuilder().setMemoryMb(32)))
+                                .setMemory(AllocatedMemoryResources.newBuilder().setMemoryMb(32)
+                                        .setMemoryMaxMb(memoryMaxMb))
+                                .setCpu(nomadmirage.proto.drivers.AllocatedCpuResources.newBuilder()
+                                        .setCpuShares(cpuShares)))
+                        .setLinuxResources(nomadmirage.proto.drivers.LinuxResources.newBuilder()
+                                .setCpuShares(cpuShares).setCpusetCpus(cpusetCpus).setCpusetCgroup(cpusetCgroup))
                         .addAllPorts(ports))
                 .build();
     }

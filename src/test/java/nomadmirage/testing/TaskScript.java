@@ -271,6 +271,10 @@ public final class TaskScript {
         public final Path stderr;
         private final Map<String, Object> config = new LinkedHashMap<>();
         private long memoryMb = 32;
+        private long memoryMaxMb;
+        private long cpuShares = 100;
+        private String cpusetCpus = "";
+        private String cpusetCgroup = "";
         private String user;
         private final List<Map<String, Object>> ports = new ArrayList<>();
         private final Map<String, String> env = new LinkedHashMap<>();
@@ -322,6 +326,24 @@ public final class TaskScript {
             return this;
         }
 
+        /** Nomad's CPU shares for the task (its {@code cpu} in MHz). */
+        public Task cpu(long shares) {
+            this.cpuShares = shares;
+            return this;
+        }
+
+        public Task memoryMaxMb(long mb) {
+            this.memoryMaxMb = mb;
+            return this;
+        }
+
+        /** The cores Nomad reserved ({@code cpuset_cpus}) and the cpuset cgroup it made for them ("" for none). */
+        public Task cores(String cpus, String cgroup) {
+            this.cpusetCpus = cpus;
+            this.cpusetCgroup = cgroup;
+            return this;
+        }
+
         public Task user(String user) {
             this.user = user;
             return this;
@@ -362,7 +384,8 @@ public final class TaskScript {
                     .put("job_name", "example").put("group", "group").put("namespace", "default")
                     .put("alloc_dir", allocDir.toString())
                     .put("stdout_path", stdout.toString()).put("stderr_path", stderr.toString())
-                    .put("memory_mb", memoryMb).put("cpu_shares", 100);
+                    .put("memory_mb", memoryMb).put("memory_max_mb", memoryMaxMb).put("cpu_shares", cpuShares)
+                    .put("cpuset_cpus", cpusetCpus).put("cpuset_cgroup", cpusetCgroup);
             if (user != null) {
                 t.put("user", user);
             }
