@@ -776,7 +776,7 @@ cmd_run() {
 
     local dir
     dir=$(mktemp -d "${TMPDIR:-/tmp}/mirage-dev.XXXXXX")
-    # Tenders run as an unprivileged user (default_user), which must reach the task directories below.
+    # Tenders run as unprivileged users (a uid of their own per task), which must reach the task directories below.
     chmod 0755 "$dir"
     # Tear down on any exit, including Ctrl-C, unless --keep succeeded.
     # shellcheck disable=SC2064 # expand $dir now
