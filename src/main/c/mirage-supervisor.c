@@ -830,9 +830,18 @@ static void enter_cgroups(int report, const struct options *o)
         write_control(report, path, cw->value);
     }
     for (size_t k = 0; k < o->ncgroups; k++) {
-        if (snprintf(path, sizeof path, "%s/cgroup.procs", o->cgroups[k]) >= (int)sizeof path)
+        /*
+         * On v1 this single-threaded child moves its one thread through "tasks": a write to
+         * cgroup.procs takes the global threadgroup lock for writing, which waits for an RCU grace
+         * period (several ms per hierarchy on every start); the tender's threads are created later and
+         * follow it. v2 has no "tasks" file, and one hierarchy.
+         */
+        if (snprintf(path, sizeof path, "%s/tasks", o->cgroups[k]) >= (int)sizeof path)
+            child_fail(report, ENAMETOOLONG, "%s/tasks", o->cgroups[k]);
+        if (access(path, F_OK) < 0
+            && snprintf(path, sizeof path, "%s/cgroup.procs", o->cgroups[k]) >= (int)sizeof path)
             child_fail(report, ENAMETOOLONG, "%s/cgroup.procs", o->cgroups[k]);
-        write_control(report, path, "0"); /* 0: the writing process itself */
+        write_control(report, path, "0"); /* 0: the writing thread (process) itself */
     }
 }
 
