@@ -10,11 +10,13 @@ the stand-in solo5-hvt tender from the test fixtures.
 Usage: bench/network.py [--levels 1,100,500] [--sample 10]
 """
 import argparse
+import glob
 import json
 import os
 import shutil
 import statistics
 import subprocess
+import sys
 import tempfile
 import uuid
 
@@ -25,6 +27,17 @@ REPO = os.path.dirname(HERE)
 def percentile(values, p):
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, max(0, round(p / 100 * (len(ordered) - 1))))]
+
+
+def remove_cgroup_parent(parent):
+    """Removes the benchmark's own cgroup parent (the plugin removed the tasks' cgroups in it)."""
+    for hierarchy in glob.glob("/sys/fs/cgroup/*/") + ["/sys/fs/cgroup/"]:
+        path = os.path.join(hierarchy, parent)
+        if os.path.isdir(path):
+            try:
+                os.rmdir(path)
+            except OSError as e:
+                print(f"cgroup parent {path} not removed: {e}", file=sys.stderr)
 
 
 def main():
@@ -41,6 +54,7 @@ def main():
 
     ns = "mgbench-" + uuid.uuid4().hex[:8]
     work = tempfile.mkdtemp(prefix="mirage-netbench-")
+    cgroup_parent = f"mirage-bench-{os.getpid()}"
     os.chmod(work, 0o755)
     subprocess.run(["ip", "netns", "add", ns], check=True)
     try:
@@ -75,6 +89,7 @@ def main():
             steps.append({"op": "destroy", "label": f"destroy-{i}", "task_id": f"a{i}/t/{i:08d}", "force": True})
         config = {"state_dir": os.path.join(work, "state"), "log_level": "warn",
                   "solo5_hvt": os.path.join(args.fixtures, "bin/solo5-hvt")}
+        config["cgroup_parent"] = cgroup_parent
         for item in args.config:
             key, _, value = item.partition("=")
             config[key] = json.loads(value)
@@ -101,6 +116,7 @@ def main():
             print(f"teardown (StopTask + DestroyTask) per task: p50 {percentile(teardown, 50):.1f} ms, "
                   f"p99 {percentile(teardown, 99):.1f} ms")
     finally:
+        remove_cgroup_parent(cgroup_parent)
         subprocess.run(["ip", "netns", "delete", ns], check=False)
         shutil.rmtree(work, ignore_errors=True)
 

@@ -15,6 +15,7 @@ import os
 import shutil
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
 
@@ -65,6 +66,17 @@ def percentile(values, p):
     return ordered[index]
 
 
+def remove_cgroup_parent(parent):
+    """Removes the benchmark's own cgroup parent (the plugin removed the tasks' cgroups in it)."""
+    for hierarchy in glob.glob("/sys/fs/cgroup/*/") + ["/sys/fs/cgroup/"]:
+        path = os.path.join(hierarchy, parent)
+        if os.path.isdir(path):
+            try:
+                os.rmdir(path)
+            except OSError as e:
+                print(f"cgroup parent {path} not removed: {e}", file=sys.stderr)
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--tasks", type=int, default=50)
@@ -76,6 +88,7 @@ def main():
     args = parser.parse_args()
 
     work = tempfile.mkdtemp(prefix="mirage-bench-")
+    cgroup_parent = f"mirage-bench-{os.getpid()}"
     os.chmod(work, 0o755)
     try:
         state = os.path.join(work, "state")
@@ -100,6 +113,7 @@ def main():
             steps.append({"op": "stop", "label": f"stop{i}", "task_id": f"bench{i}/t/{i:08d}", "timeout": "5s"})
             steps.append({"op": "destroy", "task_id": f"bench{i}/t/{i:08d}", "force": True})
         config = {"state_dir": state, "solo5_hvt": os.path.join(args.fixtures, "bin/solo5-hvt"), "log_level": "warn"}
+        config["cgroup_parent"] = cgroup_parent
         for item in args.config:
             key, _, value = item.partition("=")
             config[key] = json.loads(value)
@@ -150,6 +164,7 @@ def main():
         print(f"plugin RSS: idle {idle_rss / 1024:.1f} MiB, with {len(tender_files)} live tasks "
               f"{plugin_rss / 1024:.1f} MiB (+{(plugin_rss - idle_rss) / 1024 / max(1, len(tender_files)):.2f} MiB per task)")
     finally:
+        remove_cgroup_parent(cgroup_parent)
         shutil.rmtree(work, ignore_errors=True)
 
 
