@@ -24,6 +24,7 @@ import subprocess
 import tempfile
 import time
 import uuid
+from benchlib import key_values
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
@@ -56,14 +57,6 @@ def threads(pid):
     return 0
 
 
-def key_values(path):
-    out = {}
-    with open(path) as f:
-        for line in f:
-            if "=" in line:
-                k, v = line.strip().split("=", 1)
-                out[k] = v
-    return out
 
 
 def main():

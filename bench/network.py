@@ -10,34 +10,21 @@ the stand-in solo5-hvt tender from the test fixtures.
 Usage: bench/network.py [--levels 1,100,500] [--sample 10]
 """
 import argparse
-import glob
 import json
 import os
 import shutil
 import statistics
 import subprocess
-import sys
 import tempfile
 import uuid
+from benchlib import percentile, remove_cgroup_parent
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 
 
-def percentile(values, p):
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(p / 100 * (len(ordered) - 1))))]
 
 
-def remove_cgroup_parent(parent):
-    """Removes the benchmark's own cgroup parent (the plugin removed the tasks' cgroups in it)."""
-    for hierarchy in glob.glob("/sys/fs/cgroup/*/") + ["/sys/fs/cgroup/"]:
-        path = os.path.join(hierarchy, parent)
-        if os.path.isdir(path):
-            try:
-                os.rmdir(path)
-            except OSError as e:
-                print(f"cgroup parent {path} not removed: {e}", file=sys.stderr)
 
 
 def main():

@@ -15,9 +15,9 @@ import os
 import shutil
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
+from benchlib import key_values, percentile, remove_cgroup_parent
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
@@ -34,14 +34,6 @@ def rss_kib(pid):
     return 0
 
 
-def key_values(path):
-    out = {}
-    with open(path) as f:
-        for line in f:
-            if "=" in line:
-                k, v = line.strip().split("=", 1)
-                out[k] = v
-    return out
 
 
 def find_plugin(probe_pid):
@@ -60,21 +52,8 @@ def find_plugin(probe_pid):
     return None
 
 
-def percentile(values, p):
-    ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, round(p / 100 * (len(ordered) - 1))))
-    return ordered[index]
 
 
-def remove_cgroup_parent(parent):
-    """Removes the benchmark's own cgroup parent (the plugin removed the tasks' cgroups in it)."""
-    for hierarchy in glob.glob("/sys/fs/cgroup/*/") + ["/sys/fs/cgroup/"]:
-        path = os.path.join(hierarchy, parent)
-        if os.path.isdir(path):
-            try:
-                os.rmdir(path)
-            except OSError as e:
-                print(f"cgroup parent {path} not removed: {e}", file=sys.stderr)
 
 
 def main():

@@ -2,7 +2,6 @@ package nomadmirage.cgroup;
 
 import java.io.IOException;
 import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.time.Instant;
 import java.util.HashMap;
@@ -27,10 +26,8 @@ public record CgroupUsage(long memoryBytes, long maxMemoryBytes, long rssBytes, 
                 case V1 -> Optional.of(readV1(dirs, at));
                 case V2 -> Optional.of(readV2(dirs, at));
             };
-        } catch (NoSuchFileException e) {
-            return Optional.empty();
         } catch (IOException | RuntimeException e) {
-            return Optional.empty();
+            return Optional.empty(); // the cgroup is gone (its tender ended) or unreadable: no sample
         }
     }
 
