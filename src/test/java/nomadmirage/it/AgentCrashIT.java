@@ -5,6 +5,9 @@ import static nomadmirage.testing.NomadAgent.describe;
 import static nomadmirage.testing.NomadAgent.events;
 import static nomadmirage.testing.NomadAgent.taskState;
 import static nomadmirage.testing.NomadAgent.terminal;
+import static nomadmirage.testing.TestEnv.image;
+import static nomadmirage.testing.TestEnv.job;
+import static nomadmirage.testing.Unchecked.quietly;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -211,7 +214,7 @@ class AgentCrashIT {
         step("fresh stats of all " + fleetTenders.size() + " long-running tasks");
         if (crash == Crash.AGENT_AND_PLUGIN) {
             // The relaunched plugin's first reconcile must leave every task the agent recovered alone.
-            NomadAgent.await("the relaunched plugin's first reconcile", SHORT, () -> uncheck(
+            NomadAgent.await("the relaunched plugin's first reconcile", SHORT, () -> quietly(
                     () -> agent.logSince(logMark)).contains("nomad-driver-mirage: reconcile done"));
             step("the relaunched plugin's first reconcile ran");
         }
@@ -279,16 +282,6 @@ class AgentCrashIT {
         System.err.printf("AgentCrashIT: %6.1f s  %s%n", (System.nanoTime() - T0) / 1e9, what);
     }
 
-    private static Path job(String name) {
-        return TestEnv.repo().resolve("src/test/resources/jobs").resolve(name);
-    }
-
-    private static String image(String name) {
-        Path image = TestEnv.fixtures().resolve("images").resolve(name);
-        assertTrue(Files.isRegularFile(image), "missing fixture " + image);
-        return image.toString();
-    }
-
     /**
      * plugin-config/test.hcl with a short reconcile_delay (the relaunched plugin's first reconcile runs
      * during the test) and per-task uids of this test's own: a plugin's supervisors end every
@@ -317,12 +310,12 @@ class AgentCrashIT {
             Duration timeout) throws InterruptedException {
         List<List<JsonNode>> last = new ArrayList<>(List.of(List.of()));
         NomadAgent.await(count + " allocations of " + job + " in the awaited state", timeout, () -> {
-            NomadAgent.Result result = uncheck(() -> agent.tryNomad("job", "allocs", "-json", job));
+            NomadAgent.Result result = quietly(() -> agent.tryNomad("job", "allocs", "-json", job));
             if (!result.ok()) {
                 return false;
             }
             List<JsonNode> allocs = new ArrayList<>();
-            uncheck(() -> JSON.readTree(result.stdout())).forEach(allocs::add);
+            quietly(() -> JSON.readTree(result.stdout())).forEach(allocs::add);
             last.set(0, allocs);
             return allocs.size() == count && allocs.stream().allMatch(predicate);
         }, () -> "last seen:\n" + describeAll(last.get(0)));
@@ -354,13 +347,13 @@ class AgentCrashIT {
         NomadAgent.await("fresh stats of every long-running task", SHORT, () -> {
             for (JsonNode alloc : allocs) {
                 String id = alloc.path("ID").asText();
-                NomadAgent.Result result = uncheck(() -> agent.tryNomad("operator", "api",
+                NomadAgent.Result result = quietly(() -> agent.tryNomad("operator", "api",
                         "/v1/client/allocation/" + id + "/stats"));
                 if (!result.ok()) {
                     stats.put(id, JSON.getNodeFactory().textNode(result.toString()));
                     return false;
                 }
-                JsonNode usage = uncheck(() -> JSON.readTree(result.stdout()));
+                JsonNode usage = quietly(() -> JSON.readTree(result.stdout()));
                 stats.put(id, usage);
                 for (String task : tasks) {
                     if (usage.path("Tasks").path(task).path("Timestamp").asLong() <= sinceNanos) {
@@ -380,21 +373,6 @@ class AgentCrashIT {
             return entries.toList();
         } catch (IOException e) {
             throw new UncheckedIOException(e);
-        }
-    }
-
-    private interface IoSupplier<T> {
-        T get() throws IOException, InterruptedException;
-    }
-
-    private static <T> T uncheck(IoSupplier<T> supplier) {
-        try {
-            return supplier.get();
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IllegalStateException("interrupted", e);
         }
     }
 }

@@ -4,6 +4,9 @@ import static nomadmirage.testing.NomadAgent.clientStatus;
 import static nomadmirage.testing.NomadAgent.describe;
 import static nomadmirage.testing.NomadAgent.events;
 import static nomadmirage.testing.NomadAgent.taskRunning;
+import static nomadmirage.testing.TestEnv.image;
+import static nomadmirage.testing.TestEnv.job;
+import static nomadmirage.testing.Unchecked.quietly;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -11,7 +14,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -388,34 +390,5 @@ class ClusterIT {
     private static java.util.Optional<NomadAgent.RunDir> runDir(Node node, String allocId) throws IOException {
         return runDirs(node).stream().filter(p -> p.getFileName().toString().startsWith(allocId + "." + TASK + "."))
                 .findFirst().map(NomadAgent.RunDir::new);
-    }
-
-    private static Path job(String name) {
-        return TestEnv.repo().resolve("src/test/resources/jobs").resolve(name);
-    }
-
-    private static String image(String name) {
-        Path image = TestEnv.fixtures().resolve("images").resolve(name);
-        assertTrue(Files.isRegularFile(image), "missing fixture " + image);
-        return image.toString();
-    }
-
-    private interface IoSupplier<T> {
-        T get() throws Exception;
-    }
-
-    private static <T> T quietly(IoSupplier<T> supplier) {
-        try {
-            return supplier.get();
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IllegalStateException("interrupted", e);
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        } catch (RuntimeException e) {
-            throw e;
-        } catch (Exception e) {
-            throw new IllegalStateException(e);
-        }
     }
 }

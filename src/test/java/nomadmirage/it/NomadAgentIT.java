@@ -6,6 +6,8 @@ import static nomadmirage.testing.NomadAgent.events;
 import static nomadmirage.testing.NomadAgent.taskRunning;
 import static nomadmirage.testing.NomadAgent.taskState;
 import static nomadmirage.testing.NomadAgent.terminal;
+import static nomadmirage.testing.TestEnv.image;
+import static nomadmirage.testing.TestEnv.job;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
@@ -62,16 +64,6 @@ class NomadAgentIT {
     @BeforeEach
     void announce(TestInfo test) {
         step(test.getDisplayName());
-    }
-
-    private static Path job(String name) {
-        return TestEnv.repo().resolve("src/test/resources/jobs").resolve(name);
-    }
-
-    private static String image(String name) {
-        Path image = TestEnv.fixtures().resolve("images").resolve(name);
-        assertTrue(Files.isRegularFile(image), "missing fixture " + image);
-        return image.toString();
     }
 
     // --- (a) the plugin loads ---------------------------------------------------------------

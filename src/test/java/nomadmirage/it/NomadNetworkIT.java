@@ -5,6 +5,9 @@ import static nomadmirage.testing.NomadAgent.describe;
 import static nomadmirage.testing.NomadAgent.events;
 import static nomadmirage.testing.NomadAgent.taskRunning;
 import static nomadmirage.testing.NomadAgent.terminal;
+import static nomadmirage.testing.TestEnv.image;
+import static nomadmirage.testing.TestEnv.job;
+import static nomadmirage.testing.Unchecked.quietly;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -368,35 +371,5 @@ class NomadNetworkIT {
             }
         }
         return leases;
-    }
-
-    private static Path job(String name) {
-        return TestEnv.repo().resolve("src/test/resources/jobs").resolve(name);
-    }
-
-    private static String image(String name) {
-        Path image = TestEnv.fixtures().resolve("images").resolve(name);
-        assertTrue(Files.isRegularFile(image), "missing fixture " + image);
-        return image.toString();
-    }
-
-    private interface IoSupplier<T> {
-        T get() throws Exception;
-    }
-
-    /** For polling lambdas: I/O failures become unchecked, an interrupt is kept. */
-    private static <T> T quietly(IoSupplier<T> supplier) {
-        try {
-            return supplier.get();
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IllegalStateException("interrupted", e);
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        } catch (RuntimeException e) {
-            throw e;
-        } catch (Exception e) {
-            throw new IllegalStateException(e);
-        }
     }
 }

@@ -1,5 +1,7 @@
 package nomadmirage.testing;
 
+import static nomadmirage.testing.Unchecked.quietly;
+
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.File;
@@ -578,22 +580,5 @@ public final class NomadCluster implements AutoCloseable {
 
     public Path root() {
         return root;
-    }
-
-    private interface IoSupplier<T> {
-        T get() throws Exception;
-    }
-
-    private static <T> T quietly(IoSupplier<T> supplier) {
-        try {
-            return supplier.get();
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IllegalStateException("interrupted", e);
-        } catch (RuntimeException e) {
-            throw e;
-        } catch (Exception e) {
-            throw new IllegalStateException(e);
-        }
     }
 }

@@ -46,6 +46,18 @@ public final class TestEnv {
                 "the test fixtures (scripts/build-test-fixtures.sh target/fixtures)");
     }
 
+    /** A job file of the integration tests ({@code src/test/resources/jobs}). */
+    public static Path job(String name) {
+        return repo().resolve("src/test/resources/jobs").resolve(name);
+    }
+
+    /** The path of a fixture unikernel, which must have been built. */
+    public static String image(String name) {
+        Path image = fixtures().resolve("images").resolve(name);
+        assertTrue(Files.isRegularFile(image), "missing fixture " + image);
+        return image.toString();
+    }
+
     /** True when the environment variable {@code CI} is set (to anything but the empty string). */
     public static boolean ci() {
         String ci = System.getenv("CI");
