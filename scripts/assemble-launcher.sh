@@ -82,10 +82,11 @@ LAUNCHER
 chmod 0755 "$launcher"
 
 # --- mirage-supervisor ---------------------------------------------------------
-# The small C program (src/main/c/mirage-supervisor.c) that supervises each
+# The small C program (src/main/c/*.c, main in mirage-supervisor.c) that supervises each
 # tender outside the JVM, so tasks survive the plugin. Always linked
 # statically: it runs as root and must depend on no library of the node.
 supervisor_src="$repo/src/main/c/mirage-supervisor.c"
+supervisor_sources=("$repo"/src/main/c/*.c)
 supervisor_cc=${CC:-cc}
 if ! command -v "$supervisor_cc" >/dev/null 2>&1; then
   echo "assemble-launcher.sh: no C compiler found ('$supervisor_cc'): one is needed to build" \
@@ -93,7 +94,7 @@ if ! command -v "$supervisor_cc" >/dev/null 2>&1; then
   exit 1
 fi
 supervisor_out="$libexec/mirage-supervisor.tmp"
-if ! "$supervisor_cc" -std=gnu11 -O2 -Wall -Wextra -s -static -o "$supervisor_out" "$supervisor_src"; then
+if ! "$supervisor_cc" -std=gnu11 -O2 -Wall -Wextra -s -static -o "$supervisor_out" "${supervisor_sources[@]}"; then
   rm -f "$supervisor_out"
   echo "assemble-launcher.sh: linking $supervisor_src statically with $supervisor_cc failed (see above);" \
        "a static C library is needed (Debian: libc6-dev)" >&2

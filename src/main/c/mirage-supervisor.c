@@ -64,7 +64,9 @@
  *     tender left behind loses its stdout/stderr then; and a supervisor
  *     killed with SIGKILL leaves the tender a broken pipe (SIGPIPE at its
  *     next write), where it used to run on unsupervised.
- * Files kept in DIR, each written atomically (tmp, fsync, rename, fsync dir):
+ * Files kept in DIR, each written atomically (tmp, rename). Not fsync'd: they
+ * describe processes, which a crash of the host ends anyway; a plugin or
+ * supervisor crash leaves them in the page cache, where readers find them:
  *   supervisor    pid, start_ticks of this process (written before the fork)
  *   tender        pid, start_ticks of the tender (written once exec succeeded)
  *   console.tail  the last console lines, stdout and stderr interleaved by line
@@ -86,6 +88,12 @@
  *   mirage-supervisor --watch --pid PID --start-ticks TICKS
  *
  * blocks until that process has ended.
+ *
+ *   mirage-supervisor --serve
+ *
+ * is the launch service the plugin keeps (serve.c): it forks supervisors as
+ * above, signals and watches processes and creates taps (tap.c) on request,
+ * so that none of that costs the exec of a program.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -111,7 +119,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define EXIT_GONE 3
+#include "supervisor.h"
 
 #define COPY_BUF 16384       /* per stream: one pipe read, then written on */
 #define TAIL_BYTES 2048      /* console.tail holds at most this much... */
@@ -158,7 +166,7 @@ struct child_failure {
     char message[256];
 };
 
-static void put(int fd, const char *s)
+void put(int fd, const char *s)
 {
     size_t len = strlen(s);
     while (len > 0) {
@@ -172,8 +180,8 @@ static void put(int fd, const char *s)
     }
 }
 
-static void putf(int fd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void putf(int fd, const char *fmt, ...)
+void putf(int fd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void putf(int fd, const char *fmt, ...)
 {
     char buf[1024];
     va_list ap;
@@ -184,14 +192,14 @@ static void putf(int fd, const char *fmt, ...)
 }
 
 /* Status lines and the first stdout line are line-based: keep messages on one line. */
-static void one_line(char *s)
+void one_line(char *s)
 {
     for (; *s; s++)
         if (*s == '\n' || *s == '\r')
             *s = '?';
 }
 
-static int parse_long(const char *s, long min, long long max, long long *out)
+int parse_long(const char *s, long min, long long max, long long *out)
 {
     char *end;
     errno = 0;
@@ -203,7 +211,7 @@ static int parse_long(const char *s, long min, long long max, long long *out)
 }
 
 /* State (field 3) and start time (field 22) from /proc/PID/stat; comm may hold ')' and spaces. */
-static int read_stat(pid_t pid, char *state, unsigned long long *start_ticks)
+int read_stat(pid_t pid, char *state, unsigned long long *start_ticks)
 {
     char path[64], buf[2048];
     snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
@@ -237,7 +245,7 @@ static int read_stat(pid_t pid, char *state, unsigned long long *start_ticks)
     return end == p ? (errno = EINVAL, -1) : 0;
 }
 
-static int write_atomic(const char *dir, const char *name, const char *content)
+int write_atomic(const char *dir, const char *name, const char *content)
 {
     char tmp[PATH_MAX], dst[PATH_MAX];
     if (snprintf(tmp, sizeof tmp, "%s/.%s.tmp", dir, name) >= (int)sizeof tmp
@@ -261,19 +269,12 @@ static int write_atomic(const char *dir, const char *name, const char *content)
         p += n;
         len -= (size_t)n;
     }
-    if (fsync(fd) < 0 || close(fd) < 0) {
+    if (close(fd) < 0) {
         int saved = errno;
         unlink(tmp);
         return errno = saved, -1;
     }
-    if (rename(tmp, dst) < 0)
-        return -1;
-    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd >= 0) {
-        fsync(dfd);
-        close(dfd);
-    }
-    return 0;
+    return rename(tmp, dst);
 }
 
 static unsigned long long now_ns(void)
@@ -657,7 +658,7 @@ static int open_outputs(int report, struct child_failure *failure)
     }
 }
 
-static void close_inherited_fds(void)
+void close_inherited_fds(void)
 {
     /* Descriptors leaked by whoever started us must not stay open for the task's lifetime. */
 #ifdef SYS_close_range
@@ -688,7 +689,7 @@ static void usage_error(const char *fmt, ...)
     _exit(2);
 }
 
-static int send_signal(long long signo, long long pid, long long ticks)
+int send_signal(long long signo, long long pid, long long ticks)
 {
     char state;
     unsigned long long actual;
@@ -1190,6 +1191,13 @@ static void reap_uid(const struct options *o)
 }
 
 int main(int argc, char **argv)
+{
+    if (argc == 2 && strcmp(argv[1], "--serve") == 0)
+        return serve();
+    return supervise(argc, argv);
+}
+
+int supervise(int argc, char **argv)
 {
     struct options o;
     long long signal_args[3];

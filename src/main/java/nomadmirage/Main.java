@@ -7,12 +7,15 @@ import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.nio.file.Path;
 import nomadmirage.cgroup.CgroupLayout;
 import nomadmirage.driver.Fingerprinter;
 import nomadmirage.driver.HostCgroups;
 import nomadmirage.driver.NodeCompute;
 import nomadmirage.proc.NativeSupervisor;
+import nomadmirage.proc.SupervisorService;
+import nomadmirage.driver.ServiceTaps;
 import nomadmirage.driver.LaunchPlanner;
 import nomadmirage.driver.NetworkService;
 import nomadmirage.driver.TaskEventBus;
@@ -81,12 +84,16 @@ public final class Main {
         String version = BuildInfo.version();
         LocalHostInspector hostInspector = new LocalHostInspector(env.get("PATH"));
         ProcessCommandRunner commands = new ProcessCommandRunner();
-        NativeSupervisor supervisor = new NativeSupervisor(installHome().resolve("mirage-supervisor"));
+        Path supervisorBinary = installHome().resolve("mirage-supervisor");
+        SupervisorService supervisorService = new SupervisorService(supervisorBinary);
+        NativeSupervisor supervisor = new NativeSupervisor(supervisorBinary, NativeSupervisor.DEFAULT_START_TIMEOUT,
+                supervisorService);
         HostCgroups cgroups = new HostCgroups(CgroupLayout.detect());
         MirageDriver driver = new MirageDriver(
                 new Fingerprinter(hostInspector, commands, version, cgroups),
                 config -> new TaskManager(config, new LaunchPlanner(hostInspector), new TaskUserResolver(commands),
-                        supervisor, new TaskEventBus(), new NetworkService(commands, log.named("network")), cgroups,
+                        supervisor, new TaskEventBus(), new NetworkService(commands,
+                                Optional.of(new ServiceTaps(supervisorService)), log.named("network")), cgroups,
                         log.named("tasks")),
                 log.named("driver"));
         DriverService driverService = new DriverService(driver, NodeCompute.detect(), log.named("grpc"));

@@ -10,6 +10,7 @@ import nomadmirage.network.InvalidNetworkRequestException;
 import nomadmirage.network.NetworkSetupException;
 import nomadmirage.network.NetworkTeardown;
 import nomadmirage.network.ReconcileReport;
+import nomadmirage.network.TapFactory;
 import nomadmirage.proc.TaskUser;
 import nomadmirage.state.StateDirectory;
 import nomadmirage.config.PluginConfig;
@@ -25,11 +26,18 @@ import nomadmirage.proc.CommandRunner;
  */
 public final class NetworkService implements TaskNetworks {
     private final CommandRunner commands;
+    private final Optional<TapFactory> taps;
     private final Logger log;
     private NetworkManager current;
 
     public NetworkService(CommandRunner commands, Logger log) {
+        this(commands, Optional.empty(), log);
+    }
+
+    /** @param taps what makes taps on the start path (else the {@code ip} tool) */
+    public NetworkService(CommandRunner commands, Optional<TapFactory> taps, Logger log) {
         this.commands = commands;
+        this.taps = taps;
         this.log = log;
     }
 
@@ -37,7 +45,8 @@ public final class NetworkService implements TaskNetworks {
         NetworkSettings settings = new NetworkSettings(config.bridge(), config.subnet(), config.macOui(), config.mtu(),
                 config.stateDir(), config.isolateTasks());
         if (current == null || !current.settings().equals(settings)) {
-            current = NetworkManager.overCommands(settings, commands, log);
+            current = taps.isPresent() ? NetworkManager.overCommands(settings, commands, taps.get(), log)
+                    : NetworkManager.overCommands(settings, commands, log);
         }
         return current;
     }

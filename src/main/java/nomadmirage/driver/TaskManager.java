@@ -131,6 +131,7 @@ public final class TaskManager {
         if (tasks.containsKey(request.id())) {
             throw new TaskStateException("task " + request.id() + " was already started by this plugin");
         }
+        StartPhases phases = new StartPhases();
         PluginConfig plugin = config.get();
         StateDirectory state = new StateDirectory(plugin.stateDir());
 
@@ -143,6 +144,7 @@ public final class TaskManager {
                 + deviceList(plan.unikernel().manifest().devices()),
                 Map.of("target", plan.unikernel().abi().target().elftoolName(), "tender", plan.kind().configName()));
 
+        phases.mark("plan");
         DriverStateSeal sealer = sealFor(state, true)
                 .orElseThrow(() -> new IllegalStateException("a created key is always there"));
         Path runDir = state.runDir(request.id().fileName());
@@ -152,7 +154,9 @@ public final class TaskManager {
             // 2. Acquire, each step pushing its undo.
             clearCutShortStart(request, plan, plugin, runDir);
             TaskFiles.createRunDir(runDir, cleanup);
+            phases.mark("run_dir");
             CgroupPlan cgroupPlan = planCgroups(request, plan, plugin, runDir, cleanup);
+            phases.mark("cgroups");
             Optional<TaskUser> user = named;
             if (ownUid) {
                 int uid = uids.allocate(state, plugin.limits().taskUids());
@@ -160,7 +164,9 @@ public final class TaskManager {
                 TaskUids.record(runDir, uid);
                 user = Optional.of(new TaskUser(uid, uid, List.of(), true));
             }
+            phases.mark("uid");
             Optional<Attachment> attachment = attachNetwork(request, taskConfig, plan, plugin, user, cleanup);
+            phases.mark("network");
             for (StartPlan.NewBlockFile file : plan.filesToCreate()) {
                 TaskFiles.createBlockFile(files, file, user, cleanup);
             }
@@ -174,6 +180,7 @@ public final class TaskManager {
                 emit(request, "Attached devices: " + attachments(launch, attachment), Map.of());
             }
             List<String> argv = TenderCommand.argv(launch);
+            phases.mark("files");
             long startedAt = nowNanos();
             SupervisedProcess process;
             try {
@@ -185,6 +192,7 @@ public final class TaskManager {
                 throw new HostFailureException("could not start " + plan.kind().configName() + ": " + e.getMessage(), e);
             }
             cleanup.add(() -> killAndWait(process));
+            phases.mark("launch");
 
             // 4. The record: from now on the task can be recovered.
             DriverState driverState = DriverState.of(request, plan.kind(), startedAt, new DriverState.Network(
@@ -197,6 +205,7 @@ public final class TaskManager {
             } catch (IOException e) {
                 throw new HostFailureException("cannot record the task in " + runDir + ": " + e.getMessage(), e);
             }
+            phases.mark("record");
             TaskHandle handle = new TaskHandle(request.id(), record, sealer.seal(driverState), process,
                     TaskState.STARTING);
             handle.moveTo(TaskState.RUNNING);
@@ -207,6 +216,8 @@ public final class TaskManager {
             taskLog.info("task started", "task_id", request.id(), "tender", plan.kind().configName(),
                     "pid", process.tender().pid());
             taskLog.debug("tender command line", "task_id", request.id(), "argv", String.join(" ", argv));
+            phases.mark("publish");
+            taskLog.debug("task start phases", phases.keyValues("task_id", request.id()));
             watchExit(handle);
             return handle;
         } finally {

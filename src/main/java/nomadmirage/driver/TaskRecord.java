@@ -34,7 +34,7 @@ public record TaskRecord(@JsonProperty("driver_state") DriverState state, @JsonP
 
     void write(Path runDir) throws IOException {
         try {
-            AtomicFiles.write(StateDirectory.taskRecord(runDir), JSON.writeValueAsBytes(this));
+            AtomicFiles.replace(StateDirectory.taskRecord(runDir), JSON.writeValueAsBytes(this));
         } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
             throw new IllegalStateException("task record is always serialisable", e);
         }

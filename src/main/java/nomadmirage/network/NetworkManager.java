@@ -52,6 +52,13 @@ public final class NetworkManager {
                 new IptablesFirewall(runner, settings.networkDir()), new NftGuestFilter(runner), log);
     }
 
+    /** As {@link #overCommands}, with the taps made by {@code taps}. */
+    public static NetworkManager overCommands(NetworkSettings settings, CommandRunner runner, TapFactory taps,
+            Logger log) {
+        return new NetworkManager(settings, new FactoryTapsHostNetwork(new IpCommandHostNetwork(runner), taps),
+                new IptablesFirewall(runner, settings.networkDir()), new NftGuestFilter(runner), log);
+    }
+
     public NetworkSettings settings() {
         return settings;
     }

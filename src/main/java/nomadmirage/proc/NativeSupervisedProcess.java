@@ -6,29 +6,30 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 
 /**
- * A tender under a mirage-supervisor. Signals are sent by "mirage-supervisor --signal", which
- * holds a pidfd while it checks the start time: ProcessHandle.destroy only knows TERM and KILL,
- * and kill(1) would leave a window in which the pid could be reused.
+ * A tender under a mirage-supervisor. Signals are sent by the supervisor service, which holds a
+ * pidfd while it checks the start time: ProcessHandle.destroy only knows TERM and KILL, and kill(2)
+ * by pid would leave a window in which the pid could be reused.
  */
 final class NativeSupervisedProcess implements SupervisedProcess {
     static final String BOTH_GONE = "supervisor and tender are gone; exit status unknown";
     private static final Duration SIGNAL_TIMEOUT = Duration.ofSeconds(10);
     private static final int EXIT_GONE = 3;
 
-    private final Path binary;
-    private final CommandRunner runner;
+    private final SupervisorService service;
     private final Path runDir;
     private final ProcessIdentity tender;
     private final ProcessIdentity supervisor;
     private final CompletableFuture<ExitStatus> exit;
 
     /** @param supervisorGone completes when the supervisor process has ended (already done if it had) */
-    NativeSupervisedProcess(Path binary, CommandRunner runner, Path runDir, ProcessIdentity tender,
+    NativeSupervisedProcess(SupervisorService service, Path runDir, ProcessIdentity tender,
             ProcessIdentity supervisor, CompletableFuture<?> supervisorGone) {
-        this.binary = binary;
-        this.runner = runner;
+        this.service = service;
         this.runDir = runDir;
         this.tender = tender;
         this.supervisor = supervisor;
@@ -68,16 +69,26 @@ final class NativeSupervisedProcess implements SupervisedProcess {
         if (!tender.isAlive()) {
             return false;
         }
-        CommandResult result = runner.run(List.of(binary.toString(), "--signal", Integer.toString(signo),
-                "--pid", Long.toString(tender.pid()), "--start-ticks", Long.toString(tender.startTicks())),
-                SIGNAL_TIMEOUT);
-        if (result.succeeded()) {
+        int result;
+        try {
+            result = service.signal(signo, tender).get(SIGNAL_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
+        } catch (ExecutionException e) {
+            throw new IOException("sending " + Signals.name(signo) + " to tender " + tender + " failed: "
+                    + e.getCause().getMessage(), e.getCause());
+        } catch (TimeoutException e) {
+            throw new IOException("sending " + Signals.name(signo) + " to tender " + tender + " timed out");
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException("interrupted while sending " + Signals.name(signo) + " to tender " + tender, e);
+        }
+        if (result == 0) {
             return true;
         }
-        if (!result.timedOut() && result.exitCode() == EXIT_GONE) {
+        if (result == EXIT_GONE) {
             return false;
         }
-        throw new IOException("sending " + Signals.name(signo) + " to tender " + tender + " failed: " + result.summary());
+        throw new IOException("sending " + Signals.name(signo) + " to tender " + tender + " failed (see the supervisor "
+                + "service)");
     }
 
     /** The supervisor writes the status before it exits, so it is there unless the supervisor was killed. */

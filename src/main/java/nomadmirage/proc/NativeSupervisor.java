@@ -31,7 +31,7 @@ public final class NativeSupervisor implements Supervisor {
 
     private final Path binary;
     private final Duration startTimeout;
-    private final CommandRunner runner;
+    private final SupervisorService service;
 
     public NativeSupervisor(Path binary) {
         this(binary, DEFAULT_START_TIMEOUT);
@@ -39,13 +39,13 @@ public final class NativeSupervisor implements Supervisor {
 
     /** @param startTimeout how long opening the output FIFOs and exec'ing the tender may take */
     public NativeSupervisor(Path binary, Duration startTimeout) {
-        this(binary, startTimeout, new ProcessCommandRunner());
+        this(binary, startTimeout, new SupervisorService(binary));
     }
 
-    NativeSupervisor(Path binary, Duration startTimeout, CommandRunner runner) {
+    public NativeSupervisor(Path binary, Duration startTimeout, SupervisorService service) {
         this.binary = binary.toAbsolutePath();
         this.startTimeout = startTimeout;
-        this.runner = runner;
+        this.service = service;
     }
 
     @Override
@@ -57,43 +57,34 @@ public final class NativeSupervisor implements Supervisor {
         } catch (IOException e) {
             throw new LaunchException("cannot use run dir " + dir + " for " + tenderPath + ": " + e.getMessage(), e);
         }
-        ProcessBuilder builder = new ProcessBuilder(command(r, dir))
-                .directory(new File("/"))
-                .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
-                .redirectError(ProcessBuilder.Redirect.appendTo(dir.resolve(RunDir.LOG).toFile()));
-        builder.environment().clear();
-        builder.environment().putAll(LaunchRequest.TENDER_ENVIRONMENT);
-        Process process;
+        SupervisorService.Launch launch;
         try {
-            process = builder.start();
+            launch = service.launch(arguments(r, dir));
         } catch (IOException e) {
             throw new LaunchException("cannot run the supervisor " + binary + " for " + tenderPath + ": " + e.getMessage(), e);
         }
-
-        String line = firstLine(process, tenderPath);
-        if (line == null) {
-            throw new LaunchException("the supervisor " + binary + " ended (exit " + exitCodeSoon(process)
-                    + ") before starting " + tenderPath + logDetail(dir));
-        }
+        String line = firstLine(launch, tenderPath);
         String[] words = line.split(" ", 3);
         switch (words[0]) {
             case "started" -> {
-                return started(process, dir, tenderPath, words);
+                return started(launch, dir, tenderPath, words);
             }
             case "exec-failed" -> {
-                exitCodeSoon(process);
+                exitCodeSoon(launch);
                 int errno = words.length > 1 && words[1].matches("\\d{1,4}") ? Integer.parseInt(words[1]) : 0;
                 String message = words.length > 2 ? words[2] : line;
                 throw new LaunchException("cannot start tender " + tenderPath + ": " + message + " (errno " + errno + ")",
                         errno, null);
             }
             case "error" -> {
-                exitCodeSoon(process);
+                exitCodeSoon(launch);
                 throw new LaunchException("the supervisor could not start " + tenderPath + ": "
                         + line.substring("error".length()).strip());
             }
+            case "" -> throw new LaunchException("the supervisor " + binary + " ended (exit " + exitCodeSoon(launch)
+                    + ") before starting " + tenderPath + logDetail(dir));
             default -> {
-                stop(process);
+                stop(launch);
                 throw new LaunchException("unexpected output from the supervisor " + binary + ": " + line);
             }
         }
@@ -121,9 +112,9 @@ public final class NativeSupervisor implements Supervisor {
                     : "the supervisor is gone"));
         }
         CompletableFuture<?> supervisorGone = supervisorAlive
-                ? watch(supervisor, handle.get())
+                ? watch(supervisor, handle)
                 : CompletableFuture.completedFuture(null);
-        return new NativeSupervisedProcess(binary, runner, dir, tender.get(), supervisor, supervisorGone);
+        return new NativeSupervisedProcess(service, dir, tender.get(), supervisor, supervisorGone);
     }
 
     /** The tender a run directory records, if one was started and its record is readable. */
@@ -159,46 +150,46 @@ public final class NativeSupervisor implements Supervisor {
     }
 
     /**
-     * The exit of a supervisor this JVM did not start. The JDK polls such a
-     * process (up to seconds late); a "--watch" child that waits on a pidfd
-     * ends the moment it does, and a child's exit is seen at once.
+     * The exit of a supervisor the service does not hold (started before a plugin restart, or by a
+     * service that ended since). The JDK can only poll a non-child, seconds late; the service waits on
+     * a pidfd. Should the service fail, polling it is.
      */
-    private CompletableFuture<?> watch(ProcessIdentity supervisor, ProcessHandle fallback) {
+    private CompletableFuture<Void> watch(ProcessIdentity supervisor, Optional<ProcessHandle> fallback) {
+        CompletableFuture<Void> polled = fallback.map(h -> h.onExit().thenAccept(ended -> { }))
+                .orElse(CompletableFuture.completedFuture(null));
         try {
-            Process watcher = new ProcessBuilder(binary.toString(), "--watch", "--pid", Long.toString(supervisor.pid()),
-                    "--start-ticks", Long.toString(supervisor.startTicks()))
-                    .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")))
-                    .redirectOutput(ProcessBuilder.Redirect.DISCARD)
-                    .redirectError(ProcessBuilder.Redirect.DISCARD)
-                    .start();
-            return watcher.onExit();
+            return service.watch(supervisor).exceptionallyCompose(e -> polled);
         } catch (IOException e) {
-            return fallback.onExit();
+            return polled;
         }
     }
 
-    private SupervisedProcess started(Process process, Path dir, String tenderPath, String[] words)
+    private SupervisedProcess started(SupervisorService.Launch launch, Path dir, String tenderPath, String[] words)
             throws LaunchException {
         ProcessIdentity tender;
         Optional<ProcessIdentity> supervisor;
+        long forked = launch.forked().join();
         try {
             tender = new ProcessIdentity(Long.parseLong(words[1]), Long.parseLong(words[2]));
             supervisor = RunDir.readIdentity(dir.resolve(RunDir.SUPERVISOR));
         } catch (IOException | RuntimeException e) {
-            stop(process);
+            stop(launch);
             throw new LaunchException("the supervisor started " + tenderPath + " but its records are unreadable: "
                     + e.getMessage(), e);
         }
-        if (supervisor.isEmpty() || supervisor.get().pid() != process.pid()) {
-            stop(process);
+        if (supervisor.isEmpty() || supervisor.get().pid() != forked) {
+            stop(launch);
             throw new LaunchException("the supervisor started " + tenderPath + " but recorded no identity of its own in "
                     + dir);
         }
-        return new NativeSupervisedProcess(binary, runner, dir, tender, supervisor.get(), process.onExit());
+        ProcessIdentity identity = supervisor.get();
+        CompletableFuture<Void> gone = launch.exited().thenAccept(code -> { }).exceptionallyCompose(
+                lost -> watch(identity, ProcessHandle.of(identity.pid())));
+        return new NativeSupervisedProcess(service, dir, tender, identity, gone);
     }
 
-    private List<String> command(LaunchRequest r, Path dir) {
-        List<String> command = new ArrayList<>(List.of(binary.toString(), "--run-dir", dir.toString()));
+    private static List<String> arguments(LaunchRequest r, Path dir) {
+        List<String> command = new ArrayList<>(List.of("--run-dir", dir.toString()));
         if (!discards(r.stdoutPath())) {
             command.addAll(List.of("--stdout", r.stdoutPath().toString()));
         }
@@ -255,55 +246,60 @@ public final class NativeSupervisor implements Supervisor {
         }
     }
 
-    private String firstLine(Process process, String tenderPath) throws LaunchException {
-        FutureTask<String> read = new FutureTask<>(() -> {
-            try (BufferedReader reader = process.inputReader(StandardCharsets.UTF_8)) {
-                String line = reader.readLine();
-                // EOF follows once the supervisor moved its stdout to its log: then it holds no pipe to us.
-                while (reader.read() >= 0) {
-                    // nothing else is expected
-                }
-                return line;
-            }
-        });
-        Thread.ofVirtual().name("mirage-supervisor-start-" + process.pid()).start(read);
+    private String firstLine(SupervisorService.Launch launch, String tenderPath) throws LaunchException {
         try {
-            return read.get(startTimeout.toMillis(), TimeUnit.MILLISECONDS);
+            return launch.report().get(startTimeout.toMillis(), TimeUnit.MILLISECONDS);
         } catch (TimeoutException e) {
-            stop(process);
+            stop(launch);
             throw new LaunchException("the tender " + tenderPath + " did not start within " + startTimeout
                     + " (opening a stdout/stderr FIFO blocks until a reader opens it)");
         } catch (InterruptedException e) {
-            stop(process);
+            stop(launch);
             Thread.currentThread().interrupt();
             throw new LaunchException("interrupted while starting " + tenderPath, e);
         } catch (ExecutionException e) {
-            stop(process);
-            throw new LaunchException("reading the supervisor's output for " + tenderPath + " failed: "
+            throw new LaunchException("lost the supervisor while it started " + tenderPath + ": "
                     + e.getCause().getMessage(), e.getCause());
         }
     }
 
     /** TERM reaches the supervisor, which forwards it to a half-started tender, then exits. */
-    private static void stop(Process process) {
-        process.destroy();
+    private void stop(SupervisorService.Launch launch) {
         try {
-            if (!process.waitFor(STOP_GRACE.toMillis(), TimeUnit.MILLISECONDS)) {
-                process.destroyForcibly();
-                process.waitFor(STOP_GRACE.toMillis(), TimeUnit.MILLISECONDS);
-            }
+            launch.exited().get(0, TimeUnit.MILLISECONDS);
+            return;
+        } catch (TimeoutException e) {
+            // still running: terminate below
         } catch (InterruptedException e) {
-            process.destroyForcibly();
             Thread.currentThread().interrupt();
+            return;
+        } catch (ExecutionException e) {
+            return;
+        }
+        try {
+            service.terminate(launch);
+            launch.exited().get(STOP_GRACE.toMillis(), TimeUnit.MILLISECONDS);
+        } catch (IOException e) {
+            // the service ended: the supervisor runs on unheld, and its run dir tells what became of it
+        } catch (TimeoutException e) {
+            // It forwards TERM and waits for a tender that ignores it: the supervisor itself must go.
+            ProcessHandle.of(launch.forked().join()).ifPresent(ProcessHandle::destroyForcibly);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } catch (ExecutionException ignored) {
+            // the service ended: nothing more to wait for
         }
     }
 
-    private static String exitCodeSoon(Process process) {
+    private static String exitCodeSoon(SupervisorService.Launch launch) {
         try {
-            return process.waitFor(STOP_GRACE.toMillis(), TimeUnit.MILLISECONDS)
-                    ? Integer.toString(process.exitValue()) : "still running";
+            return Integer.toString(launch.exited().get(STOP_GRACE.toMillis(), TimeUnit.MILLISECONDS));
+        } catch (TimeoutException e) {
+            return "still running";
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
+            return "unknown";
+        } catch (ExecutionException e) {
             return "unknown";
         }
     }
