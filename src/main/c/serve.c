@@ -17,6 +17,7 @@
  *   watch ID PID TICKS\n          ID gone, once that process has ended
  *   tap ID NAME BRIDGE MTU UID GID\n  creates a tap (UID/GID -1: none):
  *                                 ID ok | ID error MESSAGE
+ *   pin ID TAP MAC IP\n            pins a tap (pins.c): ID ok | ID error MESSAGE
  *
  * Supervisors outlive this service: at EOF on stdin it exits and they are
  * reparented; a plugin that starts a new service watches them again.
@@ -299,6 +300,12 @@ static int request(const char *header, char *payload, size_t len)
                && parse_long(d, -1, 0xfffffffeLL, &u) == 0 && parse_long(e, -1, 0xfffffffeLL, &g) == 0) {
         char why[300];
         if (tap_create(a, b, (long)x, (long)u, (long)g, why, sizeof why) == 0)
+            reply(id, "ok");
+        else
+            reply(id, "error %s", why);
+    } else if (strcmp(verb, "pin") == 0 && n == 5) {
+        char why[300];
+        if (pin_add(a, b, c, why, sizeof why) == 0)
             reply(id, "ok");
         else
             reply(id, "error %s", why);

@@ -24,4 +24,7 @@ int serve(void);
 /* A persistent tap owned by uid/gid (-1: root's), up, on the bridge in hairpin mode; 0 or -1 with why. */
 int tap_create(const char *name, const char *bridge, long mtu, long uid, long gid, char *why, size_t whylen);
 
+/* Pins TAP to MAC and IP in the bridge nomad_mirage sets, in one nf_tables batch; 0 or -1 with why. */
+int pin_add(const char *tap, const char *mac, const char *ip, char *why, size_t whylen);
+
 #endif

@@ -15,7 +15,7 @@ import nomadmirage.driver.HostCgroups;
 import nomadmirage.driver.NodeCompute;
 import nomadmirage.proc.NativeSupervisor;
 import nomadmirage.proc.SupervisorService;
-import nomadmirage.driver.ServiceTaps;
+import nomadmirage.driver.ServiceStartPath;
 import nomadmirage.driver.LaunchPlanner;
 import nomadmirage.driver.NetworkService;
 import nomadmirage.driver.TaskEventBus;
@@ -93,7 +93,7 @@ public final class Main {
                 new Fingerprinter(hostInspector, commands, version, cgroups),
                 config -> new TaskManager(config, new LaunchPlanner(hostInspector), new TaskUserResolver(commands),
                         supervisor, new TaskEventBus(), new NetworkService(commands,
-                                Optional.of(new ServiceTaps(supervisorService)), log.named("network")), cgroups,
+                                Optional.of(new ServiceStartPath(supervisorService)), log.named("network")), cgroups,
                         log.named("tasks")),
                 log.named("driver"));
         DriverService driverService = new DriverService(driver, NodeCompute.detect(), log.named("grpc"));

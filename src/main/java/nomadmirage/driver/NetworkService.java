@@ -10,7 +10,7 @@ import nomadmirage.network.InvalidNetworkRequestException;
 import nomadmirage.network.NetworkSetupException;
 import nomadmirage.network.NetworkTeardown;
 import nomadmirage.network.ReconcileReport;
-import nomadmirage.network.TapFactory;
+import nomadmirage.network.StartPath;
 import nomadmirage.proc.TaskUser;
 import nomadmirage.state.StateDirectory;
 import nomadmirage.config.PluginConfig;
@@ -26,7 +26,7 @@ import nomadmirage.proc.CommandRunner;
  */
 public final class NetworkService implements TaskNetworks {
     private final CommandRunner commands;
-    private final Optional<TapFactory> taps;
+    private final Optional<StartPath> startPath;
     private final Logger log;
     private NetworkManager current;
 
@@ -34,10 +34,10 @@ public final class NetworkService implements TaskNetworks {
         this(commands, Optional.empty(), log);
     }
 
-    /** @param taps what makes taps on the start path (else the {@code ip} tool) */
-    public NetworkService(CommandRunner commands, Optional<TapFactory> taps, Logger log) {
+    /** @param startPath what makes taps and pins on the start path (else the {@code ip} and {@code nft} tools) */
+    public NetworkService(CommandRunner commands, Optional<StartPath> startPath, Logger log) {
         this.commands = commands;
-        this.taps = taps;
+        this.startPath = startPath;
         this.log = log;
     }
 
@@ -45,7 +45,7 @@ public final class NetworkService implements TaskNetworks {
         NetworkSettings settings = new NetworkSettings(config.bridge(), config.subnet(), config.macOui(), config.mtu(),
                 config.stateDir(), config.isolateTasks());
         if (current == null || !current.settings().equals(settings)) {
-            current = taps.isPresent() ? NetworkManager.overCommands(settings, commands, taps.get(), log)
+            current = startPath.isPresent() ? NetworkManager.overCommands(settings, commands, startPath.get(), log)
                     : NetworkManager.overCommands(settings, commands, log);
         }
         return current;

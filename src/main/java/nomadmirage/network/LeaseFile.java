@@ -6,12 +6,20 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import java.io.IOException;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
+import java.nio.file.attribute.BasicFileAttributes;
+import java.nio.file.attribute.FileTime;
 import java.nio.file.Path;
 import java.util.List;
 import nomadmirage.state.AtomicFiles;
 
-/** The lease file's JSON form; callers hold the node lock. */
+/**
+ * The lease file's JSON form; callers hold the node lock. The last content read or written is kept
+ * with the file's identity (inode, modification time, size): each write replaces the inode, so a
+ * read that finds the same identity is answered without reading and parsing the file again, while a
+ * write by another plugin process on the node is always seen.
+ */
 final class LeaseFile {
     static final int VERSION = 1;
     private static final ObjectMapper JSON = new ObjectMapper()
@@ -27,7 +35,15 @@ final class LeaseFile {
         }
     }
 
+    private record Cached(Object fileKey, FileTime modified, long size, Content content) {
+        boolean matches(BasicFileAttributes attributes) {
+            return fileKey != null && fileKey.equals(attributes.fileKey()) && modified.equals(attributes.lastModifiedTime())
+                    && size == attributes.size();
+        }
+    }
+
     private final Path path;
+    private Cached cached;
 
     LeaseFile(Path path) {
         this.path = path;
@@ -40,9 +56,15 @@ final class LeaseFile {
     /** The stored content, or empty content (no subnet yet) when the file does not exist. */
     Content read() throws NetworkSetupException {
         byte[] bytes;
+        BasicFileAttributes attributes;
         try {
+            attributes = Files.readAttributes(path, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
+            if (cached != null && cached.matches(attributes)) {
+                return cached.content();
+            }
             bytes = Files.readAllBytes(path);
         } catch (NoSuchFileException e) {
+            cached = null;
             return new Content(VERSION, "", List.of());
         } catch (IOException e) {
             throw new NetworkSetupException("cannot read the lease file " + path + ": " + e.getMessage(), e);
@@ -63,12 +85,29 @@ final class LeaseFile {
                 throw new NetworkSetupException("the lease file " + path + " holds a malformed lease: " + lease);
             }
         }
+        remember(attributes, bytes.length, content);
         return content;
+    }
+
+    /** Caches only when the bytes read are the whole file the attributes describe (no write came between). */
+    private void remember(BasicFileAttributes before, long length, Content content) {
+        try {
+            BasicFileAttributes after = Files.readAttributes(path, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
+            Cached candidate = new Cached(before.fileKey(), before.lastModifiedTime(), before.size(), content);
+            cached = candidate.matches(after) && length == before.size() ? candidate : null;
+        } catch (IOException e) {
+            cached = null;
+        }
     }
 
     void write(Content content) throws NetworkSetupException {
         try {
-            AtomicFiles.write(path, JSON.writeValueAsBytes(content));
+            byte[] bytes = JSON.writeValueAsBytes(content);
+            cached = null;
+            AtomicFiles.write(path, bytes);
+            BasicFileAttributes written = Files.readAttributes(path, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
+            cached = written.size() == bytes.length
+                    ? new Cached(written.fileKey(), written.lastModifiedTime(), written.size(), content) : null;
         } catch (IOException e) {
             throw new NetworkSetupException("cannot write the lease file " + path + ": " + e.getMessage(), e);
         }

@@ -10,6 +10,8 @@ import java.util.Optional;
 import java.util.OptionalInt;
 import java.util.Set;
 import java.util.TreeMap;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.locks.ReadWriteLock;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
 import nomadmirage.config.Ipv4Cidr;
@@ -52,11 +54,12 @@ public final class NetworkManager {
                 new IptablesFirewall(runner, settings.networkDir()), new NftGuestFilter(runner), log);
     }
 
-    /** As {@link #overCommands}, with the taps made by {@code taps}. */
-    public static NetworkManager overCommands(NetworkSettings settings, CommandRunner runner, TapFactory taps,
+    /** As {@link #overCommands}, with taps and pins made by {@code path}. */
+    public static NetworkManager overCommands(NetworkSettings settings, CommandRunner runner, StartPath path,
             Logger log) {
-        return new NetworkManager(settings, new FactoryTapsHostNetwork(new IpCommandHostNetwork(runner), taps),
-                new IptablesFirewall(runner, settings.networkDir()), new NftGuestFilter(runner), log);
+        return new NetworkManager(settings, new StartPathHostNetwork(new IpCommandHostNetwork(runner), path),
+                new IptablesFirewall(runner, settings.networkDir()),
+                new StartPathGuestFilter(new NftGuestFilter(runner), path), log);
     }
 
     public NetworkSettings settings() {
@@ -115,35 +118,59 @@ public final class NetworkManager {
                 // A start of this task that crashed half-way left these; they are ours to replace.
                 rules.removeTask(taskId);
             }
-            // A leftover lease was reused with its MAC and address, so pinning it again changes nothing.
-            List<Pin> pins = pinsOf(leases);
-            guests.pin(pins);
-            rollback.add(() -> guests.unpin(pins));
             List<DeviceAttachment> attached = new ArrayList<>();
             for (int i = 0; i < devices.size(); i++) {
                 DeviceRequest request = devices.get(i);
                 Lease lease = leases.get(i);
-                String tap = lease.tap();
-                if (leftover.contains(request.device())) {
-                    host.deleteTap(tap);
-                }
-                host.createTap(tap, settings.bridge(), settings.mtu(), uid, gid);
-                rollback.add(() -> host.deleteTap(tap));
-                attached.add(new DeviceAttachment(request.device(), tap, lease.mac(), lease.ip(),
+                attached.add(new DeviceAttachment(request.device(), lease.tap(), lease.mac(), lease.ip(),
                         settings.subnet().prefixLength(), Ipv4Cidr.formatAddress(settings.subnet().gateway()),
                         request.forwards()));
             }
             rollback.add(() -> rules.removeTask(taskId));
+            // The rules name addresses and ports, not taps: iptables-restore, the slowest step, runs meanwhile.
             List<SavedRule> wanted = IptablesRules.taskRules(taskId, attached);
-            if (!wanted.isEmpty()) {
-                for (SavedRule evicted : rules.install(taskId, wanted)) {
-                    // Left by a task whose detach did not finish; it would have taken this task's traffic.
-                    log.warn("removed another task's port forward for a host port this task now forwards",
-                            "task_id", taskId,
-                            "evicted_task_id", IptablesRules.owner(evicted.comment().orElse("")),
-                            "host_endpoint", IptablesRules.forwardedEndpoint(evicted).map(Object::toString).orElse(""),
-                            "rule", evicted.describe());
+            CompletableFuture<List<SavedRule>> installing = wanted.isEmpty()
+                    ? CompletableFuture.completedFuture(List.of())
+                    : CompletableFuture.supplyAsync(() -> {
+                        try {
+                            return rules.install(taskId, wanted);
+                        } catch (NetworkSetupException e) {
+                            throw new CompletionException(e);
+                        }
+                    }, runnable -> Thread.ofVirtual().name("rules-" + taskId).start(runnable));
+            try {
+                // A leftover lease was reused with its MAC and address, so pinning it again changes nothing.
+                List<Pin> pins = pinsOf(leases);
+                guests.pin(pins);
+                rollback.add(() -> guests.unpin(pins));
+                for (int i = 0; i < devices.size(); i++) {
+                    String tap = leases.get(i).tap();
+                    if (leftover.contains(devices.get(i).device())) {
+                        host.deleteTap(tap);
+                    }
+                    host.createTap(tap, settings.bridge(), settings.mtu(), uid, gid);
+                    rollback.add(() -> host.deleteTap(tap));
                 }
+            } finally {
+                // Never roll back while the batch may still land.
+                installing.exceptionally(e -> List.of()).join();
+            }
+            List<SavedRule> evictedRules;
+            try {
+                evictedRules = installing.join();
+            } catch (CompletionException e) {
+                if (e.getCause() instanceof NetworkSetupException cause) {
+                    throw cause;
+                }
+                throw e;
+            }
+            for (SavedRule evicted : evictedRules) {
+                // Left by a task whose detach did not finish; it would have taken this task's traffic.
+                log.warn("removed another task's port forward for a host port this task now forwards",
+                        "task_id", taskId,
+                        "evicted_task_id", IptablesRules.owner(evicted.comment().orElse("")),
+                        "host_endpoint", IptablesRules.forwardedEndpoint(evicted).map(Object::toString).orElse(""),
+                        "rule", evicted.describe());
             }
             rollback.commit();
             NetworkTeardown teardown = new NetworkTeardown(taskId, attached.stream().map(DeviceAttachment::tap).toList(),

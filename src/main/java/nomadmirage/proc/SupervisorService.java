@@ -94,11 +94,21 @@ public final class SupervisorService implements AutoCloseable {
             throw new IllegalArgumentException("not an interface name: " + name + " / " + bridge);
         }
         return single("tap %s " + name + " " + bridge + " " + mtu + " " + uid.orElse(-1) + " " + gid.orElse(-1))
-                .thenAccept(reply -> {
-                    if (!reply.equals("ok")) {
-                        throw new IllegalStateException(reply.startsWith("error ") ? reply.substring(6) : reply);
-                    }
-                });
+                .thenAccept(SupervisorService::ok);
+    }
+
+    /** Pins a tap to its MAC and IPv4 address in the bridge nomad_mirage sets (see NftGuestFilter). */
+    public CompletableFuture<Void> pin(String tap, String mac, String ip) throws IOException {
+        if (!tap.matches("[A-Za-z0-9_.-]{1,15}") || !mac.matches("[0-9a-fA-F:]{17}") || !ip.matches("[0-9.]{7,15}")) {
+            throw new IllegalArgumentException("not a pin: " + tap + " " + mac + " " + ip);
+        }
+        return single("pin %s " + tap + " " + mac + " " + ip).thenAccept(SupervisorService::ok);
+    }
+
+    private static void ok(String reply) {
+        if (!reply.equals("ok")) {
+            throw new IllegalStateException(reply.startsWith("error ") ? reply.substring(6) : reply);
+        }
     }
 
     private CompletableFuture<String> single(String format) throws IOException {
@@ -133,10 +143,13 @@ public final class SupervisorService implements AutoCloseable {
     private Running running() throws IOException {
         synchronized (lifecycle) {
             if (running == null || !running.process.isAlive()) {
-                Process process = new ProcessBuilder(command)
+                ProcessBuilder builder = new ProcessBuilder(command)
                         .directory(new java.io.File("/"))
-                        .redirectError(ProcessBuilder.Redirect.DISCARD)
-                        .start();
+                        .redirectError(ProcessBuilder.Redirect.DISCARD);
+                // What it forks inherits this: the tender's fixed environment, never the plugin's.
+                builder.environment().clear();
+                builder.environment().putAll(LaunchRequest.TENDER_ENVIRONMENT);
+                Process process = builder.start();
                 running = new Running(process, process.getOutputStream(), new ConcurrentHashMap<>());
                 Running started = running;
                 Thread.ofPlatform().daemon().name("supervisor-service-" + process.pid()).start(() -> read(started));

@@ -5,14 +5,14 @@ import java.util.OptionalInt;
 import nomadmirage.config.Ipv4Cidr;
 
 /**
- * A {@link HostNetwork} whose taps come from a {@link TapFactory} (the supervisor service's ioctls,
+ * A {@link HostNetwork} whose taps come from a {@link StartPath} (the supervisor service's ioctls,
  * on the start path), and whose other, rarer work is the delegate's.
  */
-public final class FactoryTapsHostNetwork implements HostNetwork {
+public final class StartPathHostNetwork implements HostNetwork {
     private final HostNetwork delegate;
-    private final TapFactory taps;
+    private final StartPath taps;
 
-    public FactoryTapsHostNetwork(HostNetwork delegate, TapFactory taps) {
+    public StartPathHostNetwork(HostNetwork delegate, StartPath taps) {
         this.delegate = delegate;
         this.taps = taps;
     }
@@ -30,7 +30,7 @@ public final class FactoryTapsHostNetwork implements HostNetwork {
     @Override
     public void createTap(String tap, String bridge, int mtu, OptionalInt uid, OptionalInt gid)
             throws NetworkSetupException {
-        taps.create(tap, bridge, mtu, uid, gid);
+        taps.createTap(tap, bridge, mtu, uid, gid);
     }
 
     @Override
