@@ -20,6 +20,7 @@ import java.nio.file.SecureDirectoryStream;
 import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.BasicFileAttributeView;
 import java.nio.file.attribute.BasicFileAttributes;
+import java.nio.file.attribute.FileTime;
 import java.nio.file.attribute.PosixFileAttributeView;
 import java.nio.file.attribute.PosixFileAttributes;
 import java.nio.file.attribute.PosixFilePermission;
@@ -107,8 +108,11 @@ final class ConfinedFiles {
         void before(String step, Path dir, Path name) throws IOException;
     }
 
-    /** A file {@link #create} made: deleted by {@link #deleteCreated} only while the name still is that file. */
-    record Created(ConfinedPath file, Object fileKey) {
+    /**
+     * A file {@link #create} made: deleted by {@link #deleteCreated} only while the name still is that
+     * file, by inode and birth time (a file put in its place after a delete may get the same inode).
+     */
+    record Created(ConfinedPath file, Object fileKey, FileTime born) {
     }
 
     private final Duration limit;
@@ -186,6 +190,7 @@ final class ConfinedFiles {
         return bounded(file, "creating", cancelled -> {
             Path name = file.fileName();
             Object key;
+            FileTime born;
             try (SecureDirectoryStream<Path> root = openRoot(file)) {
                 Path stagingName = Path.of(".mirage-" + HexFormat.of().formatHex(randomBytes(8)));
                 try {
@@ -199,7 +204,9 @@ final class ConfinedFiles {
                     interleaving.before("staging", file.root(), stagingName);
                     try (SecureDirectoryStream<Path> staging = openPrivate(root, file, file.root(), stagingName)) {
                         try {
-                            key = createSparse(staging, file, name, size);
+                            BasicFileAttributes made = createSparse(staging, file, name, size);
+                            key = made.fileKey();
+                            born = made.creationTime();
                             if (owner.isPresent()) {
                                 interleaving.before("chown", file.path().getParent(), name);
                                 handOver(staging, file, file.root().resolve(stagingName).resolve(name), name, key,
@@ -224,7 +231,7 @@ final class ConfinedFiles {
                     removeStaging(root, stagingName);
                 }
             }
-            Created created = new Created(file, key);
+            Created created = new Created(file, key, born);
             if (cancelled.get()) {
                 deleteIfStill(created);
                 throw new Refused(file, "was created after the caller gave up; removed");
@@ -250,7 +257,8 @@ final class ConfinedFiles {
             } catch (Refused gone) {
                 return;
             }
-            if (now.isRegularFile() && Objects.equals(now.fileKey(), created.fileKey())) {
+            if (now.isRegularFile() && Objects.equals(now.fileKey(), created.fileKey())
+                    && Objects.equals(now.creationTime(), created.born())) {
                 dir.deleteFile(name);
             }
         }
@@ -306,7 +314,8 @@ final class ConfinedFiles {
     }
 
     /** O_CREAT|O_EXCL|O_NOFOLLOW: a new, empty regular file; writing its last byte makes it {@code size} long, sparse. */
-    private static Object createSparse(SecureDirectoryStream<Path> staging, ConfinedPath file, Path name, long size)
+    private static BasicFileAttributes createSparse(SecureDirectoryStream<Path> staging, ConfinedPath file, Path name,
+            long size)
             throws IOException {
         Set<OpenOption> options = Set.of(StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE, NOFOLLOW_LINKS);
         try (SeekableByteChannel channel = staging.newByteChannel(name, options,
@@ -317,7 +326,7 @@ final class ConfinedFiles {
                 throw new IOException(file + ": created at " + channel.size() + " bytes, not " + size);
             }
         }
-        return lstat(staging, file, name).fileKey();
+        return lstat(staging, file, name);
     }
 
     /** chown by name, in the staging directory nobody else can write; checked by number afterwards. */

@@ -227,11 +227,14 @@ public final class NetworkManager {
         List<Exception> problems = new ArrayList<>();
         reconcileLock.readLock().lock();
         try {
-            try {
-                rules.removeTask(taskId);
-            } catch (NetworkSetupException e) {
-                problems.add(e);
-            }
+            // The forwards go while the kernel unregisters the taps (~25 ms each, whatever the tool).
+            CompletableFuture<Void> rulesRemoved = CompletableFuture.runAsync(() -> {
+                try {
+                    rules.removeTask(taskId);
+                } catch (NetworkSetupException e) {
+                    throw new CompletionException(e);
+                }
+            }, runnable -> Thread.ofVirtual().name("rules-" + taskId).start(runnable));
             Set<String> taps = new LinkedHashSet<>(teardown.taps());
             List<Lease> leases = List.of();
             try {
@@ -246,6 +249,11 @@ public final class NetworkManager {
                 } catch (NetworkSetupException e) {
                     problems.add(e);
                 }
+            }
+            try {
+                rulesRemoved.join();
+            } catch (CompletionException e) {
+                problems.add(e.getCause() instanceof Exception cause ? cause : e);
             }
             boolean unpinned = false;
             try {
