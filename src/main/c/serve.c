@@ -37,6 +37,8 @@
 
 #include "supervisor.h"
 
+extern char **environ;
+
 #define MAX_PAYLOAD (1024 * 1024)
 #define MAX_HEADER 512
 #define ID_MAX 24
@@ -54,6 +56,7 @@ struct entry {
     char line[1024];
 };
 
+static char self_path[4096] = "mirage-supervisor";
 static struct entry *entries;
 static size_t nentries;
 static int ep = -1;
@@ -202,7 +205,7 @@ static void launch(const char *id, char *payload, size_t len)
         free(argv);
         return;
     }
-    argv[0] = "mirage-supervisor";
+    argv[0] = self_path;
     size_t a = 1;
     for (char *p = payload; p < payload + len; p += strlen(p) + 1)
         argv[a++] = p;
@@ -215,6 +218,13 @@ static void launch(const char *id, char *payload, size_t len)
         int in = open("/dev/null", O_RDONLY | O_CLOEXEC);
         if (in < 0 || dup2(in, 0) < 0)
             _exit(1);
+        /*
+         * Exec'd again rather than run in this fork: ps and /proc/PID/cmdline then show the supervisor's
+         * own command line (argv[0] its path), and nothing of this service's state lives on in it. The
+         * same binary even if its file was replaced meanwhile (an upgrade): /proc/self/exe.
+         */
+        argv[0] = self_path;
+        execve("/proc/self/exe", argv, environ);
         _exit(supervise((int)a, argv));
     }
     int saved = errno;
@@ -318,6 +328,9 @@ static int request(const char *header, char *payload, size_t len)
 int serve(void)
 {
     close_inherited_fds();
+    ssize_t n_self = readlink("/proc/self/exe", self_path, sizeof self_path - 1);
+    if (n_self > 0)
+        self_path[n_self] = '\0';
     signal(SIGPIPE, SIG_IGN);
     signal(SIGCHLD, SIG_DFL); /* children stay zombies until we wait for them */
     ep = epoll_create1(EPOLL_CLOEXEC);

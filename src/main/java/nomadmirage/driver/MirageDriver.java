@@ -57,6 +57,8 @@ public final class MirageDriver implements AutoCloseable {
 
     @Override
     public void close() {
+        // What a destroy queued is removed before the plugin goes (a reconcile at the next start would do it later).
+        tasks.awaitNetworkReleases(java.time.Duration.ofSeconds(5));
         reconciles.close();
         fingerprints.close();
     }

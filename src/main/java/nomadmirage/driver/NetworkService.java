@@ -1,6 +1,8 @@
 package nomadmirage.driver;
 
+import java.time.Duration;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
 import java.util.Optional;
 import java.util.OptionalInt;
 import java.util.Set;
@@ -61,6 +63,22 @@ public final class NetworkService implements TaskNetworks {
     @Override
     public void detach(PluginConfig plugin, NetworkTeardown teardown) throws NetworkSetupException {
         forConfig(plugin).detach(teardown);
+    }
+
+    @Override
+    public CompletableFuture<Void> release(PluginConfig plugin, NetworkTeardown teardown) throws NetworkSetupException {
+        return forConfig(plugin).release(teardown);
+    }
+
+    @Override
+    public void awaitReleases(Duration limit) throws InterruptedException {
+        NetworkManager manager;
+        synchronized (this) {
+            manager = current;
+        }
+        if (manager != null) {
+            manager.awaitReleases(limit);
+        }
     }
 
     @Override

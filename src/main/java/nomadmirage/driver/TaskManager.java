@@ -442,17 +442,29 @@ public final class TaskManager {
             handle.moveTo(TaskState.DESTROYED);
         }
         tasks.remove(id);
-        TaskUids.ownUid(handle.process().runDir()).ifPresent(uids::release);
+        Optional<Integer> ownUid = TaskUids.ownUid(handle.process().runDir());
         List<String> cgroupsLeft = cgroups.remove(config.get(), handle.process().runDir().getFileName().toString());
         if (!cgroupsLeft.isEmpty()) {
             log.warn("could not remove the task's cgroups; a reconcile retries", "task_id", id, "error",
                     String.join("; ", cgroupsLeft));
             reconcileSoon.run();
         }
-        if (!handle.driverState().networks().isEmpty()) {
+        if (handle.driverState().networks().isEmpty()) {
+            ownUid.ifPresent(uids::release);
+        } else {
+            // The uid goes back once the taps it owns are gone (the reaper deletes them right after).
+            ownUid.ifPresent(uids::holdUntilReleased);
             try {
-                networks.detach(config.get(), handle.driverState().networkTeardown());
+                networks.release(config.get(), handle.driverState().networkTeardown()).whenComplete((done, e) -> {
+                    ownUid.ifPresent(uids::release);
+                    if (e != null) {
+                        log.error("could not remove all of the task's network objects; a reconcile retries shortly",
+                                "task_id", id, "error", e.getMessage());
+                        reconcileSoon.run();
+                    }
+                });
             } catch (NetworkSetupException e) {
+                ownUid.ifPresent(uids::release);
                 log.error("could not remove all of the task's network objects; a reconcile retries shortly",
                         "task_id", id, "error", e);
                 reconcileSoon.run();
@@ -499,6 +511,15 @@ public final class TaskManager {
     }
 
     /** Kills every tracked task's tender; used only by tests and benchmarks, never on plugin shutdown. */
+    /** Waits up to {@code limit} for the networks of destroyed tasks to be removed (at shutdown). */
+    public void awaitNetworkReleases(Duration limit) {
+        try {
+            networks.awaitReleases(limit);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
     public void destroyAll() {
         for (TaskId id : List.copyOf(tasks.keySet())) {
             try {

@@ -1,6 +1,8 @@
 package nomadmirage.driver;
 
+import java.time.Duration;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
 import java.util.Optional;
 import java.util.Set;
 import nomadmirage.config.PluginConfig;
@@ -19,6 +21,19 @@ public interface TaskNetworks {
 
     /** Removes a task's rules, taps and leases; missing pieces count as removed. */
     void detach(PluginConfig plugin, NetworkTeardown teardown) throws NetworkSetupException;
+
+    /**
+     * Removes a task's forwards now, and its taps, pins and leases in the background; the future
+     * completes once they are gone (see {@link nomadmirage.network.NetworkManager#release}).
+     */
+    default CompletableFuture<Void> release(PluginConfig plugin, NetworkTeardown teardown) throws NetworkSetupException {
+        detach(plugin, teardown);
+        return CompletableFuture.completedFuture(null);
+    }
+
+    /** Waits up to {@code limit} for the background releases queued so far (at shutdown). */
+    default void awaitReleases(Duration limit) throws InterruptedException {
+    }
 
     /** Removes what belongs to no task in {@code keep}; empty when no networked task ever ran here. */
     Optional<ReconcileReport> reconcile(PluginConfig plugin, Set<String> keep) throws NetworkSetupException;

@@ -24,6 +24,8 @@ final class TaskUids {
 
     private final Path passwd;
     private final Set<Integer> held = new HashSet<>();
+    /** Held past their run directory: a destroyed task's taps, which the uid owns, are still being removed. */
+    private final Set<Integer> lingering = new HashSet<>();
     private final Set<Integer> named = new HashSet<>();
     private boolean loaded;
     private long cursor = -1;
@@ -56,6 +58,12 @@ final class TaskUids {
 
     synchronized void release(int uid) {
         held.remove(uid);
+        lingering.remove(uid);
+    }
+
+    /** Keeps the uid held until {@link #release}, even across a {@link #resync} (its run directory goes first). */
+    synchronized void holdUntilReleased(int uid) {
+        lingering.add(uid);
     }
 
     /** Forgets uids whose task record is gone (orphans removed); call only while no start runs. */
@@ -63,6 +71,7 @@ final class TaskUids {
         if (loaded) {
             held.clear();
             held.addAll(recorded(state));
+            held.addAll(lingering);
         }
     }
 

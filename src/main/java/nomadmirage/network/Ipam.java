@@ -101,6 +101,23 @@ public final class Ipam {
         });
     }
 
+    /** Releases every lease of these tasks in one write; returns what was released. */
+    public List<Lease> release(java.util.Collection<String> taskIds) throws NetworkSetupException {
+        if (taskIds.isEmpty()) {
+            return List.of();
+        }
+        Set<String> doomed = new HashSet<>(taskIds);
+        return lock.with(() -> {
+            LeaseFile.Content content = file.read();
+            List<Lease> released = content.leases().stream().filter(l -> doomed.contains(l.taskId())).toList();
+            if (!released.isEmpty()) {
+                List<Lease> kept = content.leases().stream().filter(l -> !doomed.contains(l.taskId())).toList();
+                file.write(new LeaseFile.Content(LeaseFile.VERSION, subnet.toString(), kept));
+            }
+            return released;
+        });
+    }
+
     /** Every lease, including those left outside the subnet by a configuration change. */
     public List<Lease> leases() throws NetworkSetupException {
         return lock.with(() -> file.read().leases());

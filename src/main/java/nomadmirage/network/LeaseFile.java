@@ -5,7 +5,9 @@ import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import java.io.IOException;
+import java.nio.channels.FileChannel;
 import java.nio.file.Files;
+import java.nio.file.StandardOpenOption;
 import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.attribute.BasicFileAttributes;
@@ -16,9 +18,10 @@ import nomadmirage.state.AtomicFiles;
 
 /**
  * The lease file's JSON form; callers hold the node lock. The last content read or written is kept
- * with the file's identity (inode, modification time, size): each write replaces the inode, so a
- * read that finds the same identity is answered without reading and parsing the file again, while a
- * write by another plugin process on the node is always seen.
+ * with the file's identity (inode, modification time, size) and an open descriptor of that file:
+ * each write replaces the file by a rename, and while the descriptor is open its inode number cannot
+ * be given to another file, so a read that finds the same inode is answered without reading and
+ * parsing the file again, while a write by another plugin process on the node is always seen.
  */
 final class LeaseFile {
     static final int VERSION = 1;
@@ -35,7 +38,7 @@ final class LeaseFile {
         }
     }
 
-    private record Cached(Object fileKey, FileTime modified, long size, Content content) {
+    private record Cached(Object fileKey, FileTime modified, long size, Content content, FileChannel held) {
         boolean matches(BasicFileAttributes attributes) {
             return fileKey != null && fileKey.equals(attributes.fileKey()) && modified.equals(attributes.lastModifiedTime())
                     && size == attributes.size();
@@ -64,7 +67,7 @@ final class LeaseFile {
             }
             bytes = Files.readAllBytes(path);
         } catch (NoSuchFileException e) {
-            cached = null;
+            remember(null, null);
             return new Content(VERSION, "", List.of());
         } catch (IOException e) {
             throw new NetworkSetupException("cannot read the lease file " + path + ": " + e.getMessage(), e);
@@ -93,8 +96,34 @@ final class LeaseFile {
     private void remember(BasicFileAttributes before, long length, Content content) {
         try {
             BasicFileAttributes after = Files.readAttributes(path, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
-            Cached candidate = new Cached(before.fileKey(), before.lastModifiedTime(), before.size(), content);
-            cached = candidate.matches(after) && length == before.size() ? candidate : null;
+            remember(length == before.size() && new Cached(before.fileKey(), before.lastModifiedTime(), before.size(),
+                    content, null).matches(after) ? after : null, content);
+        } catch (IOException e) {
+            remember(null, content);
+        }
+    }
+
+    /** Holds the file open (so its inode number stays its own) and caches its content; null forgets. */
+    private void remember(BasicFileAttributes attributes, Content content) {
+        if (cached != null) {
+            try {
+                cached.held().close();
+            } catch (IOException ignored) {
+                // a read-only descriptor: nothing to lose
+            }
+            cached = null;
+        }
+        if (attributes == null) {
+            return;
+        }
+        try {
+            FileChannel held = FileChannel.open(path, StandardOpenOption.READ, LinkOption.NOFOLLOW_LINKS);
+            Object key = Files.readAttributes(path, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS).fileKey();
+            if (!attributes.fileKey().equals(key)) {
+                held.close();
+                return;
+            }
+            cached = new Cached(attributes.fileKey(), attributes.lastModifiedTime(), attributes.size(), content, held);
         } catch (IOException e) {
             cached = null;
         }
@@ -103,11 +132,10 @@ final class LeaseFile {
     void write(Content content) throws NetworkSetupException {
         try {
             byte[] bytes = JSON.writeValueAsBytes(content);
-            cached = null;
+            remember(null, null);
             AtomicFiles.write(path, bytes);
             BasicFileAttributes written = Files.readAttributes(path, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
-            cached = written.size() == bytes.length
-                    ? new Cached(written.fileKey(), written.lastModifiedTime(), written.size(), content) : null;
+            remember(written.size() == bytes.length ? written : null, content);
         } catch (IOException e) {
             throw new NetworkSetupException("cannot write the lease file " + path + ": " + e.getMessage(), e);
         }

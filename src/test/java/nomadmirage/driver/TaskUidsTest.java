@@ -46,6 +46,20 @@ class TaskUidsTest {
     }
 
     @Test
+    void aUidHeldUntilReleasedOutlivesItsRunDirectoryAndAResync() throws Exception {
+        TaskUids uids = new TaskUids(root.resolve("no-passwd"));
+        UidRange range = new UidRange(81000, 81001);
+        int uid = uids.allocate(state(), range);
+        uids.holdUntilReleased(uid);
+        uids.resync(state()); // no run directory records it any more, as after a destroy
+        assertTrue(uids.isHeld(uid), "a destroyed task's taps, owned by its uid, are still being removed");
+        assertEquals(81001, uids.allocate(state(), range));
+        uids.release(uid);
+        uids.resync(state());
+        assertFalse(uids.isHeld(uid));
+    }
+
+    @Test
     void aFreedUidIsTheLastToBeGivenAgain() throws Exception {
         TaskUids uids = new TaskUids(root.resolve("no-passwd"));
         UidRange range = new UidRange(81000, 81002);

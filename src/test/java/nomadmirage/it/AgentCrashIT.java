@@ -268,7 +268,10 @@ class AgentCrashIT {
                 () -> "left: " + runDirs(tasksDir));
         // Supervisors and tenders run in the agent's network namespace, as the plugin does.
         String tenders = TestEnv.fixtures().resolve("bin").toString();
-        List<String> leftovers = agent.netnsPids().stream().map(pid -> pid + ": " + NomadAgent.cmdline(pid))
+        // The live plugin's supervisor service is its child, not a leftover; a killed plugin's must have ended.
+        List<String> leftovers = agent.netnsPids().stream()
+                .filter(pid -> !NomadAgent.isServiceOf(pid, plugins))
+                .map(pid -> pid + ": " + NomadAgent.cmdline(pid))
                 .filter(p -> p.contains("mirage-supervisor") || p.contains(tenders)).toList();
         assertEquals(List.of(), leftovers, "supervisors or tenders left in the agent's namespace");
         step("stopped; nothing left");

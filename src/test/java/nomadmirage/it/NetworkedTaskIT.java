@@ -211,7 +211,8 @@ class NetworkedTaskIT {
     }
 
     @Test
-    void fiftyParallelNetworkedStartsGetDistinctTapsAddressesAndMacsAndGiveThemAllBack() throws Exception {
+    void fiftyParallelNetworkedStartsGetDistinctTapsAddressesAndMacsSurviveAPluginKillAndGiveThemAllBack()
+            throws Exception {
         int count = 50;
         List<Task> tasks = new ArrayList<>();
         TaskScript script = script().launch();
@@ -220,6 +221,12 @@ class NetworkedTaskIT {
         }
         script.startInParallel("start-", tasks);
         script.gate(gates, "all-started", "90s");
+        // Issue 10's "500 tasks per node" at a tenth: SIGKILL the plugin, relaunch it, recover every task.
+        script.killPlugin("kill").launch();
+        for (int i = 0; i < count; i++) {
+            script.recover("recover-" + i, tasks.get(i), true);
+        }
+        script.gate(gates, "all-recovered", "90s");
         for (int i = 0; i < count; i++) {
             script.destroy("destroy-" + i, tasks.get(i), true);
         }
@@ -239,7 +246,21 @@ class NetworkedTaskIT {
             assertEquals(Integer.toString(uid), ns.run("cat", "/sys/class/net/" + tap + "/owner").strip(),
                     "owner of " + tap);
         }
+        Map<Task, String> tenders = new HashMap<>();
+        for (Task task : tasks) {
+            tenders.put(task, tenderPid(task));
+        }
+        assertEveryNetworkPresent(tasks);
         run.release("all-started");
+
+        run.awaitGate("all-recovered", GATE_WAIT);
+        assertEveryNetworkPresent(tasks);
+        for (Task task : tasks) {
+            assertEquals(tenders.get(task), tenderPid(task), "the tender of " + task.id + " after the recovery");
+            assertTrue(ProcessHandle.of(Long.parseLong(tenders.get(task))).map(ProcessHandle::isAlive).orElse(false),
+                    "the tender of " + task.id + " died with the plugin");
+        }
+        run.release("all-recovered");
 
         Result r = run.finish(PROBE_WAIT);
         Set<String> taps = new TreeSet<>();
@@ -261,12 +282,31 @@ class NetworkedTaskIT {
         assertFalse(ips.contains("10.99.0.1"), "the gateway was leased: " + ips);
 
         for (int i = 0; i < count; i++) {
+            r.ok("recover-" + i);
             r.ok("destroy-" + i);
         }
         assertEquals(List.of(), tunDevices(), "taps left");
         assertEquals(Set.of("mirage:pool"), commentsIn(ns.run("iptables-save")), "only the pool's rules may stay");
         assertEquals(List.of(), leases(), "leases left");
         assertEquals(List.of(), runDirs(), "run directories left");
+        assertFalse(ns.run("nft", "list", "table", "bridge", "nomad_mirage").contains("\"mg"), "pins left");
+    }
+
+    /** Each task's tap, its forwards and its pin (tap . MAC . address) are there, and no two tasks share one. */
+    private void assertEveryNetworkPresent(List<Task> tasks) throws Exception {
+        Set<String> present = new HashSet<>(tunDevices());
+        Set<String> comments = commentsIn(ns.run("iptables-save"));
+        String pins = ns.run("nft", "list", "set", "bridge", "nomad_mirage", "ip_pins");
+        Set<String> ips = new HashSet<>();
+        for (Task task : tasks) {
+            JsonNode device = taskRecord(task).at("/driver_state/network/devices/0");
+            String tap = device.get("tap").asText();
+            assertTrue(present.contains(tap), "tap " + tap + " of " + task.id + " is missing");
+            assertTrue(comments.contains("mirage:" + task.id), "the forwards of " + task.id + " are missing");
+            assertTrue(pins.contains("\"" + tap + "\" . " + device.get("mac").asText() + " . " + device.get("ip").asText()),
+                    "the pin of " + tap + " is missing:\n" + pins);
+            assertTrue(ips.add(device.get("ip").asText()), "address of " + task.id + " is another task's too");
+        }
     }
 
     @Test

@@ -40,6 +40,19 @@ class IpamTest {
     }
 
     @Test
+    void twoPoolsOnOneStateDirectorySeeEachOthersLeasesThoughEachCachesTheFile() throws Exception {
+        Ipam one = ipam("10.99.0.0/24");
+        Ipam other = ipam("10.99.0.0/24"); // another plugin process on the node
+        assertEquals("10.99.0.2", one.allocate("t1", "service", DERIVED).ip());
+        assertEquals("10.99.0.3", other.allocate("t2", "service", DERIVED).ip());
+        assertEquals("10.99.0.4", one.allocate("t3", "service", DERIVED).ip(), "one's cache must not hide t2");
+        other.release("t1");
+        assertEquals(List.of("t2", "t3"), one.leases().stream().map(Lease::taskId).toList());
+        assertEquals(List.of("t3"), one.release(List.of("t3", "gone")).stream().map(Lease::taskId).toList());
+        assertEquals(List.of("t2"), other.leases().stream().map(Lease::taskId).toList());
+    }
+
+    @Test
     void leaseCarriesTheDerivedMacAndTap() throws Exception {
         Lease lease = ipam("10.99.0.0/24").allocate("t1", "service", DERIVED);
         assertEquals(MacAddresses.derive("00:80:41", "t1", "service"), lease.mac());

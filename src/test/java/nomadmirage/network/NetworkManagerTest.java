@@ -11,6 +11,10 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.Optional;
 import java.util.OptionalInt;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.time.Duration;
 import java.util.Set;
 import nomadmirage.config.Ipv4Cidr;
 import nomadmirage.log.LogLevel;
@@ -108,6 +112,35 @@ class NetworkManagerTest {
     }
 
     @Test
+    void releaseRemovesTheForwardsAtOnceAndTheTapsPinsAndLeasesInTheBackground() throws Exception {
+        Attachment first = manager.attach("t1", UID, GID, List.of(web("service")));
+        Attachment second = manager.attach("t2", UID, GID, List.of(web2("service")));
+        manager.attach("t3", UID, GID, List.of(web3("service")));
+        CompletableFuture<Void> one = manager.release(first.teardown());
+        assertTrue(taskRules().stream().noneMatch(r -> r.comment().orElseThrow().equals("mirage:t1")),
+                "the forwards go before release returns: " + taskRules());
+        CompletableFuture<Void> two = manager.release(second.teardown());
+        one.get(10, TimeUnit.SECONDS);
+        two.get(10, TimeUnit.SECONDS);
+        assertEquals(List.of(TapNames.forDevice("t3", "service")), host.taps());
+        assertEquals(Set.of(TapNames.forDevice("t3", "service")), guests.pinnedTaps());
+        assertEquals(List.of("t3"), ipam.leases().stream().map(Lease::taskId).toList());
+        assertTrue(manager.awaitReleases(Duration.ofSeconds(1)));
+    }
+
+    @Test
+    void aReleaseWhosePinsCannotGoFailsAndKeepsTheLease() throws Exception {
+        Attachment attachment = manager.attach("t1", UID, GID, List.of(web("service")));
+        guests.failUnpin = true;
+        ExecutionException e = assertThrows(ExecutionException.class,
+                () -> manager.release(attachment.teardown()).get(10, TimeUnit.SECONDS));
+        assertTrue(e.getCause().getMessage().contains("nft delete element"), e.getCause().getMessage());
+        assertEquals(List.of(), host.taps());
+        assertEquals(List.of("t1"), ipam.leases().stream().map(Lease::taskId).toList(),
+                "the address is not handed out while the old tap may still send from it");
+    }
+
+    @Test
     void invalidMacAcquiresNothing() {
         InvalidNetworkRequestException e = assertThrows(InvalidNetworkRequestException.class,
                 () -> manager.attach("t1", UID, GID, List.of(web("service"),
@@ -142,6 +175,10 @@ class NetworkManagerTest {
 
     private static DeviceRequest web2(String device) {
         return DeviceRequest.pooled(device, List.of(PortForward.anyAddress("alt", 8081, 80)));
+    }
+
+    private static DeviceRequest web3(String device) {
+        return DeviceRequest.pooled(device, List.of(PortForward.anyAddress("third", 8082, 80)));
     }
 
     private void assertNothingOf(String taskId) throws Exception {

@@ -534,6 +534,19 @@ public final class NomadAgent implements AutoCloseable {
         return stat == null ? -1 : Long.parseLong(stat[1]);
     }
 
+    /** Whether the process is the supervisor service ({@code mirage-supervisor --serve}) of one of these live plugins. */
+    public static boolean isServiceOf(long pid, java.util.Collection<Long> pluginPids) {
+        String[] stat = stat(pid);
+        return cmdline(pid).endsWith("--serve ") && stat != null && pluginPids.contains(Long.parseLong(stat[1]));
+    }
+
+    /** Whether the process is the supervisor service of a live mirage plugin (its parent). */
+    public static boolean isServiceOfAPlugin(long pid) {
+        String[] stat = stat(pid);
+        return stat != null && isServiceOf(pid, List.of(Long.parseLong(stat[1])))
+                && isPluginProcess(Long.parseLong(stat[1]));
+    }
+
     public static String cmdline(long pid) {
         try {
             return new String(Files.readAllBytes(Path.of("/proc", Long.toString(pid), "cmdline")),
