@@ -296,7 +296,10 @@ class NetworkedTaskIT {
     private void assertEveryNetworkPresent(List<Task> tasks) throws Exception {
         Set<String> present = new HashSet<>(tunDevices());
         Set<String> comments = commentsIn(ns.run("iptables-save"));
+        // Pins a start wrote through the supervisor service's netlink batch: the elements nft itself makes.
         String pins = ns.run("nft", "list", "set", "bridge", "nomad_mirage", "ip_pins");
+        String arpPins = ns.run("nft", "list", "set", "bridge", "nomad_mirage", "arp_pins");
+        String pinnedTaps = ns.run("nft", "list", "set", "bridge", "nomad_mirage", "taps");
         Set<String> ips = new HashSet<>();
         for (Task task : tasks) {
             JsonNode device = taskRecord(task).at("/driver_state/network/devices/0");
@@ -305,6 +308,10 @@ class NetworkedTaskIT {
             assertTrue(comments.contains("mirage:" + task.id), "the forwards of " + task.id + " are missing");
             assertTrue(pins.contains("\"" + tap + "\" . " + device.get("mac").asText() + " . " + device.get("ip").asText()),
                     "the pin of " + tap + " is missing:\n" + pins);
+            String mac = device.get("mac").asText();
+            assertTrue(arpPins.contains("\"" + tap + "\" . " + mac + " . " + mac + " . " + device.get("ip").asText()),
+                    "the ARP pin of " + tap + " is missing:\n" + arpPins);
+            assertTrue(pinnedTaps.contains("\"" + tap + "\""), tap + " is not in the set of pinned taps");
             assertTrue(ips.add(device.get("ip").asText()), "address of " + task.id + " is another task's too");
         }
     }

@@ -12,6 +12,8 @@ import nomadmirage.config.Ipv4Cidr;
 import nomadmirage.log.LogLevel;
 import nomadmirage.log.LogSink;
 import nomadmirage.log.Logger;
+import nomadmirage.driver.ServiceStartPath;
+import nomadmirage.proc.SupervisorService;
 import nomadmirage.testing.Netns;
 import nomadmirage.testing.TestEnv;
 import org.junit.jupiter.api.AfterEach;
@@ -41,14 +43,20 @@ class GuestsOnTheBridgeIT {
 
     private Netns ns;
     private final List<Netns> others = new ArrayList<>();
+    /** As in production, taps and pins come from the supervisor service (here in the test's namespace). */
+    private SupervisorService service;
 
     @BeforeEach
     void setUp() throws Exception {
         ns = Netns.create();
+        Path binary = Path.of(System.getProperty("mirage.supervisor",
+                TestEnv.repo().resolve("target/mirage-supervisor").toString()));
+        service = new SupervisorService(List.of("ip", "netns", "exec", ns.name(), binary.toString()));
     }
 
     @AfterEach
     void tearDown() throws Exception {
+        service.close();
         try {
             for (Netns other : others) {
                 other.close();
@@ -61,7 +69,7 @@ class GuestsOnTheBridgeIT {
     private NetworkManager manager(boolean isolateTasks) {
         NetworkSettings settings = new NetworkSettings(BRIDGE, SUBNET, NetworkSettings.DEFAULT_MAC_OUI,
                 NetworkSettings.DEFAULT_MTU, stateDir, isolateTasks);
-        return NetworkManager.overCommands(settings, ns.runner(),
+        return NetworkManager.overCommands(settings, ns.runner(), new ServiceStartPath(service),
                 Logger.root("test", new LogSink(OutputStream.nullOutputStream()), LogLevel.OFF));
     }
 
