@@ -328,7 +328,7 @@ plugin "qemu" {{
             exits[k][ended[-1] if ended else "-"] += 1
         names = {"hvt": "mirage hvt (stand-in solo5-hvt)", "virtio": "mirage virtio (qemu TCG)",
                  "qemu": "Nomad qemu driver (TCG, same kernel)"}
-        print(f"{args.rounds} rounds of one batch job per kind, interleaved; allocation outcomes: "
+        print(f"{args.rounds} rounds of one batch job per kind, interleaved; allocation status when read: "
               + "; ".join(f"{k} {v}" for k, v in statuses.items()))
         print("Nomad-observed start, task event \"Task Setup\" -> \"Started\":")
         for k in setup:
@@ -354,7 +354,7 @@ plugin "qemu" {{
             if ok:
                 print(f"burst, {names[k]}: one job with count = {args.burst}: {len(ok)}/{args.burst} Started, "
                       f"registration -> last Started {(max(ok) - b['registered']):.2f} s, -> first "
-                      f"{(min(ok) - b['registered']):.2f} s (outcomes {outcome})")
+                      f"{(min(ok) - b['registered']):.2f} s (status when read {outcome})")
             else:
                 print(f"burst, {names[k]}: no task started (outcomes {outcome})")
     finally:

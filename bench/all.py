@@ -104,6 +104,12 @@ def summary(out, a):
     v = grab(s, r"^plugin RSS \(JVM pid \d+\) with \d+ live networked tasks: ([\d.]+) MiB")
     rows.append((f"plugin RSS, {a.scale_tasks} live networked tasks (scale.py)", fmt(v, " MiB"), "<= 150 MiB",
                  verdict(None if v is None else v <= 150)))
+    m = re.search(r"^plugin RSS peaks \(0.2 s samples\): .*?recover ([\d.]+) MiB, stop\+destroy ([\d.]+) MiB", s or "",
+                  re.M)
+    if m:
+        rows.append(("  plugin RSS peak: after the recovery / during stop+destroy (scale.py)",
+                     f"{float(m.group(1)):.1f} / {float(m.group(2)):.1f} MiB", "<= 150 MiB",
+                     verdict(float(m.group(1)) <= 150 and float(m.group(2)) <= 150)))
     v = grab(s, r"^time from the kill to the last recover done: ([\d.]+) s")
     ok = grab(s, r"concurrent RecoverTask [\d.]+ ms \((\d+) ok", conv=int)
     rows.append((f"SIGKILL -> relaunch -> recover all {a.scale_tasks} (scale.py)",

@@ -8,7 +8,8 @@ plugin-probe (real go-plugin client) and the stand-in solo5-hvt tender from the 
 1. N StartTask calls one after another: p50/p99 latency.
 2. With N live tasks: are all taps, addresses and MACs unique, and is every rule and pin there
    (`ip -o link`, `iptables-save -t nat`, `nft -j list table bridge nomad_mirage` inside the
-   namespace, the lease file under the plugin's state dir network/); the plugin JVM's RSS.
+   namespace, the lease file under the plugin's state dir network/); the plugin JVM's RSS (and its
+   peak per phase, sampled every 0.2 s, and after the destroy of all).
 3. kill_plugin (SIGKILL) -> launch -> RecoverTask of all N at once (as the agent's task runners do,
    with the handles as the agent keeps them in memory): time from the kill to the last recover
    done, and the launch alone; are the same tenders still alive.
