@@ -162,11 +162,13 @@ def main():
         p.error(f"unknown benchmark(s) {unknown}; known: {','.join(ORDER)}")
     chosen = [x for x in ORDER if x in chosen and x not in skip]
 
-    out, took = {}, {}
+    out, took, load = {}, {}, {}
     t_all = time.monotonic()
     for name in chosen:
         cmd = command(name, a)
-        print(f"\n==== {name}: {' '.join(cmd[1:])}", flush=True)
+        load[name] = os.getloadavg()[0]
+        print(f"\n==== {name}: {' '.join(cmd[1:])} (load average {load[name]:.1f} on {os.cpu_count()} cpus)",
+              flush=True)
         t0 = time.monotonic()
         r = subprocess.run(cmd, capture_output=True, text=True, check=False, cwd=HERE, stdin=subprocess.DEVNULL)
         took[name] = time.monotonic() - t0
@@ -179,6 +181,8 @@ def main():
 
     print(f"\n==== summary ({', '.join(f'{k} {v:.0f} s' for k, v in took.items())}; "
           f"total {time.monotonic() - t_all:.0f} s)")
+    print("1-minute load average when each began: " + ", ".join(f"{k} {v:.1f}" for k, v in load.items())
+          + f" ({os.cpu_count()} cpus; other work on the machine slows every figure)")
     summary(out, a)
 
 
