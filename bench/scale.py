@@ -11,7 +11,8 @@ plugin-probe (real go-plugin client) and the stand-in solo5-hvt tender from the 
    namespace, the lease file under the plugin's state dir network/); the plugin JVM's RSS (and its
    peak per phase, sampled every 0.2 s, and after the destroy of all).
 3. kill_plugin (SIGKILL) -> launch -> RecoverTask of all N at once (as the agent's task runners do,
-   with the handles as the agent keeps them in memory): time from the kill to the last recover
+   with the handles as the agent keeps them in memory, or with --stripped as its state DB gives
+   them back after an agent restart): time from the kill to the last recover
    done, and the launch alone; are the same tenders still alive.
 4. StopTask + DestroyTask of all: is anything left (taps, task rules, pins, leases, tender
    processes, task cgroups under this run's own cgroup parent mirage-bench-<pid>, which is removed
@@ -19,7 +20,8 @@ plugin-probe (real go-plugin client) and the stand-in solo5-hvt tender from the 
 
 Prints figures next to the goals; asserts nothing, exits 0 even when goals are missed.
 
-Usage: bench/scale.py [--tasks N] [--probe PATH] [--launcher PATH] [--fixtures DIR] [--config KEY=JSON]...
+Usage: bench/scale.py [--tasks N] [--stripped] [--probe PATH] [--launcher PATH] [--fixtures DIR]
+                      [--config KEY=JSON]...
 """
 import argparse
 import glob
@@ -180,6 +182,9 @@ def main():
     parser.add_argument("--launcher", default=os.path.join(REPO, "target/nomad-driver-mirage"))
     parser.add_argument("--fixtures", default=os.path.join(REPO, "target/fixtures"))
     parser.add_argument("--config", action="append", default=[], metavar="KEY=JSON", help="extra plugin config")
+    parser.add_argument("--stripped", action="store_true",
+                        help="recover with handles as after an agent restart (state DB encoding: no raw driver "
+                             "config) instead of the ones the agent holds in memory after a plugin crash")
     args = parser.parse_args()
     n = args.tasks
     t_begin = time.monotonic()
@@ -221,7 +226,8 @@ def main():
                   {"op": "kill_plugin", "label": "kill"},
                   {"op": "launch", "label": "relaunch"},
                   {"op": "parallel", "label": "recover-all",
-                   "steps": [{"op": "recover", "label": f"recover-{i}", "task_id": ids[i]} for i in range(n)]},
+                   "steps": [{"op": "recover", "label": f"recover-{i}", "task_id": ids[i],
+                              "strip_driver_config": args.stripped} for i in range(n)]},
                   {"op": "touch", "path": flags["recovered"]},
                   {"op": "await_file", "path": flags["go2"], "timeout": "1200s"}]
         for i in range(n):
