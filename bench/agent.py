@@ -364,7 +364,11 @@ plugin "qemu" {{
             r = subprocess.run([dev_agent, "stop", run], env=env, capture_output=True, text=True, check=False)
             if r.returncode != 0:
                 print("dev-agent.sh stop failed:\n" + r.stderr[-2000:])
-        remove_cgroup_parent(cgroup_parent)
+            else:
+                worries = [l for l in r.stderr.splitlines() if re.search(r"warning|cannot|leftover|still", l)]
+                print("agent stopped, namespace and run dir removed"
+                      + (": " + "; ".join(worries) if worries else " (dev-agent.sh stop reported no leftovers)"))
+        remove_cgroup_parent(cgroup_parent, children=True)
         if os.environ.get("KEEP"):
             print("kept", work)
         else:

@@ -21,10 +21,20 @@ def key_values(path):
     return out
 
 
-def remove_cgroup_parent(parent):
-    """Removes the benchmark's own cgroup parent (the plugin removed the tasks' cgroups in it)."""
+def remove_cgroup_parent(parent, children=False):
+    """Removes the benchmark's own cgroup parent (the plugin removed the tasks' cgroups in it); with
+    children, first any empty task cgroups left in it (e.g. of tenders killed with their agent)."""
     for hierarchy in glob.glob("/sys/fs/cgroup/*/") + ["/sys/fs/cgroup/"]:
         path = os.path.join(hierarchy, parent)
+        if os.path.isdir(path) and children:
+            for entry in os.listdir(path):
+                child = os.path.join(path, entry)
+                if os.path.isdir(child):
+                    try:
+                        os.rmdir(child)
+                        print(f"removed leftover task cgroup {child}", file=sys.stderr)
+                    except OSError as e:
+                        print(f"task cgroup {child} not removed: {e}", file=sys.stderr)
         if os.path.isdir(path):
             try:
                 os.rmdir(path)
