@@ -21,12 +21,86 @@ def key_values(path):
     return out
 
 
-def remove_cgroup_parent(parent):
-    """Removes the benchmark's own cgroup parent (the plugin removed the tasks' cgroups in it)."""
+def remove_cgroup_parent(parent, children=False):
+    """Removes the benchmark's own cgroup parent (the plugin removed the tasks' cgroups in it); with
+    children, first any empty task cgroups left in it (e.g. of tenders killed with their agent)."""
     for hierarchy in glob.glob("/sys/fs/cgroup/*/") + ["/sys/fs/cgroup/"]:
         path = os.path.join(hierarchy, parent)
+        if os.path.isdir(path) and children:
+            for entry in os.listdir(path):
+                child = os.path.join(path, entry)
+                if os.path.isdir(child):
+                    try:
+                        os.rmdir(child)
+                        print(f"removed leftover task cgroup {child}", file=sys.stderr)
+                    except OSError as e:
+                        print(f"task cgroup {child} not removed: {e}", file=sys.stderr)
         if os.path.isdir(path):
             try:
                 os.rmdir(path)
             except OSError as e:
                 print(f"cgroup parent {path} not removed: {e}", file=sys.stderr)
+
+
+def rss_kib(pid):
+    """VmRSS of a process in KiB (0 when it is gone)."""
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except (OSError, TypeError):
+        pass
+    return 0
+
+
+def _children():
+    """ppid -> [pid] for every process."""
+    out = {}
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        out.setdefault(ppid, []).append(int(pid))
+    return out
+
+
+def plugin_jvm(root_pid):
+    """The plugin's Java process below root_pid (the probe, or the agent): a descendant whose executable is
+    named java, or failing that the first descendant whose command line names nomad-driver-mirage. The
+    launcher may exec the JVM (same pid as the probe's child) or start it as a child; both are found."""
+    children = _children()
+    todo, named = list(children.get(root_pid, [])), None
+    while todo:
+        pid = todo.pop(0)
+        try:
+            exe = os.path.basename(os.readlink(f"/proc/{pid}/exe"))
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                cmd = f.read()
+        except OSError:
+            continue
+        if exe == "java" and b"nomad-driver-mirage" in cmd:
+            return pid
+        if named is None and b"nomad-driver-mirage" in cmd and b"mirage-supervisor" not in cmd:
+            named = pid
+        todo.extend(children.get(pid, []))
+    return named
+
+
+def uid_range(size=1000):
+    """A random range of dynamic_user_min/max uids of its own (plugins whose ranges overlap end each
+    other's leftovers), within 100000..2147483646 (the plugin takes uids up to 2^31 - 2)."""
+    import random
+    low = random.randrange(100000, 2147483646 - size)
+    return low, low + size - 1
+
+
+def ms(step):
+    """A probe step's duration in ms: from elapsed_us when the probe reports it (finer), else elapsed_ms."""
+    if step.get("elapsed_us") is not None:
+        return step["elapsed_us"] / 1000
+    return float(step["elapsed_ms"])

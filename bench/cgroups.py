@@ -18,13 +18,12 @@ import argparse
 import glob
 import json
 import os
-import random
 import shutil
 import subprocess
 import tempfile
 import time
 import uuid
-from benchlib import key_values
+from benchlib import key_values, uid_range
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
@@ -73,7 +72,7 @@ def main():
         print("this node has no v1 memory/cpuacct hierarchy; nothing measured")
         return
     parent = "mg-cg-bench-" + uuid.uuid4().hex[:8]
-    uid_base = 300000 + random.randrange(6000) * 100
+    uid_min, uid_max = uid_range()
     work = tempfile.mkdtemp(prefix="mirage-bench-cg-")
     os.chmod(work, 0o755)
     probe = None
@@ -112,7 +111,7 @@ def main():
                   "cgroup_parent": parent, "log_level": "warn",
                   # Per-task uids of their own: another plugin on this node giving out the same uid would end
                   # this run's tenders (a task's uid is cleared of processes when its task starts).
-                  "dynamic_user_min": uid_base, "dynamic_user_max": uid_base + 99}
+                  "dynamic_user_min": uid_min, "dynamic_user_max": uid_max}
         with open(os.path.join(work, "script.json"), "w") as f:
             json.dump({"config": config, "steps": steps}, f)
 

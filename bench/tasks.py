@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""Task benchmark: StartTask latency (p50/p99) over N tasks, StopTask latency,
-per-task RSS overhead besides the tender, plugin RSS with N live tasks.
+"""Task benchmark: StartTask latency (p50/p99) over N tasks, StopTask and
+DestroyTask latency (and the two together), per-task RSS overhead besides the
+tender, plugin RSS with N live tasks.
 
 Prints figures only; asserts nothing. Drives the real plugin through the Go
 plugin-probe ("tasks" scenario, real go-plugin client) with the stand-in
@@ -17,7 +18,7 @@ import statistics
 import subprocess
 import tempfile
 import time
-from benchlib import key_values, percentile, remove_cgroup_parent
+from benchlib import key_values, ms, percentile, remove_cgroup_parent, uid_range
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
@@ -90,9 +91,11 @@ def main():
         steps.append({"op": "await_file", "path": go, "timeout": "300s"})
         for i in range(args.tasks):
             steps.append({"op": "stop", "label": f"stop{i}", "task_id": f"bench{i}/t/{i:08d}", "timeout": "5s"})
-            steps.append({"op": "destroy", "task_id": f"bench{i}/t/{i:08d}", "force": True})
+            steps.append({"op": "destroy", "label": f"destroy{i}", "task_id": f"bench{i}/t/{i:08d}", "force": True})
         config = {"state_dir": state, "solo5_hvt": os.path.join(args.fixtures, "bin/solo5-hvt"), "log_level": "warn"}
         config["cgroup_parent"] = cgroup_parent
+        # Uids of its own: plugins whose dynamic_user ranges overlap end each other's tenders.
+        config["dynamic_user_min"], config["dynamic_user_max"] = uid_range()
         for item in args.config:
             key, _, value = item.partition("=")
             config[key] = json.loads(value)
@@ -126,8 +129,12 @@ def main():
         out, _ = probe.communicate(timeout=600)
         result = json.loads(out)
 
-        starts = [s["elapsed_ms"] for s in result["steps"] if (s.get("label") or "").startswith("start") and not s["error"]]
-        stops = [s["elapsed_ms"] for s in result["steps"] if (s.get("label") or "").startswith("stop") and not s["error"]]
+        starts = [ms(s) for s in result["steps"] if (s.get("label") or "").startswith("start") and not s["error"]]
+        stops = [ms(s) for s in result["steps"] if (s.get("label") or "").startswith("stop") and not s["error"]]
+        destroys = [ms(s) for s in result["steps"] if (s.get("label") or "").startswith("destroy") and not s["error"]]
+        by_label = {s.get("label"): s for s in result["steps"] if s.get("label")}
+        stop_destroy = [ms(by_label[f"stop{i}"]) + ms(by_label[f"destroy{i}"]) for i in range(args.tasks)
+                        if f"stop{i}" in by_label and f"destroy{i}" in by_label]
         errors = [s for s in result["steps"] if s["error"]]
         print(f"tasks: {args.tasks} (stand-in solo5-hvt, --standin-run), errors: {len(errors)}")
         if starts:
@@ -136,6 +143,12 @@ def main():
         if stops:
             print(f"StopTask latency (SIGTERM, hvt exits at once): p50 {percentile(stops, 50):.1f} ms, "
                   f"p99 {percentile(stops, 99):.1f} ms")
+        if destroys:
+            print(f"DestroyTask latency (after the stop): p50 {percentile(destroys, 50):.1f} ms, "
+                  f"p99 {percentile(destroys, 99):.1f} ms")
+        if stop_destroy:
+            print(f"Stop+Destroy per task: p50 {percentile(stop_destroy, 50):.1f} ms, "
+                  f"p99 {percentile(stop_destroy, 99):.1f} ms")
         if supervisors:
             print(f"per-task overhead besides the tender (mirage-supervisor RSS): median "
                   f"{statistics.median(supervisors) / 1024:.2f} MiB, max {max(supervisors) / 1024:.2f} MiB")

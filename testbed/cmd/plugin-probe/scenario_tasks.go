@@ -59,8 +59,8 @@ package main
 //	await_file        {path, contains (optional: existence only), timeout (30s)}:
 //	                  until the file exists (and contains the text), polled
 //	                  every 20 ms
-//	parallel          {steps: [start steps]}: runs them concurrently; their
-//	                  results are in "results", in order
+//	parallel          {steps: [start or recover steps]}: runs them
+//	                  concurrently; their results are in "results", in order
 //	touch             {path}: creates (or truncates) the file, e.g. to tell a
 //	                  test that the script reached a point where it waits in
 //	                  await_file for the test to act
@@ -87,7 +87,8 @@ package main
 // Output: {"scenario": "tasks", "steps": [...], "plugins": [...],
 // "cleanup": [...], "aborted": null|"why"}. Each step result has "index",
 // "op", "label", "plugin" (index of the current instance, -1 if none),
-// "elapsed_ms", "error" (null or the RPC error) and "timed_out", plus:
+// "elapsed_ms" (and "elapsed_us", the same in microseconds), "error" (null
+// or the RPC error) and "timed_out", plus:
 //
 //	launch:   pid, setconfig (as in the setconfig scenario), schema_error
 //	kill_plugin: pid, exited (go-plugin saw the process end); with a
@@ -323,7 +324,9 @@ func (r *tasksRun) runStep(i int, st *step) map[string]any {
 	if st.Op == "launch" {
 		res["plugin"] = r.curIndex()
 	}
-	res["elapsed_ms"] = time.Since(start).Milliseconds()
+	elapsed := time.Since(start)
+	res["elapsed_ms"] = elapsed.Milliseconds()
+	res["elapsed_us"] = elapsed.Microseconds()
 	return res
 }
 

@@ -49,13 +49,14 @@ func init() {
 	}
 }
 
-// opParallel runs its "steps" (start steps only) at the same time, as the
-// agent's task runners do for the tasks of several allocations; the results
-// are in "results", in the order given.
+// opParallel runs its "steps" (start or recover steps) at the same time, as
+// the agent's task runners do for the tasks of several allocations (starts)
+// or after an agent or plugin restart (recovers); the results are in
+// "results", in the order given.
 func (r *tasksRun) opParallel(st *step, res map[string]any) {
 	for _, sub := range st.Steps {
-		if sub.Op != "start" {
-			res["error"] = "parallel runs only start steps, got " + sub.Op
+		if sub.Op != "start" && sub.Op != "recover" {
+			res["error"] = "parallel runs only start and recover steps, got " + sub.Op
 			return
 		}
 	}
@@ -502,7 +503,9 @@ func (r *tasksRun) opRecover(st *step, res map[string]any) {
 	if st.HandleOf != "" {
 		of = st.HandleOf
 	}
+	r.mu.Lock() // recover steps may run in parallel with starts
 	h, ok := r.handles[of]
+	r.mu.Unlock()
 	if !ok {
 		res["error"] = fmt.Sprintf("no handle recorded for task %q", of)
 		return
