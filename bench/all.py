@@ -94,8 +94,11 @@ def summary(out, a):
     v = grab(t, r"^Stop\+Destroy per task: p50 ([\d.]+) ms")
     rows.append(("Stop+Destroy p50, no networking (tasks.py)", fmt(v, " ms"), "<= 20 ms",
                  verdict(None if v is None else v <= 20)))
-    v = grab(n, r"^teardown \(StopTask \+ DestroyTask\) per task: p50 ([\d.]+) ms")
-    rows.append(("Stop+Destroy p50, 1 NET + 2 ports (network.py)", fmt(v, " ms"), "<= 20 ms",
+    v = grab(n, r"^Stop\+Destroy of a lone networked task \(the same cycles\): p50 ([\d.]+) ms")
+    rows.append(("Stop+Destroy p50, 1 NET + 2 ports, no other task (network.py cycles)", fmt(v, " ms"), "<= 20 ms",
+                 verdict(None if v is None else v <= 20)))
+    v = grab(n, r"^teardown \(StopTask \+ DestroyTask\) per task, all (?:\d+) back to back: p50 ([\d.]+) ms")
+    rows.append(("Stop+Destroy p50, 1 NET + 2 ports, all back to back (network.py)", fmt(v, " ms"), "<= 20 ms",
                  verdict(None if v is None else v <= 20)))
     v = grab(s, r"^Stop\+Destroy per task: p50 ([\d.]+) ms")
     if v is not None:

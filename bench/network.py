@@ -70,8 +70,8 @@ def main():
                 "id": tid, "name": "t", "alloc_id": f"w{j}", "alloc_dir": alloc, "memory_mb": 16,
                 "ports": [{"label": "http", "value": 19000, "to": 80}, {"label": "dns", "value": 19001, "to": 53}],
                 "config": {"unikernel": "local/app.hvt", "args": ["--solo5:quiet", "--standin-run"]}}})
-            steps.append({"op": "stop", "task_id": tid, "timeout": "5s"})
-            steps.append({"op": "destroy", "task_id": tid, "force": True})
+            steps.append({"op": "stop", "label": f"cycle-stop-{j}", "task_id": tid, "timeout": "5s"})
+            steps.append({"op": "destroy", "label": f"cycle-destroy-{j}", "task_id": tid, "force": True})
         timed = {}
         count = 0
         for level in levels:
@@ -123,6 +123,11 @@ def main():
             if warm:
                 print(f"StartTask with no other live task (start/stop/destroy cycles): p50 "
                       f"{statistics.median(warm):.1f} ms, max {max(warm):.1f} ms over {len(warm)} starts")
+            lone = [ms(by_label[f"cycle-stop-{j}"]) + ms(by_label[f"cycle-destroy-{j}"]) for j in range(1, args.cycles)
+                    if f"cycle-stop-{j}" in by_label and f"cycle-destroy-{j}" in by_label]
+            if lone:
+                print(f"Stop+Destroy of a lone networked task (the same cycles): p50 {statistics.median(lone):.1f} ms, "
+                      f"max {max(lone):.1f} ms")
         for level in levels:
             took = [ms(by_label[l]) for l in timed[level] if l in by_label and not by_label[l]["error"]]
             if took:
@@ -131,8 +136,8 @@ def main():
         teardown = [ms(by_label[f"stop-{i}"]) + ms(by_label[f"destroy-{i}"])
                     for i in range(count) if f"stop-{i}" in by_label and f"destroy-{i}" in by_label]
         if teardown:
-            print(f"teardown (StopTask + DestroyTask) per task: p50 {percentile(teardown, 50):.1f} ms, "
-                  f"p99 {percentile(teardown, 99):.1f} ms")
+            print(f"teardown (StopTask + DestroyTask) per task, all {count} back to back: p50 "
+                  f"{percentile(teardown, 50):.1f} ms, p99 {percentile(teardown, 99):.1f} ms")
     finally:
         remove_cgroup_parent(cgroup_parent)
         subprocess.run(["ip", "netns", "delete", ns], check=False)

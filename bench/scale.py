@@ -318,18 +318,25 @@ def main():
                 if not wait_for(flags["destroyed"], probe, 1800):
                     print("the probe ended (or timed out) before all tasks were destroyed")
                 else:
-                    time.sleep(0.5)
-                    left = {
-                        "taps": len(taps(ns)),
-                        "task nat rules": len(nat_lines_naming(ns, [a for a in addrs if a])),
-                        "DNAT rules": len(dnat_rules(ns)),
-                        "pins": sum(len(v) for v in nft_sets(ns).values()),
-                        "leases": len(leases(state)),
-                        "tender processes": sum(1 for p in before.values() if alive(p)),
-                        "task cgroups": len(task_cgroups(cgroup_parent)),
-                        "task state dirs": len(glob.glob(os.path.join(state, "tasks/*"))),
-                    }
+                    # DestroyTask returns once the forwards are gone; taps, pins and leases follow from the
+                    # plugin's reaper. Polled until nothing is left (or 60 s), and the wait is reported.
+                    destroyed_at = time.monotonic()
+                    while True:
+                        left = {
+                            "taps": len(taps(ns)),
+                            "task nat rules": len(nat_lines_naming(ns, [a for a in addrs if a])),
+                            "DNAT rules": len(dnat_rules(ns)),
+                            "pins": sum(len(v) for v in nft_sets(ns).values()),
+                            "leases": len(leases(state)),
+                            "tender processes": sum(1 for p in before.values() if alive(p)),
+                            "task cgroups": len(task_cgroups(cgroup_parent)),
+                            "task state dirs": len(glob.glob(os.path.join(state, "tasks/*"))),
+                        }
+                        if all(v == 0 for v in left.values()) or time.monotonic() - destroyed_at > 60:
+                            break
+                        time.sleep(0.05)
                     figures["left"] = left
+                    figures["settled_s"] = time.monotonic() - destroyed_at
                     figures["rss_destroyed"] = rss_kib(sampler.pid) / 1024 if sampler.pid else 0
                 sampler.phase = "end"
                 open(flags["go3"], "w").close()
@@ -387,7 +394,8 @@ def main():
         if "left" in figures:
             left = figures["left"]
             nothing = all(v == 0 for v in left.values())
-            print("left after stop+destroy of all: " + ", ".join(f"{k} {v}" for k, v in left.items()))
+            print("left after stop+destroy of all: " + ", ".join(f"{k} {v}" for k, v in left.items())
+                  + f" ({figures['settled_s']:.2f} s after the last DestroyTask returned)")
             print(f"nothing left: {yes(nothing)} (goal: nothing left)")
         print(f"step errors: {len(errors)}" + (f"; first: {errors[0].get('label') or errors[0]['op']}: "
                                               f"{errors[0]['error']}" if errors else ""))

@@ -3,7 +3,7 @@ package nomadmirage.driver;
 import java.util.ArrayList;
 import java.util.List;
 
-/** How long each step of one StartTask took, for the debug log (where a slow start spends its time). */
+/** How long each step of one StartTask or DestroyTask took, for the debug log (where a slow one spends its time). */
 final class StartPhases {
     private final long begun = System.nanoTime();
     private long last = begun;

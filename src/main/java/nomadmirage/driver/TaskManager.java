@@ -193,6 +193,14 @@ public final class TaskManager {
             }
             cleanup.add(() -> killAndWait(process));
             phases.mark("launch");
+            if (attachment.isPresent()) {
+                try {
+                    attachment.get().awaitForwards();
+                } catch (NetworkSetupException e) {
+                    throw new HostFailureException("network setup failed: " + e.getMessage(), e);
+                }
+                phases.mark("forwards");
+            }
 
             // 4. The record: from now on the task can be recovered.
             DriverState driverState = DriverState.of(request, plan.kind(), startedAt, new DriverState.Network(
@@ -318,7 +326,10 @@ public final class TaskManager {
         } catch (NetworkSetupException e) {
             throw new HostFailureException("network setup failed: " + e.getMessage(), e);
         }
-        cleanup.add(() -> networks.detach(plugin, attachment.teardown()));
+        cleanup.add(() -> {
+            attachment.settleForwards();
+            networks.detach(plugin, attachment.teardown());
+        });
         return Optional.of(attachment);
     }
 
@@ -425,6 +436,7 @@ public final class TaskManager {
 
     /** Frees everything the task holds and forgets it. */
     public void destroy(TaskId id, boolean force) throws DriverException {
+        StartPhases phases = new StartPhases();
         TaskHandle handle = get(id);
         if (!handle.outcome().isDone()) {
             if (!force) {
@@ -442,6 +454,7 @@ public final class TaskManager {
             handle.moveTo(TaskState.DESTROYED);
         }
         tasks.remove(id);
+        phases.mark("stop");
         Optional<Integer> ownUid = TaskUids.ownUid(handle.process().runDir());
         List<String> cgroupsLeft = cgroups.remove(config.get(), handle.process().runDir().getFileName().toString());
         if (!cgroupsLeft.isEmpty()) {
@@ -449,6 +462,7 @@ public final class TaskManager {
                     String.join("; ", cgroupsLeft));
             reconcileSoon.run();
         }
+        phases.mark("cgroups");
         if (handle.driverState().networks().isEmpty()) {
             ownUid.ifPresent(uids::release);
         } else {
@@ -470,13 +484,16 @@ public final class TaskManager {
                 reconcileSoon.run();
             }
         }
+        phases.mark("network");
         try {
             AtomicFiles.deleteTree(handle.process().runDir());
         } catch (IOException e) {
             log.warn("could not remove the task's run directory; a reconcile retries", "task_id", id, "error", e);
             reconcileSoon.run();
         }
+        phases.mark("run_dir");
         log.info("task destroyed", "task_id", id);
+        log.debug("task destroy phases", phases.keyValues("task_id", id));
     }
 
     /**

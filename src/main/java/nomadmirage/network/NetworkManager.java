@@ -14,6 +14,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.time.Duration;
 import java.util.concurrent.locks.ReadWriteLock;
@@ -38,6 +39,8 @@ public final class NetworkManager {
     private final HostSetup setup;
     private final Logger log;
     private final ReadWriteLock reconcileLock = new ReentrantReadWriteLock();
+    private static final Duration GATHER = Duration.ofMillis(250);
+    private static final int MAX_BATCH = 256;
     private final BlockingQueue<Release> releases = new LinkedBlockingQueue<>();
     private final AtomicInteger pendingReleases = new AtomicInteger();
     private volatile boolean hostReady;
@@ -105,6 +108,27 @@ public final class NetworkManager {
      */
     public Attachment attach(String taskId, OptionalInt uid, OptionalInt gid, List<DeviceRequest> devices)
             throws NetworkSetupException {
+        Attachment attachment = beginAttach(taskId, uid, gid, devices);
+        try {
+            attachment.awaitForwards();
+        } catch (NetworkSetupException e) {
+            try {
+                detach(attachment.teardown());
+            } catch (NetworkSetupException cleanup) {
+                e.addSuppressed(cleanup);
+            }
+            throw e;
+        }
+        return attachment;
+    }
+
+    /**
+     * {@link #attach}, except that it returns while the forwards' batch may still be going in (it takes
+     * longest; the tender can start meanwhile): the caller awaits {@link Attachment#awaitForwards} before it
+     * counts the start as done, and {@link Attachment#settleForwards} before it undoes the attachment.
+     */
+    public Attachment beginAttach(String taskId, OptionalInt uid, OptionalInt gid, List<DeviceRequest> devices)
+            throws NetworkSetupException {
         Map<String, Optional<String>> macs = validate(devices);
         if (!hostReady) {
             ensureHostSetup();
@@ -137,7 +161,6 @@ public final class NetworkManager {
                         settings.subnet().prefixLength(), Ipv4Cidr.formatAddress(settings.subnet().gateway()),
                         request.forwards()));
             }
-            rollback.add(() -> rules.removeTask(taskId));
             // The rules name addresses and ports, not taps: iptables-restore, the slowest step, runs meanwhile.
             List<SavedRule> wanted = IptablesRules.taskRules(taskId, attached);
             CompletableFuture<List<SavedRule>> installing = wanted.isEmpty()
@@ -149,46 +172,39 @@ public final class NetworkManager {
                             throw new CompletionException(e);
                         }
                     }, runnable -> Thread.ofVirtual().name("rules-" + taskId).start(runnable));
-            try {
-                // A leftover lease was reused with its MAC and address, so pinning it again changes nothing.
-                List<Pin> pins = pinsOf(leases);
-                guests.pin(pins);
-                rollback.add(() -> guests.unpin(pins));
-                for (int i = 0; i < devices.size(); i++) {
-                    String tap = leases.get(i).tap();
-                    if (leftover.contains(devices.get(i).device())) {
-                        host.deleteTap(tap);
-                    }
-                    host.createTap(tap, settings.bridge(), settings.mtu(), uid, gid);
-                    rollback.add(() -> host.deleteTap(tap));
-                }
-            } finally {
-                // Never roll back while the batch may still land.
+            // Never roll back while the batch may still land.
+            rollback.add(() -> {
                 installing.exceptionally(e -> List.of()).join();
-            }
-            List<SavedRule> evictedRules;
-            try {
-                evictedRules = installing.join();
-            } catch (CompletionException e) {
-                if (e.getCause() instanceof NetworkSetupException cause) {
-                    throw cause;
+                rules.removeTask(taskId);
+            });
+            // A leftover lease was reused with its MAC and address, so pinning it again changes nothing.
+            List<Pin> pins = pinsOf(leases);
+            guests.pin(pins);
+            rollback.add(() -> guests.unpin(pins));
+            for (int i = 0; i < devices.size(); i++) {
+                String tap = leases.get(i).tap();
+                if (leftover.contains(devices.get(i).device())) {
+                    host.deleteTap(tap);
                 }
-                throw e;
+                host.createTap(tap, settings.bridge(), settings.mtu(), uid, gid);
+                rollback.add(() -> host.deleteTap(tap));
             }
-            for (SavedRule evicted : evictedRules) {
-                // Left by a task whose detach did not finish; it would have taken this task's traffic.
-                log.warn("removed another task's port forward for a host port this task now forwards",
-                        "task_id", taskId,
-                        "evicted_task_id", IptablesRules.owner(evicted.comment().orElse("")),
-                        "host_endpoint", IptablesRules.forwardedEndpoint(evicted).map(Object::toString).orElse(""),
-                        "rule", evicted.describe());
-            }
+            CompletableFuture<Void> forwards = installing.thenAccept(evictedRules -> {
+                for (SavedRule evicted : evictedRules) {
+                    // Left by a task whose detach did not finish; it would have taken this task's traffic.
+                    log.warn("removed another task's port forward for a host port this task now forwards",
+                            "task_id", taskId,
+                            "evicted_task_id", IptablesRules.owner(evicted.comment().orElse("")),
+                            "host_endpoint", IptablesRules.forwardedEndpoint(evicted).map(Object::toString).orElse(""),
+                            "rule", evicted.describe());
+                }
+            });
             rollback.commit();
             NetworkTeardown teardown = new NetworkTeardown(taskId, attached.stream().map(DeviceAttachment::tap).toList(),
                     attached.stream().map(DeviceAttachment::ip).toList());
             log.info("task network attached", "task_id", taskId, "tap", teardown.taps().toString(),
                     "ip", teardown.ips().toString());
-            return new Attachment(attached, teardown);
+            return new Attachment(attached, teardown, forwards);
         } finally {
             reconcileLock.readLock().unlock();
         }
@@ -342,10 +358,20 @@ public final class NetworkManager {
             List<Release> batch = new ArrayList<>();
             try {
                 batch.add(releases.take());
+                // Gather what follows (a job stopping its allocations): one nft transaction unpins them all.
+                // Each deletion transaction holds nf_tables' commit lock for 8-28 ms, which every start's and
+                // destroy's iptables-restore (iptables-nft) waits for.
+                long until = System.nanoTime() + GATHER.toNanos();
+                while (batch.size() < MAX_BATCH) {
+                    Release next = releases.poll(Math.max(0, until - System.nanoTime()), TimeUnit.NANOSECONDS);
+                    if (next == null) {
+                        break;
+                    }
+                    batch.add(next);
+                }
             } catch (InterruptedException e) {
                 return;
             }
-            releases.drainTo(batch);
             reconcileLock.readLock().lock();
             try {
                 reapBatch(batch);

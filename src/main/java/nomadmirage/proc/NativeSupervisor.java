@@ -155,13 +155,16 @@ public final class NativeSupervisor implements Supervisor {
      * a pidfd. Should the service fail, polling it is.
      */
     private CompletableFuture<Void> watch(ProcessIdentity supervisor, Optional<ProcessHandle> fallback) {
-        CompletableFuture<Void> polled = fallback.map(h -> h.onExit().thenAccept(ended -> { }))
-                .orElse(CompletableFuture.completedFuture(null));
         try {
-            return service.watch(supervisor).exceptionallyCompose(e -> polled);
+            return service.watch(supervisor).exceptionallyCompose(e -> polled(fallback));
         } catch (IOException e) {
-            return polled;
+            return polled(fallback);
         }
+    }
+
+    /** Only when the service cannot watch: the JDK polls a non-child with a thread of its own per process. */
+    private static CompletableFuture<Void> polled(Optional<ProcessHandle> process) {
+        return process.map(h -> h.onExit().thenAccept(ended -> { })).orElse(CompletableFuture.completedFuture(null));
     }
 
     private SupervisedProcess started(SupervisorService.Launch launch, Path dir, String tenderPath, String[] words)
