@@ -2,6 +2,7 @@ package nomadmirage.network;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Set;
 import java.util.function.Predicate;
 
 /** Removes, installs and reconciles rules in our chains by what the firewall lists. */
@@ -43,6 +44,13 @@ final class RuleEditor {
         List<SavedRule> doomed = listed(fresh).stream().filter(which).toList();
         apply(IptablesRules.removal(doomed), doomed, List.of());
         return doomed;
+    }
+
+    /** {@link #removeTask} for several tasks, in one batch. */
+    List<SavedRule> removeTasks(java.util.Collection<String> taskIds) throws NetworkSetupException {
+        Set<String> comments = new java.util.HashSet<>();
+        taskIds.forEach(id -> comments.add(IptablesRules.comment(id)));
+        return remove(rule -> rule.comment().map(comments::contains).orElse(false), false);
     }
 
     /**

@@ -112,20 +112,34 @@ class NetworkManagerTest {
     }
 
     @Test
-    void releaseRemovesTheForwardsAtOnceAndTheTapsPinsAndLeasesInTheBackground() throws Exception {
+    void releaseRemovesTheForwardsTapsPinsAndLeasesInTheBackground() throws Exception {
         Attachment first = manager.attach("t1", UID, GID, List.of(web("service")));
         Attachment second = manager.attach("t2", UID, GID, List.of(web2("service")));
         manager.attach("t3", UID, GID, List.of(web3("service")));
         CompletableFuture<Void> one = manager.release(first.teardown());
-        assertTrue(taskRules().stream().noneMatch(r -> r.comment().orElseThrow().equals("mirage:t1")),
-                "the forwards go before release returns: " + taskRules());
         CompletableFuture<Void> two = manager.release(second.teardown());
         one.get(10, TimeUnit.SECONDS);
         two.get(10, TimeUnit.SECONDS);
+        assertTrue(taskRules().stream().allMatch(r -> r.comment().orElseThrow().equals("mirage:t3")),
+                "only t3's forwards stay: " + taskRules());
         assertEquals(List.of(TapNames.forDevice("t3", "service")), host.taps());
         assertEquals(Set.of(TapNames.forDevice("t3", "service")), guests.pinnedTaps());
         assertEquals(List.of("t3"), ipam.leases().stream().map(Lease::taskId).toList());
         assertTrue(manager.awaitReleases(Duration.ofSeconds(1)));
+    }
+
+    @Test
+    void aTaskGivenTheHostPortOfOneBeingReleasedReplacesItsForwardWithoutAWarning() throws Exception {
+        Attachment old = manager.attach("old", UID, GID, List.of(web("service")));
+        CompletableFuture<Void> released = manager.release(old.teardown());
+        manager.attach("new", UID, GID, List.of(web("service"))); // the same host port, 8080
+        assertTrue(taskRules().stream().noneMatch(r -> r.comment().orElseThrow().equals("mirage:old")
+                && r.spec().contains("-j DNAT")), "the new task's batch replaced the old forward: " + taskRules());
+        released.get(10, TimeUnit.SECONDS);
+        assertEquals(List.of(), warnings(), "replacing a released task's forward is no news");
+        assertEquals(List.of("new"), ipam.leases().stream().map(Lease::taskId).toList());
+        assertTrue(taskRules().stream().allMatch(r -> r.comment().orElseThrow().equals("mirage:new")),
+                "the reaper removed the rest of old's rules: " + taskRules());
     }
 
     @Test
