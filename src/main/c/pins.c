@@ -86,14 +86,22 @@ static void element(struct batch *b, int type, const char *set, const void *key,
     b->len += NLMSG_ALIGN(h->nlmsg_len);
 }
 
+static int hex(char c)
+{
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+/* "xx:xx:xx:xx:xx:xx", exactly. */
 static int parse_mac(const char *text, unsigned char mac[6])
 {
-    unsigned int v[6];
-    char tail;
-    if (sscanf(text, "%2x:%2x:%2x:%2x:%2x:%2x%c", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &tail) != 6)
+    if (strlen(text) != 17)
         return -1;
-    for (int i = 0; i < 6; i++)
-        mac[i] = (unsigned char)v[i];
+    for (int i = 0; i < 6; i++) {
+        int hi = hex(text[3 * i]), lo = hex(text[3 * i + 1]);
+        if (hi < 0 || lo < 0 || (i < 5 && text[3 * i + 2] != ':'))
+            return -1;
+        mac[i] = (unsigned char)(hi * 16 + lo);
+    }
     return 0;
 }
 

@@ -283,12 +283,41 @@ static void watch_process(const char *id, long long pid, long long ticks)
     }
 }
 
+/*
+ * Splits a request line into at most `max` space-separated words of at most `size` - 1 characters each;
+ * returns how many, or -1 when a word is too long or there are more. (No sscanf: it would bring the C
+ * library's whole scanf and locale tables into every supervisor's resident memory.)
+ */
+static int words(const char *line, char (*out)[64], int max)
+{
+    int n = 0;
+    while (*line != '\0') {
+        while (*line == ' ')
+            line++;
+        if (*line == '\0')
+            break;
+        if (n == max)
+            return -1;
+        size_t k = 0;
+        while (line[k] != '\0' && line[k] != ' ')
+            k++;
+        if (k >= sizeof out[0])
+            return -1;
+        memcpy(out[n], line, k);
+        out[n][k] = '\0';
+        n++;
+        line += k;
+    }
+    return n;
+}
+
 static int request(const char *header, char *payload, size_t len)
 {
-    char verb[16], id[ID_MAX], a[64], b[64], c[64], d[64], e[64];
-    int n = sscanf(header, "%15s %23s %63s %63s %63s %63s %63s", verb, id, a, b, c, d, e);
-    if (n < 2)
+    char w[7][64];
+    int n = words(header, w, 7);
+    if (n < 2 || strlen(w[0]) >= 16 || strlen(w[1]) >= ID_MAX)
         return -1;
+    const char *verb = w[0], *id = w[1], *a = w[2], *b = w[3], *c = w[4], *d = w[5], *e = w[6];
     long long x, y, z, u, g;
     if (strcmp(verb, "launch") == 0 && n == 3) {
         launch(id, payload, len);
@@ -388,12 +417,11 @@ int serve(void)
                 *nl = '\0';
                 size_t header_len = (size_t)(nl - buf) + 1;
                 size_t payload_len = 0;
-                char verb[16];
+                char w[3][64];
                 long long len = 0;
-                char lenword[32];
-                if (sscanf(buf, "%15s %*s %31s", verb, lenword) == 2 && strcmp(verb, "launch") == 0) {
-                    if (parse_long(lenword, 1, MAX_PAYLOAD, &len) < 0) {
-                        putf(2, "mirage-supervisor: bad launch length %s\n", lenword);
+                if (words(buf, w, 3) == 3 && strcmp(w[0], "launch") == 0) {
+                    if (parse_long(w[2], 1, MAX_PAYLOAD, &len) < 0) {
+                        putf(2, "mirage-supervisor: bad launch length %s\n", w[2]);
                         return 2;
                     }
                     payload_len = (size_t)len;
