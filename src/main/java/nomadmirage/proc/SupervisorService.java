@@ -181,6 +181,13 @@ public final class SupervisorService implements AutoCloseable {
         service.conversations.clear();
     }
 
+    /** The running service's pid, -1 when none runs (for tests). */
+    long pid() {
+        synchronized (lifecycle) {
+            return running != null && running.process.isAlive() ? running.process.pid() : -1;
+        }
+    }
+
     @Override
     public void close() {
         synchronized (lifecycle) {

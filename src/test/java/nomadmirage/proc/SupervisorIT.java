@@ -77,6 +77,27 @@ class SupervisorIT {
     }
 
     @Test
+    void aTaskOutlivesItsSupervisorServiceAndItsEndIsStillSeen() throws Exception {
+        try (SupervisorService service = new SupervisorService(binary())) {
+            Supervisor own = new NativeSupervisor(binary(), NativeSupervisor.DEFAULT_START_TIMEOUT, service);
+            SupervisedProcess longer = own.launch(request(sh("exec sleep 60"), Files.createDirectory(tmp.resolve("r1"))));
+            launched.add(longer);
+            long first = service.pid();
+            ProcessHandle killed = ProcessHandle.of(first).orElseThrow();
+            killed.destroyForcibly();
+            killed.onExit().get(30, TimeUnit.SECONDS);
+
+            assertTrue(longer.isAlive(), "the tender runs on without the service that forked its supervisor");
+            assertTrue(longer.signal(Signals.SIGTERM), "signalled through a new service");
+            ExitStatus status = longer.exit().get(30, TimeUnit.SECONDS); // watched again after the service ended
+            assertEquals(Signals.SIGTERM, status.signal());
+            SupervisedProcess next = own.launch(request(sh("exit 3"), Files.createDirectory(tmp.resolve("r2"))));
+            assertEquals(3, next.exit().get(30, TimeUnit.SECONDS).exitCode(), "launches go on");
+            assertNotEquals(first, service.pid(), "a new service took over");
+        }
+    }
+
+    @Test
     void aRunDirectoryIsInspectedWithoutAttaching() throws Exception {
         Path empty = Files.createDirectory(tmp.resolve("never-started"));
         assertEquals(Supervisor.RunDirState.NOT_STARTED, supervisor.inspect(empty));
