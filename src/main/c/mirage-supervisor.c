@@ -685,7 +685,8 @@ static void usage_error(const char *fmt, ...)
             "         [--cgroup DIR | --cgroup-join DIR]... [--cgroup-write DIR/FILE=VALUE]...\n"
             "         [--oom-score-adj N] [--chdir DIR] -- TENDER [ARGS...]\n"
             "       mirage-supervisor --signal SIGNO --pid PID --start-ticks TICKS\n"
-            "       mirage-supervisor --watch --pid PID --start-ticks TICKS\n", msg);
+            "       mirage-supervisor --watch --pid PID --start-ticks TICKS\n"
+            "       mirage-supervisor --serve\n", msg);
     _exit(2);
 }
 
