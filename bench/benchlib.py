@@ -104,3 +104,25 @@ def ms(step):
     if step.get("elapsed_us") is not None:
         return step["elapsed_us"] / 1000
     return float(step["elapsed_ms"])
+
+
+def make_alloc(work, name, image, file_name="app.hvt", logs=True):
+    """An allocation directory as Nomad lays it out: the unikernel in t/local, alloc/logs; readable by all."""
+    import shutil
+    alloc = os.path.join(work, name)
+    os.makedirs(os.path.join(alloc, "t/local"))
+    if logs:
+        os.makedirs(os.path.join(alloc, "alloc/logs"))
+    shutil.copy(image, os.path.join(alloc, "t/local", file_name))
+    for root, _, _ in os.walk(alloc):
+        os.chmod(root, 0o755)
+    return alloc
+
+
+def plugin_in_netns(work, ns, launcher):
+    """A launcher wrapper that runs the plugin in network namespace ns (nsenter: only the network is private)."""
+    wrapper = os.path.join(work, "plugin")
+    with open(wrapper, "w") as f:
+        f.write(f"#!/bin/sh\nexec nsenter --net=/run/netns/{ns} {os.path.abspath(launcher)} \"$@\"\n")
+    os.chmod(wrapper, 0o755)
+    return wrapper

@@ -23,7 +23,7 @@ import subprocess
 import tempfile
 import time
 import uuid
-from benchlib import key_values, uid_range
+from benchlib import key_values, make_alloc, uid_range
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
@@ -89,12 +89,7 @@ def main():
         steps = [{"op": "launch"}, {"op": "await_file", "path": ready, "timeout": "120s"}]
         ids = {}
         for i, (name, (image, guest_args, memory, cpu, cores)) in enumerate(tasks.items()):
-            alloc = os.path.join(work, f"alloc-{name}")
-            os.makedirs(os.path.join(alloc, "t/local"))
-            os.makedirs(os.path.join(alloc, "alloc/logs"))
-            shutil.copy(os.path.join(args.fixtures, "images", image), os.path.join(alloc, "t/local", image))
-            for root, dirs, files in os.walk(alloc):
-                os.chmod(root, 0o755)
+            alloc = make_alloc(work, f"alloc-{name}", os.path.join(args.fixtures, "images", image), image)
             ids[name] = f"bench-{name}/t/{i:08d}"
             steps.append({"op": "start", "label": f"start-{name}", "task": {
                 "id": ids[name], "name": "t", "alloc_id": f"bench-{name}", "alloc_dir": alloc,

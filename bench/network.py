@@ -19,7 +19,7 @@ import statistics
 import subprocess
 import tempfile
 import uuid
-from benchlib import ms, percentile, remove_cgroup_parent, uid_range
+from benchlib import make_alloc, ms, percentile, plugin_in_netns, remove_cgroup_parent, uid_range
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
@@ -50,21 +50,14 @@ def main():
     subprocess.run(["ip", "netns", "add", ns], check=True)
     try:
         subprocess.run(["ip", "netns", "exec", ns, "ip", "link", "set", "lo", "up"], check=True)
-        wrapper = os.path.join(work, "plugin")
-        with open(wrapper, "w") as f:
-            f.write(f"#!/bin/sh\nexec nsenter --net=/run/netns/{ns} {args.launcher} \"$@\"\n")
-        os.chmod(wrapper, 0o755)
+        wrapper = plugin_in_netns(work, ns, args.launcher)
         image = os.path.join(args.fixtures, "images/standin-hello-net.hvt")
         steps = [{"op": "launch"}]
         # Cycles of one task (start, stop, destroy) with no other task live: the first start of a fresh
         # plugin is a cold one (class loading, JIT, the bridge and chains made); the later ones give the
         # start latency at one live task.
         for j in range(args.cycles):
-            alloc = os.path.join(work, f"w{j}")
-            os.makedirs(os.path.join(alloc, "t/local"))
-            shutil.copy(image, os.path.join(alloc, "t/local/app.hvt"))
-            for root, _, _ in os.walk(alloc):
-                os.chmod(root, 0o755)
+            alloc = make_alloc(work, f"w{j}", image, logs=False)
             tid = f"w{j}/t/{j:08d}"
             steps.append({"op": "start", "label": f"cycle-{j}", "task": {
                 "id": tid, "name": "t", "alloc_id": f"w{j}", "alloc_dir": alloc, "memory_mb": 16,
@@ -80,11 +73,7 @@ def main():
         for level in levels:
             first_timed = max(count, level - args.sample)
             while count < level:
-                alloc = os.path.join(work, f"a{count}")
-                os.makedirs(os.path.join(alloc, "t/local"))
-                shutil.copy(image, os.path.join(alloc, "t/local/app.hvt"))
-                for root, _, _ in os.walk(alloc):
-                    os.chmod(root, 0o755)
+                alloc = make_alloc(work, f"a{count}", image, logs=False)
                 label = f"start-{level}-{count}" if count >= first_timed else f"fill-{count}"
                 steps.append({"op": "start", "label": label, "task": {
                     "id": f"a{count}/t/{count:08d}", "name": "t", "alloc_id": f"a{count}", "alloc_dir": alloc,

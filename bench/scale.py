@@ -34,7 +34,8 @@ import tempfile
 import threading
 import time
 import uuid
-from benchlib import key_values, ms, percentile, plugin_jvm, remove_cgroup_parent, rss_kib, uid_range
+from benchlib import (key_values, make_alloc, ms, percentile, plugin_in_netns, plugin_jvm, remove_cgroup_parent,
+                      rss_kib, uid_range)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
@@ -197,10 +198,7 @@ def main():
     subprocess.run(["ip", "netns", "add", ns], check=True)
     try:
         subprocess.run(["ip", "netns", "exec", ns, "ip", "link", "set", "lo", "up"], check=True)
-        wrapper = os.path.join(work, "plugin")
-        with open(wrapper, "w") as f:
-            f.write(f"#!/bin/sh\nexec nsenter --net=/run/netns/{ns} {os.path.abspath(args.launcher)} \"$@\"\n")
-        os.chmod(wrapper, 0o755)
+        wrapper = plugin_in_netns(work, ns, args.launcher)
         state = os.path.join(work, "state")
         image = os.path.join(args.fixtures, "images/standin-hello-net.hvt")
         flags = {k: os.path.join(work, k) for k in ("started", "go1", "recovered", "go2", "destroyed", "go3")}
@@ -208,12 +206,7 @@ def main():
         ports = {ids[i]: [(20000 + i, 80), (40000 + i, 53)] for i in range(n)}
         steps = [{"op": "launch"}]
         for i in range(n):
-            alloc = os.path.join(work, f"s{i}")
-            os.makedirs(os.path.join(alloc, "t/local"))
-            os.makedirs(os.path.join(alloc, "alloc/logs"))
-            shutil.copy(image, os.path.join(alloc, "t/local/app.hvt"))
-            for root, _, _ in os.walk(alloc):
-                os.chmod(root, 0o755)
+            alloc = make_alloc(work, f"s{i}", image)
             steps.append({"op": "start", "label": f"start-{i}", "task": {
                 "id": ids[i], "name": "t", "alloc_id": f"s{i}", "alloc_dir": alloc, "memory_mb": 16,
                 "stdout_path": os.path.join(alloc, "alloc/logs/t.stdout"),

@@ -18,7 +18,7 @@ import statistics
 import subprocess
 import tempfile
 import time
-from benchlib import key_values, ms, percentile, remove_cgroup_parent, uid_range
+from benchlib import key_values, make_alloc, ms, percentile, remove_cgroup_parent, uid_range
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
@@ -77,12 +77,7 @@ def main():
         image = os.path.join(args.fixtures, "images/standin-hello.hvt")
         steps = [{"op": "launch"}, {"op": "await_file", "path": ready, "timeout": "300s"}]
         for i in range(args.tasks):
-            alloc = os.path.join(work, f"alloc{i}")
-            os.makedirs(os.path.join(alloc, "t/local"))
-            os.makedirs(os.path.join(alloc, "alloc/logs"))
-            shutil.copy(image, os.path.join(alloc, "t/local/app.hvt"))
-            for root, dirs, files in os.walk(alloc):
-                os.chmod(root, 0o755)
+            alloc = make_alloc(work, f"alloc{i}", image)
             steps.append({"op": "start", "label": f"start{i}", "task": {
                 "id": f"bench{i}/t/{i:08d}", "name": "t", "alloc_id": f"bench{i}", "alloc_dir": alloc,
                 "stdout_path": os.path.join(alloc, "alloc/logs/t.stdout"),
