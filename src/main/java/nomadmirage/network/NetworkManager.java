@@ -31,6 +31,10 @@ import nomadmirage.proc.CommandRunner;
  * decides from a snapshot what belongs to no task.
  */
 public final class NetworkManager {
+    private static final long GATHER_MS = 250;
+    private static final Duration GATHER = Duration.ofMillis(GATHER_MS);
+    private static final int MAX_BATCH = 256;
+
     private final NetworkSettings settings;
     private final HostNetwork host;
     private final Ipam ipam;
@@ -40,9 +44,6 @@ public final class NetworkManager {
     private final HostSetup setup;
     private final Logger log;
     private final ReadWriteLock reconcileLock = new ReentrantReadWriteLock();
-    private static final long GATHER_MS = 250;
-    private static final Duration GATHER = Duration.ofMillis(GATHER_MS);
-    private static final int MAX_BATCH = 256;
     private final BlockingQueue<Release> releases = new LinkedBlockingQueue<>();
     private final AtomicInteger pendingReleases = new AtomicInteger();
     /** Tasks handed to the reaper and not yet gone: replacing their forwards is no news worth a warning. */

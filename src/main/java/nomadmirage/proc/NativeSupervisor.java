@@ -286,7 +286,9 @@ public final class NativeSupervisor implements Supervisor {
             // the service ended: the supervisor runs on unheld, and its run dir tells what became of it
         } catch (TimeoutException e) {
             // It forwards TERM and waits for a tender that ignores it: the supervisor itself must go.
-            ProcessHandle.of(launch.forked().join()).ifPresent(ProcessHandle::destroyForcibly);
+            if (launch.forked().isDone() && !launch.forked().isCompletedExceptionally()) {
+                ProcessHandle.of(launch.forked().join()).ifPresent(ProcessHandle::destroyForcibly);
+            }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         } catch (ExecutionException ignored) {
