@@ -235,6 +235,7 @@ class TenderCgroupIT {
                 .withV2Controllers(Files.readString(unified.resolve("cgroup.controllers")));
         assertEquals(CgroupVersion.V2, v2.version());
         CgroupTree v2Tree = new CgroupTree(v2, parent);
+        Throwable failure = null;
         try {
             v2Tree.prepare();
             CgroupPlan plan = CgroupPlanner.plan(v2, parent, "t5", new CgroupRequest(TenderKind.QEMU, 500, 16, 0, "", ""));
@@ -249,10 +250,42 @@ class TenderCgroupIT {
             p.signal(9);
             p.exit().get(30, TimeUnit.SECONDS);
             assertFalse(Files.exists(dir), dir + " outlived its tender");
+        } catch (Throwable t) {
+            failure = t;
+            throw t;
         } finally {
-            v2Tree.removeAllBut(Set.of());
+            // A cleanup that fails must not hide why the test failed (CI once saw only the cleanup's EBUSY).
+            List<Path> left = v2Tree.removeAllBut(Set.of());
             for (Path d : v2Tree.parentDirs()) {
-                Files.deleteIfExists(d);
+                try {
+                    deleteWhenReleased(d);
+                } catch (IOException e) {
+                    IOException cleanup = new IOException(d + " not removed (left by the tree: " + left + ", inside: "
+                            + Files.readString(d.resolve("cgroup.procs")).strip() + ")", e);
+                    if (failure != null) {
+                        failure.addSuppressed(cleanup);
+                    } else {
+                        throw cleanup;
+                    }
+                }
+            }
+        }
+    }
+
+    /**
+     * rmdir of a cgroup whose last child was just removed: the kernel may report it busy for a moment while it
+     * releases the child (no event tells when), so EBUSY is retried for up to a second, as the supervisor does.
+     */
+    private static void deleteWhenReleased(Path dir) throws IOException, InterruptedException {
+        for (int attempt = 0; ; attempt++) {
+            try {
+                Files.deleteIfExists(dir);
+                return;
+            } catch (java.nio.file.FileSystemException e) {
+                if (attempt == 100 || e.getMessage() == null || !e.getMessage().contains("busy")) {
+                    throw e;
+                }
+                Thread.sleep(10);
             }
         }
     }
