@@ -126,3 +126,11 @@ def plugin_in_netns(work, ns, launcher):
         f.write(f"#!/bin/sh\nexec nsenter --net=/run/netns/{ns} {os.path.abspath(launcher)} \"$@\"\n")
     os.chmod(wrapper, 0o755)
     return wrapper
+
+
+def probe_env(work):
+    """The environment for the probe, whose plugins inherit it: a TMPDIR of the benchmark's own, so the socket
+    directory of a plugin the benchmark SIGKILLs goes with the work directory instead of staying in /tmp."""
+    tmp = os.path.join(work, "tmp")
+    os.makedirs(tmp, exist_ok=True)
+    return dict(os.environ, TMPDIR=tmp)

@@ -23,7 +23,7 @@ import subprocess
 import tempfile
 import time
 import uuid
-from benchlib import key_values, make_alloc, uid_range
+from benchlib import key_values, make_alloc, probe_env, uid_range
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
@@ -112,7 +112,7 @@ def main():
 
         probe = subprocess.Popen([args.probe, "-plugin", args.launcher, "-include-log=" + ("true" if os.environ.get("KEEP") else "false"), "-timeout", "600s",
                                   "-script", os.path.join(work, "script.json"), "tasks"],
-                                 stdout=subprocess.PIPE, stderr=open(os.path.join(work, "probe.err"), "w") if os.environ.get("KEEP") else subprocess.DEVNULL)
+                                 env=probe_env(work), stdout=subprocess.PIPE, stderr=open(os.path.join(work, "probe.err"), "w") if os.environ.get("KEEP") else subprocess.DEVNULL)
         open(ready, "w").close()
         deadline = time.time() + 120
         while time.time() < deadline and probe.poll() is None:

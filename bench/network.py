@@ -19,7 +19,7 @@ import statistics
 import subprocess
 import tempfile
 import uuid
-from benchlib import make_alloc, ms, percentile, plugin_in_netns, remove_cgroup_parent, uid_range
+from benchlib import make_alloc, ms, percentile, plugin_in_netns, probe_env, remove_cgroup_parent, uid_range
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
@@ -99,7 +99,7 @@ def main():
             json.dump(script, f)
         out = subprocess.run([args.probe, "-plugin", wrapper, "-include-log=false", "-timeout", "1800s",
                               "-script", os.path.join(work, "script.json"), "tasks"],
-                             capture_output=True, check=False).stdout
+                             env=probe_env(work), capture_output=True, check=False).stdout
         result = json.loads(out)
         by_label = {s.get("label"): s for s in result["steps"] if s.get("label")}
         errors = [s for s in result["steps"] if s["error"]]

@@ -34,8 +34,8 @@ import tempfile
 import threading
 import time
 import uuid
-from benchlib import (key_values, make_alloc, ms, percentile, plugin_in_netns, plugin_jvm, remove_cgroup_parent,
-                      rss_kib, uid_range)
+from benchlib import (key_values, make_alloc, ms, percentile, plugin_in_netns, plugin_jvm, probe_env,
+                      remove_cgroup_parent, rss_kib, uid_range)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
@@ -239,7 +239,7 @@ def main():
         probe_err = open(os.path.join(work, "probe.err"), "w")
         probe = subprocess.Popen([args.probe, "-plugin", wrapper, "-include-log=false", "-timeout", "3600s",
                                   "-script", os.path.join(work, "script.json"), "tasks"],
-                                 stdout=subprocess.PIPE, stderr=probe_err, stdin=subprocess.DEVNULL)
+                                 env=probe_env(work), stdout=subprocess.PIPE, stderr=probe_err, stdin=subprocess.DEVNULL)
         # The probe's stdout is read only at the end: a pipe buffer holds far less than its JSON, but it
         # writes it only after the last step, so nothing blocks before.
         figures = {}

@@ -18,43 +18,11 @@ import statistics
 import subprocess
 import tempfile
 import time
-from benchlib import key_values, make_alloc, ms, percentile, remove_cgroup_parent, uid_range
+from benchlib import (key_values, make_alloc, ms, percentile, plugin_jvm, probe_env, remove_cgroup_parent,
+                      rss_kib, uid_range)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
-
-
-def rss_kib(pid):
-    try:
-        with open(f"/proc/{pid}/status") as status:
-            for line in status:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
-
-
-
-
-def find_plugin(probe_pid):
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit():
-            continue
-        try:
-            with open(f"/proc/{pid}/cmdline", "rb") as f:
-                cmd = f.read().split(b"\0")
-            with open(f"/proc/{pid}/stat") as f:
-                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
-        except OSError:
-            continue
-        if ppid == probe_pid and any(b"nomad-driver-mirage" in part for part in cmd):
-            return int(pid)
-    return None
-
-
-
-
 
 
 def main():
@@ -100,11 +68,11 @@ def main():
 
         probe = subprocess.Popen([args.probe, "-plugin", args.launcher, "-include-log=false", "-timeout", "600s",
                                   "-script", os.path.join(work, "script.json"), "tasks"],
-                                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+                                 env=probe_env(work), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
         plugin_pid = None
         deadline = time.time() + 120
         while plugin_pid is None and time.time() < deadline:
-            plugin_pid = find_plugin(probe.pid)
+            plugin_pid = plugin_jvm(probe.pid)
             time.sleep(0.1)
         time.sleep(2)  # let start-up settle before the idle reading
         idle_rss = rss_kib(plugin_pid) if plugin_pid else 0
