@@ -18,6 +18,8 @@
  *   tap ID NAME BRIDGE MTU UID GID\n  creates a tap (UID/GID -1: none):
  *                                 ID ok | ID error MESSAGE
  *   pin ID TAP MAC IP\n            pins a tap (pins.c): ID ok | ID error MESSAGE
+ *   fwd ID HOSTIP PROTO HPORT GUESTIP GPORT\n  a port forward in the ip nomad_mirage maps (pins.c):
+ *                                 ID ok | ID exists | ID error MESSAGE
  *
  * Supervisors outlive this service: at EOF on stdin it exits and they are
  * reparented; a plugin that starts a new service watches them again.
@@ -350,6 +352,15 @@ static int request(const char *header, char *payload, size_t len)
         char why[300];
         if (tap_create(a, b, (long)x, (long)u, (long)g, why, sizeof why) == 0)
             reply(id, "ok");
+        else
+            reply(id, "error %s", why);
+    } else if (strcmp(verb, "fwd") == 0 && n == 7 && parse_long(c, 1, 65535, &x) == 0
+               && parse_long(e, 1, 65535, &y) == 0) {
+        char why[400];
+        if (fwd_add(a, b, (long)x, d, (long)y, why, sizeof why) == 0)
+            reply(id, "ok");
+        else if (errno == EEXIST)
+            reply(id, "exists %s", why);
         else
             reply(id, "error %s", why);
     } else if (strcmp(verb, "pin") == 0 && n == 5) {

@@ -27,4 +27,8 @@ int tap_create(const char *name, const char *bridge, long mtu, long uid, long gi
 /* Pins TAP to MAC and IP in the bridge nomad_mirage sets, in one nf_tables batch; 0 or -1 with why. */
 int pin_add(const char *tap, const char *mac, const char *ip, char *why, size_t whylen);
 
+/* A port forward in the ip nomad_mirage maps (host_ip "0.0.0.0": every local address); 0 or -1 with why. */
+int fwd_add(const char *host_ip, const char *proto, long host_port, const char *guest_ip, long guest_port,
+            char *why, size_t whylen);
+
 #endif
