@@ -56,7 +56,7 @@ public final class NetworkService implements TaskNetworks {
     @Override
     public Attachment attach(PluginConfig plugin, String taskId, Optional<TaskUser> user, List<DeviceRequest> devices)
             throws InvalidNetworkRequestException, NetworkSetupException {
-        return forConfig(plugin).beginAttach(taskId, user.map(u -> OptionalInt.of(u.uid())).orElse(OptionalInt.empty()),
+        return forConfig(plugin).attach(taskId, user.map(u -> OptionalInt.of(u.uid())).orElse(OptionalInt.empty()),
                 user.map(u -> OptionalInt.of(u.gid())).orElse(OptionalInt.empty()), devices);
     }
 

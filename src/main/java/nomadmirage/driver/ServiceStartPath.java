@@ -1,17 +1,20 @@
 package nomadmirage.driver;
 
 import java.io.IOException;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.OptionalInt;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import nomadmirage.network.MapForward;
 import nomadmirage.network.NetworkSetupException;
 import nomadmirage.network.Pin;
 import nomadmirage.network.StartPath;
 import nomadmirage.proc.SupervisorService;
 
-/** Taps and pins made by the supervisor service, in its network namespace (the plugin's). */
+/** Taps, pins and port forwards made by the supervisor service, in its network namespace (the plugin's). */
 public final class ServiceStartPath implements StartPath {
     private static final long TIMEOUT_SECONDS = 10;
 
@@ -42,9 +45,29 @@ public final class ServiceStartPath implements StartPath {
         }
     }
 
-    private static void await(String what, CompletableFuture<Void> done) throws NetworkSetupException {
+    /** All requests are sent before the first reply is awaited: one round trip for the lot. */
+    @Override
+    public List<MapForward> forward(List<MapForward> forwards) throws NetworkSetupException {
+        List<CompletableFuture<Boolean>> replies = new ArrayList<>();
+        for (MapForward f : forwards) {
+            try {
+                replies.add(service.forward(f.hostIp(), f.protocol(), f.hostPort(), f.guestIp(), f.guestPort()));
+            } catch (IOException | IllegalArgumentException e) {
+                throw new NetworkSetupException("adding the port forward " + f.element() + ": " + e.getMessage(), e);
+            }
+        }
+        List<MapForward> taken = new ArrayList<>();
+        for (int i = 0; i < forwards.size(); i++) {
+            if (!await("adding the port forward " + forwards.get(i).element(), replies.get(i))) {
+                taken.add(forwards.get(i));
+            }
+        }
+        return taken;
+    }
+
+    private static <T> T await(String what, CompletableFuture<T> done) throws NetworkSetupException {
         try {
-            done.get(TIMEOUT_SECONDS, TimeUnit.SECONDS);
+            return done.get(TIMEOUT_SECONDS, TimeUnit.SECONDS);
         } catch (ExecutionException e) {
             throw new NetworkSetupException(what + ": " + e.getCause().getMessage(), e.getCause());
         } catch (TimeoutException e) {

@@ -193,14 +193,6 @@ public final class TaskManager {
             }
             cleanup.add(() -> killAndWait(process));
             phases.mark("launch");
-            if (attachment.isPresent()) {
-                try {
-                    attachment.get().awaitForwards();
-                } catch (NetworkSetupException e) {
-                    throw new HostFailureException("network setup failed: " + e.getMessage(), e);
-                }
-                phases.mark("forwards");
-            }
 
             // 4. The record: from now on the task can be recovered.
             DriverState driverState = DriverState.of(request, plan.kind(), startedAt, new DriverState.Network(
@@ -326,10 +318,7 @@ public final class TaskManager {
         } catch (NetworkSetupException e) {
             throw new HostFailureException("network setup failed: " + e.getMessage(), e);
         }
-        cleanup.add(() -> {
-            attachment.settleForwards();
-            networks.detach(plugin, attachment.teardown());
-        });
+        cleanup.add(() -> networks.detach(plugin, attachment.teardown()));
         return Optional.of(attachment);
     }
 

@@ -16,7 +16,7 @@ import nomadmirage.proc.TaskUser;
 
 /** The lifecycle's port to host networking: attach a task's devices, detach them, reconcile orphans. */
 public interface TaskNetworks {
-    /** Attaches; the forwards may still be going in (see {@link nomadmirage.network.NetworkManager#beginAttach}). */
+    /** Leases, pins, taps and port forwards for the devices (see {@link nomadmirage.network.NetworkManager#attach}). */
     Attachment attach(PluginConfig plugin, String taskId, Optional<TaskUser> user, List<DeviceRequest> devices)
             throws InvalidNetworkRequestException, NetworkSetupException;
 

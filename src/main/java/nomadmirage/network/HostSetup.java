@@ -6,13 +6,15 @@ final class HostSetup {
     private final HostNetwork host;
     private final Firewall firewall;
     private final GuestFilter guests;
+    private final ForwardTable forwards;
     private final RuleEditor rules;
 
-    HostSetup(NetworkSettings settings, HostNetwork host, Firewall firewall, GuestFilter guests) {
+    HostSetup(NetworkSettings settings, HostNetwork host, Firewall firewall, GuestFilter guests, ForwardTable forwards) {
         this.settings = settings;
         this.host = host;
         this.firewall = firewall;
         this.guests = guests;
+        this.forwards = forwards;
         this.rules = new RuleEditor(firewall);
     }
 
@@ -25,6 +27,7 @@ final class HostSetup {
         host.setSysctl("net/ipv4/conf/" + settings.bridge() + "/route_localnet", "1");
         firewall.ensureChains();
         guests.ensure(settings.subnet(), settings.isolateTasks());
+        forwards.ensure();
         return rules.sync(IptablesRules.POOL_COMMENT, IptablesRules.pool(settings.bridge(), settings.subnet()));
     }
 }

@@ -1,6 +1,7 @@
 package nomadmirage.network;
 
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
@@ -42,6 +43,7 @@ public final class NetworkManager {
     private final RuleEditor rules;
     private final Firewall firewall;
     private final GuestFilter guests;
+    private final PortForwards forwards;
     private final HostSetup setup;
     private final Logger log;
     private final ReadWriteLock reconcileLock = new ReentrantReadWriteLock();
@@ -57,29 +59,32 @@ public final class NetworkManager {
     }
 
     public NetworkManager(NetworkSettings settings, HostNetwork host, Firewall firewall, GuestFilter guests,
-            Logger log) {
+            ForwardTable forwardTable, Logger log) {
         this.settings = settings;
         this.host = host;
         this.firewall = firewall;
         this.guests = guests;
+        this.forwards = new PortForwards(forwardTable);
         this.ipam = new Ipam(settings);
         this.rules = new RuleEditor(firewall);
-        this.setup = new HostSetup(settings, host, firewall, guests);
+        this.setup = new HostSetup(settings, host, firewall, guests, forwardTable);
         this.log = log;
     }
 
     /** The production wiring: ip, sysctl, iptables and nft through {@code runner}. */
     public static NetworkManager overCommands(NetworkSettings settings, CommandRunner runner, Logger log) {
         return new NetworkManager(settings, new IpCommandHostNetwork(runner),
-                new IptablesFirewall(runner, settings.networkDir()), new NftGuestFilter(runner), log);
+                new IptablesFirewall(runner, settings.networkDir()), new NftGuestFilter(runner), new NftForwards(runner),
+                log);
     }
 
-    /** As {@link #overCommands}, with taps and pins made by {@code path}. */
+    /** As {@link #overCommands}, with taps, pins and forwards made by {@code path}. */
     public static NetworkManager overCommands(NetworkSettings settings, CommandRunner runner, StartPath path,
             Logger log) {
         return new NetworkManager(settings, new StartPathHostNetwork(new IpCommandHostNetwork(runner), path),
                 new IptablesFirewall(runner, settings.networkDir()),
-                new StartPathGuestFilter(new NftGuestFilter(runner), path), log);
+                new StartPathGuestFilter(new NftGuestFilter(runner), path),
+                new StartPathForwards(new NftForwards(runner), path), log);
     }
 
     public NetworkSettings settings() {
@@ -103,37 +108,16 @@ public final class NetworkManager {
     }
 
     /**
-     * Leases an address for each device, pins its tap to the lease's MAC and address (before the
-     * tap exists, so no frame of it ever passes unfiltered), creates the tap (owned by uid/gid) and
-     * installs the task's port forwards in one batch. That batch also deletes any other
-     * task's forward of the same host port (protocol and address), which a failed detach
-     * may have left and which would otherwise shadow this task's; each is logged at warn.
+     * Leases an address for each device, adds its port forwards, pins its tap to the lease's MAC and
+     * address (before the tap exists, so no frame of it ever passes unfiltered) and creates the tap
+     * (owned by uid/gid). Any other forward of the same host endpoint (protocol, port, and address or
+     * every local address) is replaced: a failed or pending release may have left it, and it would
+     * take this task's traffic; a replaced forward of a task not being released is logged at warn.
      * On any failure everything acquired is undone before the exception is thrown.
      *
      * @throws InvalidNetworkRequestException when the request itself cannot be satisfied
      */
     public Attachment attach(String taskId, OptionalInt uid, OptionalInt gid, List<DeviceRequest> devices)
-            throws NetworkSetupException {
-        Attachment attachment = beginAttach(taskId, uid, gid, devices);
-        try {
-            attachment.awaitForwards();
-        } catch (NetworkSetupException e) {
-            try {
-                detach(attachment.teardown());
-            } catch (NetworkSetupException cleanup) {
-                e.addSuppressed(cleanup);
-            }
-            throw e;
-        }
-        return attachment;
-    }
-
-    /**
-     * {@link #attach}, except that it returns while the forwards' batch may still be going in (it takes
-     * longest; the tender can start meanwhile): the caller awaits {@link Attachment#awaitForwards} before it
-     * counts the start as done, and {@link Attachment#settleForwards} before it undoes the attachment.
-     */
-    public Attachment beginAttach(String taskId, OptionalInt uid, OptionalInt gid, List<DeviceRequest> devices)
             throws NetworkSetupException {
         Map<String, Optional<String>> macs = validate(devices);
         if (!hostReady) {
@@ -156,7 +140,8 @@ public final class NetworkManager {
                         : ipam.allocate(taskId, request.device(), mac));
             }
             if (!leftover.isEmpty()) {
-                // A start of this task that crashed half-way left these; they are ours to replace.
+                // A start of this task that crashed half-way left these; they are ours to replace. Plugins
+                // before the nft maps tagged per-task iptables rules, which go too.
                 rules.removeTask(taskId);
             }
             List<DeviceAttachment> attached = new ArrayList<>();
@@ -167,22 +152,12 @@ public final class NetworkManager {
                         settings.subnet().prefixLength(), Ipv4Cidr.formatAddress(settings.subnet().gateway()),
                         request.forwards()));
             }
-            // The rules name addresses and ports, not taps: iptables-restore, the slowest step, runs meanwhile.
-            List<SavedRule> wanted = IptablesRules.taskRules(taskId, attached);
-            CompletableFuture<List<SavedRule>> installing = wanted.isEmpty()
-                    ? CompletableFuture.completedFuture(List.of())
-                    : CompletableFuture.supplyAsync(() -> {
-                        try {
-                            return rules.install(taskId, wanted);
-                        } catch (NetworkSetupException e) {
-                            throw new CompletionException(e);
-                        }
-                    }, runnable -> Thread.ofVirtual().name("rules-" + taskId).start(runnable));
-            // Never roll back while the batch may still land.
-            rollback.add(() -> {
-                installing.exceptionally(e -> List.of()).join();
-                rules.removeTask(taskId);
-            });
+            // A forward names an address, not a tap: until the tap exists it carries nothing.
+            Set<String> ownIps = new HashSet<>(leases.stream().map(Lease::ip).toList());
+            List<MapForward> wanted = attached.stream().flatMap(d -> MapForward.of(d).stream()).toList();
+            rollback.add(() -> forwards.removeTo(ownIps));
+            PortForwards.Installed installed = forwards.install(wanted, ownIps);
+            logEvictions(taskId, installed.evicted());
             // A leftover lease was reused with its MAC and address, so pinning it again changes nothing.
             List<Pin> pins = pinsOf(leases);
             guests.pin(pins);
@@ -195,30 +170,36 @@ public final class NetworkManager {
                 host.createTap(tap, settings.bridge(), settings.mtu(), uid, gid);
                 rollback.add(() -> host.deleteTap(tap));
             }
-            CompletableFuture<Void> forwards = installing.thenAccept(evictedRules -> {
-                for (SavedRule evicted : evictedRules) {
-                    String owner = IptablesRules.owner(evicted.comment().orElse(""));
-                    if (releasing.contains(owner)) {
-                        log.debug("replaced the port forward of a destroyed task the reaper had not yet removed",
-                                "task_id", taskId, "evicted_task_id", owner, "rule", evicted.describe());
-                        continue;
-                    }
-                    // Left by a task whose detach did not finish; it would have taken this task's traffic.
-                    log.warn("removed another task's port forward for a host port this task now forwards",
-                            "task_id", taskId,
-                            "evicted_task_id", IptablesRules.owner(evicted.comment().orElse("")),
-                            "host_endpoint", IptablesRules.forwardedEndpoint(evicted).map(Object::toString).orElse(""),
-                            "rule", evicted.describe());
-                }
-            });
             rollback.commit();
             NetworkTeardown teardown = new NetworkTeardown(taskId, attached.stream().map(DeviceAttachment::tap).toList(),
                     attached.stream().map(DeviceAttachment::ip).toList());
             log.info("task network attached", "task_id", taskId, "tap", teardown.taps().toString(),
                     "ip", teardown.ips().toString());
-            return new Attachment(attached, teardown, forwards);
+            return new Attachment(attached, teardown);
         } finally {
             reconcileLock.readLock().unlock();
+        }
+    }
+
+    private void logEvictions(String taskId, List<MapForward> evicted) throws NetworkSetupException {
+        if (evicted.isEmpty()) {
+            return;
+        }
+        Map<String, String> owners = new HashMap<>();
+        for (Lease lease : ipam.leases()) {
+            owners.put(lease.ip(), lease.taskId());
+        }
+        for (MapForward forward : evicted) {
+            String owner = owners.getOrDefault(forward.guestIp(), "");
+            if (releasing.contains(owner)) {
+                log.debug("replaced the port forward of a destroyed task the reaper had not yet removed",
+                        "task_id", taskId, "evicted_task_id", owner, "forward", forward.element());
+                continue;
+            }
+            // Left by a task whose release did not finish; it would have taken this task's traffic.
+            log.warn("removed another task's port forward for a host endpoint this task now forwards",
+                    "task_id", taskId, "evicted_task_id", owner.isEmpty() ? "(no lease)" : owner,
+                    "forward", forward.element());
         }
     }
 
@@ -262,62 +243,21 @@ public final class NetworkManager {
      * to another task while a stale pin would still let this tap send from it (reconcile removes both).
      */
     public void detach(NetworkTeardown teardown) throws NetworkSetupException {
-        String taskId = teardown.taskId();
-        List<Exception> problems = new ArrayList<>();
+        Release release = new Release(teardown, new CompletableFuture<>());
         reconcileLock.readLock().lock();
         try {
-            // The forwards go while the kernel unregisters the taps (~25 ms each, whatever the tool).
-            CompletableFuture<Void> rulesRemoved = CompletableFuture.runAsync(() -> {
-                try {
-                    rules.removeTask(taskId);
-                } catch (NetworkSetupException e) {
-                    throw new CompletionException(e);
-                }
-            }, runnable -> Thread.ofVirtual().name("rules-" + taskId).start(runnable));
-            Set<String> taps = new LinkedHashSet<>(teardown.taps());
-            List<Lease> leases = List.of();
-            try {
-                leases = ipam.leases().stream().filter(l -> l.taskId().equals(taskId)).toList();
-                leases.forEach(l -> taps.add(l.tap()));
-            } catch (NetworkSetupException e) {
-                problems.add(e);
-            }
-            for (String tap : taps) {
-                try {
-                    host.deleteTap(tap);
-                } catch (NetworkSetupException e) {
-                    problems.add(e);
-                }
-            }
-            try {
-                rulesRemoved.join();
-            } catch (CompletionException e) {
-                problems.add(e.getCause() instanceof Exception cause ? cause : e);
-            }
-            boolean unpinned = false;
-            try {
-                guests.unpin(pinsOf(leases));
-                unpinned = true;
-            } catch (NetworkSetupException e) {
-                problems.add(e);
-            }
-            if (unpinned) {
-                try {
-                    ipam.release(taskId);
-                } catch (NetworkSetupException e) {
-                    problems.add(e);
-                }
-            }
+            reapBatch(List.of(release));
         } finally {
             reconcileLock.readLock().unlock();
         }
-        if (!problems.isEmpty()) {
-            NetworkSetupException failure = new NetworkSetupException("detaching the network of task " + taskId
-                    + " left " + problems.size() + " problem(s); first: " + problems.getFirst().getMessage());
-            problems.forEach(failure::addSuppressed);
-            throw failure;
+        try {
+            release.done().join();
+        } catch (CompletionException e) {
+            if (e.getCause() instanceof NetworkSetupException cause) {
+                throw cause;
+            }
+            throw e;
         }
-        log.info("task network detached", "task_id", taskId, "tap", teardown.taps().toString());
     }
 
     /**
@@ -397,18 +337,30 @@ public final class NetworkManager {
         }
     }
 
-    /** Taps first (until a tap is gone its pin is what keeps it in line), then pins, then the leases. */
+    /**
+     * Forwards first (to an address that is not handed out again before they are gone), then taps (until
+     * a tap is gone its pin is what keeps it in line), then pins, then the leases.
+     */
     private void reapBatch(List<Release> batch) {
         Map<String, List<String>> problems = new LinkedHashMap<>();
         batch.forEach(r -> problems.put(r.teardown().taskId(), new ArrayList<>()));
-        try {
-            rules.removeTasks(problems.keySet());
-        } catch (NetworkSetupException e) {
-            problems.values().forEach(p -> p.add(e.getMessage()));
-        }
         List<Lease> leases = List.of();
         try {
             leases = ipam.leases().stream().filter(l -> problems.containsKey(l.taskId())).toList();
+        } catch (NetworkSetupException e) {
+            problems.values().forEach(p -> p.add(e.getMessage()));
+        }
+        // Only what the tasks lease: an address in a teardown may since have gone to another task.
+        Set<String> guestIps = new HashSet<>();
+        leases.forEach(l -> guestIps.add(l.ip()));
+        try {
+            forwards.removeTo(guestIps);
+        } catch (NetworkSetupException e) {
+            problems.values().forEach(p -> p.add(e.getMessage()));
+        }
+        try {
+            // Per-task iptables rules are what plugins before the nft maps forwarded with.
+            rules.removeTasks(problems.keySet());
         } catch (NetworkSetupException e) {
             problems.values().forEach(p -> p.add(e.getMessage()));
         }
@@ -522,6 +474,15 @@ public final class NetworkManager {
         } catch (NetworkSetupException e) {
             problems.add(e.getMessage());
         }
+        boolean forwardsRemoved = false;
+        try {
+            Set<String> keepIps = new HashSet<>();
+            leases.stream().filter(l -> keep.contains(l.taskId())).forEach(l -> keepIps.add(l.ip()));
+            forwards.resync(keepIps).forEach(f -> removedRules.add(describe(f)));
+            forwardsRemoved = true;
+        } catch (NetworkSetupException e) {
+            problems.add(e.getMessage());
+        }
         List<Pin> removedPins = new ArrayList<>();
         List<String> pinnedTaps = new ArrayList<>();
         boolean pinsRemoved = false;
@@ -539,8 +500,8 @@ public final class NetworkManager {
             problems.add(e.getMessage());
         }
         List<Lease> released = new ArrayList<>();
-        // While a pin may remain, its address is not handed to another task (see detach).
-        List<String> releasable = !pinsRemoved ? List.of()
+        // While a pin or a forward may remain, its address is not handed to another task (see detach).
+        List<String> releasable = !pinsRemoved || !forwardsRemoved ? List.of()
                 : leases.stream().map(Lease::taskId).filter(id -> !keep.contains(id)).distinct().toList();
         for (String taskId : releasable) {
             try {
@@ -564,6 +525,7 @@ public final class NetworkManager {
         List<Lease> leases = ipam.leases();
         Set<String> taps = new HashSet<>(host.taps());
         List<SavedRule> present = firewall.rules();
+        List<MapForward> forwarded = forwards.listed();
         Map<String, List<Lease>> byTask = new TreeMap<>();
         for (Lease lease : leases) {
             byTask.computeIfAbsent(lease.taskId(), id -> new ArrayList<>()).add(lease);
@@ -581,17 +543,28 @@ public final class NetworkManager {
                     missing.add(lease.tap());
                 }
             }
-            List<String> taskRules = present.stream().filter(r -> r.comment().map(comment::equals).orElse(false))
-                    .map(SavedRule::describe).toList();
+            Set<String> ips = new HashSet<>(task.getValue().stream().map(Lease::ip).toList());
+            List<String> taskRules = new ArrayList<>(forwarded.stream().filter(f -> ips.contains(f.guestIp()))
+                    .map(NetworkManager::describe).toList());
+            present.stream().filter(r -> r.comment().map(comment::equals).orElse(false))
+                    .map(SavedRule::describe).forEach(taskRules::add);
             tasks.add(new TaskNetwork(task.getKey(), task.getValue(), missing, taskRules));
         }
         List<String> orphanTaps = taps.stream().filter(t -> !leasedTaps.contains(t)).sorted().toList();
-        List<String> orphanRules = present.stream()
+        Set<String> leasedIps = new HashSet<>(leases.stream().map(Lease::ip).toList());
+        List<String> orphanRules = new ArrayList<>(forwarded.stream().filter(f -> !leasedIps.contains(f.guestIp()))
+                .map(NetworkManager::describe).toList());
+        present.stream()
                 .filter(r -> r.comment().filter(IptablesRules::isTaskComment).filter(c -> !leasedComments.contains(c))
                         .isPresent())
-                .map(SavedRule::describe).toList();
+                .map(SavedRule::describe).forEach(orphanRules::add);
         List<Lease> stale = leases.stream()
                 .filter(l -> !Ipv4.isAssignable(settings.subnet(), l.address())).toList();
         return new NetworkStatus(host.bridgeExists(settings.bridge()), tasks, orphanTaps, orphanRules, stale);
+    }
+
+    /** A forward as status and reconcile reports show it: {@code nft fwd_local tcp . 8080 : 10.99.0.2 . 80}. */
+    private static String describe(MapForward forward) {
+        return "nft " + forward.map() + " " + forward.element();
     }
 }

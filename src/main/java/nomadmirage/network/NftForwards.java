@@ -6,17 +6,16 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.List;
-import java.util.Set;
+import nomadmirage.proc.CommandResult;
 import nomadmirage.proc.CommandRunner;
 
 /**
- * WIP (branch nft-forwards, not yet used by {@link NetworkManager}): port forwards as elements of the
- * {@code ip nomad_mirage} maps rather than per-task iptables rules, so that a start adds elements (0.06 ms
- * over netlink from the supervisor service with 500 present) instead of running an iptables-restore whose
- * cost grows with every task's rules. Set-up, listing and removal go through {@code nft}; removal runs in
- * the reaper (a deletion transaction costs 8-30 ms of RCU grace periods).
+ * Port forwards as elements of the {@code ip nomad_mirage} maps, through {@code nft}. They replaced
+ * per-task iptables rules: a start adds elements (0.06 ms over netlink from the supervisor service with
+ * 500 present, see {@link StartPathForwards}) where an iptables-restore cost more with every task's rules.
+ * Removal runs in the reaper: a deletion transaction costs 8-30 ms of RCU grace periods here.
  */
-public final class NftForwards {
+public final class NftForwards implements ForwardTable {
     static final String TABLE = "nomad_mirage";
     private static final ObjectMapper JSON = new ObjectMapper();
 
@@ -47,29 +46,35 @@ public final class NftForwards {
                 + "add rule " + at + "out " + local;
     }
 
+    @Override
     public void ensure() throws NetworkSetupException {
         HostCommands.whole(commands.attempt("nft", setup()));
     }
 
-    /** Adds forwards through nft (the start path uses the supervisor service instead). */
-    public void add(List<MapForward> forwards) throws NetworkSetupException {
-        if (!forwards.isEmpty()) {
-            HostCommands.whole(commands.attempt("nft", batch("add", forwards, true)));
+    /** One {@code nft create element} per forward: unlike {@code add}, it fails on a taken key. */
+    @Override
+    public List<MapForward> add(List<MapForward> forwards) throws NetworkSetupException {
+        List<MapForward> taken = new ArrayList<>();
+        for (MapForward forward : forwards) {
+            CommandResult result = commands.attempt("nft", batch("create", List.of(forward), true));
+            if (!result.succeeded()) {
+                if (!result.stderr().contains("File exists")) {
+                    HostCommands.whole(result);
+                }
+                taken.add(forward);
+            }
         }
+        return taken;
     }
 
-    /** Deletes these exact elements; the caller listed them, so each is there (or the batch fails whole). */
+    @Override
     public void remove(Collection<MapForward> forwards) throws NetworkSetupException {
         if (!forwards.isEmpty()) {
             HostCommands.whole(commands.attempt("nft", batch("delete", forwards, false)));
         }
     }
 
-    /** The forwards to these guest addresses, as listed now. */
-    public List<MapForward> toGuests(Set<String> guestIps) throws NetworkSetupException {
-        return list().stream().filter(f -> guestIps.contains(f.guestIp())).toList();
-    }
-
+    @Override
     public List<MapForward> list() throws NetworkSetupException {
         List<MapForward> all = new ArrayList<>();
         for (String map : List.of("fwd_local", "fwd_addr")) {

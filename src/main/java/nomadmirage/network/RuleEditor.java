@@ -9,9 +9,9 @@ import java.util.function.Predicate;
 final class RuleEditor {
     private final Firewall firewall;
     /**
-     * Our chains as last listed, plus the changes this editor made since: an attach evicts stale
-     * forwards by it instead of listing every chain again (a listing costs ~20 ms per chain at 500
-     * tasks). Null when unknown; dropped after any failed batch, refreshed by every removal.
+     * Our chains as last listed, plus the changes this editor made since: removing a task's rules (left
+     * by plugins before the nft maps) looks here instead of listing every chain again. Null when
+     * unknown; dropped after any failed batch.
      */
     private List<SavedRule> known;
 
@@ -72,39 +72,6 @@ final class RuleEditor {
         Changes changes = syncInto(batch, comment, listed(true), wanted);
         apply(batch, changes.deleted(), changes.added());
         return !batch.isEmpty();
-    }
-
-    /**
-     * Installs a task's rules ({@link IptablesRules#taskRules}) in one batch that also deletes
-     * every other task's DNAT rule for one of the same host endpoints (see
-     * {@link IptablesRules#shadowing}): such a rule is left by a task whose detach failed, and
-     * being older it would take the new task's traffic. The task's own rules end up exactly
-     * {@code wanted}, so a retry after a failed batch (a rule we meant to delete vanished in the
-     * meantime) adds nothing twice. Returns the other tasks' rules it deleted.
-     */
-    List<SavedRule> install(String taskId, List<SavedRule> wanted) throws NetworkSetupException {
-        try {
-            return installOnce(taskId, wanted, false);
-        } catch (NetworkSetupException first) {
-            try {
-                return installOnce(taskId, wanted, true);
-            } catch (NetworkSetupException second) {
-                second.addSuppressed(first);
-                throw second;
-            }
-        }
-    }
-
-    private List<SavedRule> installOnce(String taskId, List<SavedRule> wanted, boolean fresh)
-            throws NetworkSetupException {
-        List<SavedRule> present = listed(fresh);
-        List<SavedRule> evicted = IptablesRules.shadowing(taskId, wanted, present);
-        RuleBatch batch = IptablesRules.removal(evicted);
-        Changes changes = syncInto(batch, IptablesRules.comment(taskId), present, wanted);
-        List<SavedRule> deleted = new ArrayList<>(evicted);
-        deleted.addAll(changes.deleted());
-        apply(batch, deleted, changes.added());
-        return evicted;
     }
 
     private record Changes(List<SavedRule> deleted, List<SavedRule> added) {

@@ -1,9 +1,10 @@
 package nomadmirage.network;
 
+import java.util.List;
 import java.util.OptionalInt;
 
 /**
- * The host changes of a task start — its taps and its pins — made by a faster means than the
+ * The host changes of a task start — its taps, pins and port forwards — made by a faster means than the
  * {@code ip} and {@code nft} tools (the supervisor service's ioctls and netlink requests).
  */
 public interface StartPath {
@@ -12,4 +13,7 @@ public interface StartPath {
 
     /** As {@link GuestFilter#pin} for one pin. */
     void pin(Pin pin) throws NetworkSetupException;
+
+    /** As {@link ForwardTable#add}: returns the forwards whose key was taken. */
+    List<MapForward> forward(List<MapForward> forwards) throws NetworkSetupException;
 }

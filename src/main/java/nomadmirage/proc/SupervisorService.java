@@ -105,6 +105,29 @@ public final class SupervisorService implements AutoCloseable {
         return single("pin %s " + tap + " " + mac + " " + ip).thenAccept(SupervisorService::ok);
     }
 
+    /**
+     * Adds a port forward to the {@code ip nomad_mirage} maps (see NftForwards): true when added, false
+     * when its key was taken already. {@code hostIp} 0.0.0.0 forwards every local address.
+     */
+    public CompletableFuture<Boolean> forward(String hostIp, String protocol, int hostPort, String guestIp,
+            int guestPort) throws IOException {
+        if (!hostIp.matches("[0-9.]{7,15}") || !guestIp.matches("[0-9.]{7,15}") || !protocol.matches("tcp|udp")
+                || hostPort < 1 || hostPort > 65535 || guestPort < 1 || guestPort > 65535) {
+            throw new IllegalArgumentException("not a forward: " + hostIp + " " + protocol + " " + hostPort + " "
+                    + guestIp + " " + guestPort);
+        }
+        return single("fwd %s " + hostIp + " " + protocol + " " + hostPort + " " + guestIp + " " + guestPort)
+                .thenApply(reply -> {
+                    if (reply.equals("ok")) {
+                        return true;
+                    }
+                    if (reply.equals("exists") || reply.startsWith("exists ")) {
+                        return false;
+                    }
+                    throw new IllegalStateException(reply.startsWith("error ") ? reply.substring(6) : reply);
+                });
+    }
+
     private static void ok(String reply) {
         if (!reply.equals("ok")) {
             throw new IllegalStateException(reply.startsWith("error ") ? reply.substring(6) : reply);

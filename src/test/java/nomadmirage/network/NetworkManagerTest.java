@@ -9,6 +9,7 @@ import java.io.ByteArrayOutputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.OptionalInt;
 import java.util.concurrent.CompletableFuture;
@@ -36,6 +37,7 @@ class NetworkManagerTest {
     private final FakeHostNetwork host = new FakeHostNetwork();
     private final FakeFirewall firewall = new FakeFirewall();
     private final FakeGuestFilter guests = new FakeGuestFilter();
+    private final FakeForwardTable forwards = new FakeForwardTable();
     private NetworkManager manager;
     private Ipam ipam;
 
@@ -47,7 +49,7 @@ class NetworkManagerTest {
     void setUp() {
         settings = NetworkSettings.withDefaults("mirage0", Ipv4Cidr.parse("10.99.0.0/24"), stateDir);
         sink = new LogSink(logged);
-        manager = new NetworkManager(settings, host, firewall, guests, Logger.root("test", sink, LogLevel.INFO));
+        manager = new NetworkManager(settings, host, firewall, guests, forwards, Logger.root("test", sink, LogLevel.INFO));
         ipam = new Ipam(settings);
     }
 
@@ -69,13 +71,23 @@ class NetworkManagerTest {
         return firewall.rules.stream().filter(r -> r.comment().filter(IptablesRules::isTaskComment).isPresent()).toList();
     }
 
+    private static String ipOf(Attachment attachment) {
+        return attachment.devices().getFirst().ip();
+    }
+
+    private static List<MapForward> both(String hostIp, int hostPort, String guestIp, int guestPort) {
+        return List.of(new MapForward(hostIp, "tcp", hostPort, guestIp, guestPort),
+                new MapForward(hostIp, "udp", hostPort, guestIp, guestPort));
+    }
+
     @Test
     void hostSetupIsIdempotent() throws Exception {
         for (int i = 0; i < 3; i++) {
             manager.ensureHostSetup();
         }
-        assertEquals(5, firewall.rules.size(), "pool rules once: " + firewall.rules);
+        assertEquals(7, firewall.rules.size(), "pool rules once: " + firewall.rules);
         assertEquals(3, firewall.ensureCalls);
+        assertEquals(3, forwards.ensureCalls);
         assertEquals(List.of("net.ipv4.ip_forward=1", "net/ipv4/conf/mirage0/route_localnet=1"), host.sysctls.subList(0, 2));
     }
 
@@ -94,34 +106,33 @@ class NetworkManagerTest {
         assertEquals(new NetworkTeardown("t1", List.of(service.tap(), admin.tap()), List.of("10.99.0.2", "10.99.0.50")),
                 attachment.teardown());
         assertEquals(UID, host.taps.get(service.tap()));
-        assertEquals(7, taskRules().size(), "4 DNAT, 1 MASQUERADE, 2 ACCEPT");
+        assertEquals(both("", 8080, "10.99.0.2", 80), List.copyOf(forwards.elements.values()));
+        assertEquals(List.of(), taskRules(), "forwards are map elements, not rules");
         assertEquals(1, host.bridgeCalls, "attach sets the host up once when nobody did");
     }
 
     @Test
     void detachRemovesEverythingAndIsIdempotent() throws Exception {
         Attachment attachment = manager.attach("t1", UID, GID, List.of(web("service")));
-        manager.attach("t2", UID, GID, List.of(web("service")));
+        Attachment second = manager.attach("t2", UID, GID, List.of(web2("service")));
         manager.detach(attachment.teardown());
         manager.detach(attachment.teardown());
         assertEquals(List.of(TapNames.forDevice("t2", "service")), host.taps());
         assertEquals(Set.of(TapNames.forDevice("t2", "service")), guests.pinnedTaps());
         assertEquals(List.of("t2"), ipam.leases().stream().map(Lease::taskId).toList());
-        assertTrue(taskRules().stream().allMatch(r -> r.comment().orElseThrow().equals("mirage:t2")));
-        assertEquals(7, taskRules().size());
+        assertEquals(both("", 8081, ipOf(second), 80), List.copyOf(forwards.elements.values()));
     }
 
     @Test
     void releaseRemovesTheForwardsTapsPinsAndLeasesInTheBackground() throws Exception {
         Attachment first = manager.attach("t1", UID, GID, List.of(web("service")));
         Attachment second = manager.attach("t2", UID, GID, List.of(web2("service")));
-        manager.attach("t3", UID, GID, List.of(web3("service")));
+        Attachment third = manager.attach("t3", UID, GID, List.of(web3("service")));
         CompletableFuture<Void> one = manager.release(first.teardown());
         CompletableFuture<Void> two = manager.release(second.teardown());
         one.get(10, TimeUnit.SECONDS);
         two.get(10, TimeUnit.SECONDS);
-        assertTrue(taskRules().stream().allMatch(r -> r.comment().orElseThrow().equals("mirage:t3")),
-                "only t3's forwards stay: " + taskRules());
+        assertEquals(both("", 8082, ipOf(third), 80), List.copyOf(forwards.elements.values()), "only t3's forwards stay");
         assertEquals(List.of(TapNames.forDevice("t3", "service")), host.taps());
         assertEquals(Set.of(TapNames.forDevice("t3", "service")), guests.pinnedTaps());
         assertEquals(List.of("t3"), ipam.leases().stream().map(Lease::taskId).toList());
@@ -132,14 +143,14 @@ class NetworkManagerTest {
     void aTaskGivenTheHostPortOfOneBeingReleasedReplacesItsForwardWithoutAWarning() throws Exception {
         Attachment old = manager.attach("old", UID, GID, List.of(web("service")));
         CompletableFuture<Void> released = manager.release(old.teardown());
-        manager.attach("new", UID, GID, List.of(web("service"))); // the same host port, 8080
-        assertTrue(taskRules().stream().noneMatch(r -> r.comment().orElseThrow().equals("mirage:old")
-                && r.spec().contains("-j DNAT")), "the new task's batch replaced the old forward: " + taskRules());
+        Attachment fresh = manager.attach("new", UID, GID, List.of(web("service"))); // the same host port, 8080
+        assertEquals(both("", 8080, ipOf(fresh), 80), List.copyOf(forwards.elements.values()),
+                "the new task replaced the old forward");
         released.get(10, TimeUnit.SECONDS);
         assertEquals(List.of(), warnings(), "replacing a released task's forward is no news");
         assertEquals(List.of("new"), ipam.leases().stream().map(Lease::taskId).toList());
-        assertTrue(taskRules().stream().allMatch(r -> r.comment().orElseThrow().equals("mirage:new")),
-                "the reaper removed the rest of old's rules: " + taskRules());
+        assertEquals(both("", 8080, ipOf(fresh), 80), List.copyOf(forwards.elements.values()),
+                "the reaper took nothing of the new task's");
     }
 
     @Test
@@ -180,9 +191,9 @@ class NetworkManagerTest {
     }
 
     @Test
-    void ruleFailureRollsBackTapsAndLeases() throws Exception {
+    void forwardFailureRollsBackTapsAndLeases() throws Exception {
         manager.ensureHostSetup();
-        firewall.failApply = true;
+        forwards.failAdd = true;
         assertThrows(NetworkSetupException.class, () -> manager.attach("t1", UID, GID, List.of(web("service"))));
         assertNothingOf("t1");
     }
@@ -198,7 +209,8 @@ class NetworkManagerTest {
     private void assertNothingOf(String taskId) throws Exception {
         assertEquals(List.of(), host.taps());
         assertEquals(List.of(), ipam.leases().stream().filter(l -> l.taskId().equals(taskId)).toList());
-        assertEquals(List.of(), taskRules());
+        assertEquals(List.of(), List.copyOf(forwards.elements.values()));
+        assertEquals(Set.of(), guests.pins);
     }
 
     @Test
@@ -214,7 +226,7 @@ class NetworkManagerTest {
         // The process died before the driver persisted the teardown: the same start runs again.
         Attachment again = manager.attach("t1", UID, GID, List.of(web("service")));
         assertEquals("10.99.0.2", again.devices().getFirst().ip());
-        assertEquals(7, taskRules().size(), "no duplicate rules");
+        assertEquals(both("", 8080, "10.99.0.2", 80), List.copyOf(forwards.elements.values()), "no duplicate forwards");
         assertEquals(1, host.taps().size());
     }
 
@@ -223,14 +235,15 @@ class NetworkManagerTest {
         host.taps.put(TapNames.forDevice("t1", "service"), OptionalInt.empty());
         assertThrows(NetworkSetupException.class, () -> manager.attach("t1", UID, GID, List.of(web("service"))));
         assertEquals(List.of(), ipam.leases());
-        assertEquals(List.of(), taskRules());
+        assertEquals(List.of(), List.copyOf(forwards.elements.values()));
         assertEquals(1, host.taps().size(), "a tap the attach did not create is left alone");
     }
 
     @Test
     void reconcileRemovesWhatNoKeptTaskOwns() throws Exception {
-        manager.attach("keep", UID, GID, List.of(web("service")));
+        Attachment kept = manager.attach("keep", UID, GID, List.of(web("service")));
         manager.attach("gone", UID, GID, List.of(web2("service")));
+        forwards.put(new MapForward("192.0.2.7", "tcp", 9000, "10.99.0.99", 90)); // to an address nobody leases
         host.taps.put("mgzzzzzzzzzzzzz", OptionalInt.empty());
         host.taps.put("mgmt0", OptionalInt.empty());
         firewall.apply(new RuleBatch().add("nat", "-A NOMAD_MG_PRE -p tcp -m comment --comment \"mirage:ghost\" -j RETURN"));
@@ -238,12 +251,16 @@ class NetworkManagerTest {
         NetworkStatus before = manager.status();
         assertEquals(List.of("gone", "keep"), before.tasks().stream().map(TaskNetwork::taskId).toList());
         assertEquals(List.of("mgzzzzzzzzzzzzz"), before.orphanTaps());
-        assertEquals(1, before.orphanRules().size());
-        assertEquals(7, before.tasks().get(1).rules().size());
+        assertEquals(List.of("nft fwd_addr 192.0.2.7 . tcp . 9000 : 10.99.0.99 . 90",
+                "nat: -A NOMAD_MG_PRE -p tcp -m comment --comment \"mirage:ghost\" -j RETURN"), before.orphanRules());
+        assertEquals(List.of("nft fwd_local tcp . 8080 : " + ipOf(kept) + " . 80",
+                "nft fwd_local udp . 8080 : " + ipOf(kept) + " . 80"), before.tasks().get(1).rules());
 
         ReconcileReport report = manager.reconcile(Set.of("keep"));
         assertEquals(Set.of("mgzzzzzzzzzzzzz", TapNames.forDevice("gone", "service")), Set.copyOf(report.removedTaps()));
-        assertEquals(8, report.removedRules().size());
+        assertEquals(4, report.removedRules().size(), "the ghost rule, gone's two forwards and the orphan forward: "
+                + report.removedRules());
+        assertEquals(both("", 8080, ipOf(kept), 80), List.copyOf(forwards.elements.values()));
         assertEquals(List.of("gone"), report.releasedLeases().stream().map(Lease::taskId).toList());
         assertEquals(List.of(), report.problems());
 
@@ -280,7 +297,7 @@ class NetworkManagerTest {
         host.failOnTap = TapNames.forDevice("t1", "admin");
         assertThrows(NetworkSetupException.class, () -> manager.attach("t1", UID, GID, List.of(web("service"), web2("admin"))));
         assertEquals(Set.of(), guests.pins);
-        firewall.failApply = true;
+        forwards.failAdd = true;
         host.failOnTap = "";
         assertThrows(NetworkSetupException.class, () -> manager.attach("t1", UID, GID, List.of(web("service"))));
         assertEquals(Set.of(), guests.pins);
@@ -290,7 +307,8 @@ class NetworkManagerTest {
     void isolationIsPartOfTheHostSetup() throws Exception {
         NetworkSettings isolated = new NetworkSettings("mirage0", settings.subnet(), settings.macOui(), settings.mtu(),
                 stateDir, true);
-        new NetworkManager(isolated, host, firewall, guests, Logger.root("test", sink, LogLevel.INFO)).ensureHostSetup();
+        new NetworkManager(isolated, host, firewall, guests, forwards, Logger.root("test", sink, LogLevel.INFO))
+                .ensureHostSetup();
         assertEquals(List.of("10.99.0.0/24 isolated"), guests.ensured);
     }
 
@@ -351,72 +369,116 @@ class NetworkManagerTest {
         assertTrue(manager.status().bridgePresent());
     }
 
-    /** Rules a task left behind when its detach failed (no lease, no tap: only rules). */
-    private void staleRules(String taskId, String ip, PortForward... forwards) throws Exception {
-        firewall.apply(IptablesRules.forTask(taskId, List.of(new DeviceAttachment("service",
-                TapNames.forDevice(taskId, "service"), "00:80:41:00:00:01", ip, 24, "10.99.0.1", List.of(forwards)))));
-    }
-
-    private List<SavedRule> rulesOf(String taskId) {
-        return firewall.rules.stream().filter(r -> r.comment().orElse("").equals(IptablesRules.comment(taskId))).toList();
+    /** A task whose release failed at its forwards: they, its lease and its pins stay (no tap). */
+    private Attachment failedRelease(String taskId, DeviceRequest device) throws Exception {
+        Attachment attachment = manager.attach(taskId, UID, GID, List.of(device));
+        forwards.failRemove = true;
+        assertThrows(ExecutionException.class, () -> manager.release(attachment.teardown()).get(10, TimeUnit.SECONDS));
+        forwards.failRemove = false;
+        return attachment;
     }
 
     @Test
-    void attachEvictsAStaleForwardOfTheSameHostPortInTheSameBatchAndWarnsNamingBothTasks() throws Exception {
-        manager.ensureHostSetup();
-        staleRules("t-dead", "10.99.0.200", PortForward.anyAddress("http", 8080, 80), PortForward.anyAddress("dns", 5353, 53));
-        int applies = firewall.applyCalls;
+    void aReleaseWhoseForwardsCannotGoKeepsTheLease() throws Exception {
+        Attachment dead = failedRelease("t-dead", web("service"));
+        assertEquals(both("", 8080, ipOf(dead), 80), List.copyOf(forwards.elements.values()));
+        assertEquals(List.of("t-dead"), ipam.leases().stream().map(Lease::taskId).toList(),
+                "the address is not handed out while forwards still lead to it");
+        assertEquals(List.of(), host.taps());
+        ReconcileReport report = manager.reconcile(Set.of());
+        assertEquals(2, report.removedRules().size(), report.removedRules().toString());
+        assertEquals(List.of("t-dead"), report.releasedLeases().stream().map(Lease::taskId).toList());
+        assertEquals(Map.of(), forwards.elements);
+    }
+
+    @Test
+    void attachEvictsAStaleForwardOfTheSameHostPortAndWarnsNamingBothTasks() throws Exception {
+        Attachment dead = failedRelease("t-dead", DeviceRequest.pooled("service",
+                List.of(PortForward.anyAddress("http", 8080, 80), PortForward.anyAddress("dns", 5353, 53))));
+        manager.attach("t-other", UID, GID, List.of(web3("service"))); // lists afresh after the failure
+        int listings = forwards.listCalls;
         Attachment attachment = manager.attach("t-new", UID, GID, List.of(web("service")));
-        assertEquals(applies + 1, firewall.applyCalls, "eviction and installation are one batch");
+        assertEquals(listings, forwards.listCalls, "the index, not a listing, found the conflict");
 
-        List<SavedRule> for8080 = firewall.rules.stream().filter(r -> IptablesRules.forwardedEndpoint(r)
-                .filter(e -> e.port() == 8080).isPresent()).toList();
-        assertEquals(4, for8080.size(), for8080.toString());
-        assertTrue(for8080.stream().allMatch(r -> r.comment().orElseThrow().equals("mirage:t-new")
-                && r.spec().endsWith(" " + attachment.devices().getFirst().ip() + ":80")), for8080.toString());
-        assertEquals(7, rulesOf("t-new").size());
-        assertEquals(13 - 4, rulesOf("t-dead").size(), "only the shadowing DNAT rules go; reconcile takes the rest");
+        List<MapForward> expected = new java.util.ArrayList<>(both("", 5353, ipOf(dead), 53));
+        expected.addAll(both("", 8080, ipOf(attachment), 80));
+        expected.addAll(both("", 8082, "10.99.0.3", 80));
+        assertEquals(Set.copyOf(expected), Set.copyOf(forwards.elements.values()));
 
-        List<String> warnings = warnings();
-        assertEquals(4, warnings.size(), warnings.toString());
+        List<String> warnings = warnings().stream().filter(w -> w.contains("removed another task's port forward")).toList();
+        assertEquals(2, warnings.size(), warnings.toString());
         for (String warning : warnings) {
             assertTrue(warning.contains("\"task_id\":\"t-new\""), warning);
             assertTrue(warning.contains("\"evicted_task_id\":\"t-dead\""), warning);
-            assertTrue(warning.contains("\"host_endpoint\":\"*:8080/"), warning);
+            assertTrue(warning.contains(" . 8080 : " + ipOf(dead) + " . 80"), warning);
         }
     }
 
     @Test
+    void aForwardOnEveryLocalAddressAndOneOnASpecificAddressOfTheSamePortEvictEachOther() throws Exception {
+        Attachment specific = failedRelease("t-specific", DeviceRequest.pooled("service",
+                List.of(new PortForward("http", 8080, 80, "192.0.2.10"))));
+        Attachment any = manager.attach("t-any", UID, GID, List.of(web("service")));
+        assertEquals(both("", 8080, ipOf(any), 80), List.copyOf(forwards.elements.values()),
+                "the specific one would have taken 192.0.2.10's traffic: " + ipOf(specific));
+        manager.attach("t-specific-again", UID, GID, List.of(DeviceRequest.pooled("service",
+                List.of(new PortForward("http", 8080, 80, "192.0.2.10")))));
+        assertEquals(2, forwards.elements.size());
+        assertTrue(forwards.elements.values().stream().allMatch(f -> f.hostIp().equals("192.0.2.10")));
+    }
+
+    @Test
     void forwardsOfTheSamePortOnOtherAddressesAreNotEvicted() throws Exception {
-        manager.ensureHostSetup();
-        staleRules("t-other", "10.99.0.200", new PortForward("http", 8080, 80, "192.0.2.11"));
+        failedRelease("t-other", DeviceRequest.pooled("service", List.of(new PortForward("http", 8080, 80, "192.0.2.11"))));
         manager.attach("t-new", UID, GID, List.of(DeviceRequest.pooled("service",
                 List.of(new PortForward("http", 8080, 80, "192.0.2.10")))));
-        assertEquals(7, rulesOf("t-other").size());
-        assertEquals(List.of(), warnings());
+        assertEquals(4, forwards.elements.size());
+        assertEquals(List.of(), warnings().stream().filter(w -> w.contains("removed another task's")).toList());
     }
 
     @Test
-    void aStaleRuleThatVanishesMeanwhileFailsTheBatchWhichIsRetriedWithoutIt() throws Exception {
+    void aForwardTheIndexDoesNotKnowIsReplacedAndWarnedAbout() throws Exception {
         manager.ensureHostSetup();
-        staleRules("t-dead", "10.99.0.200", PortForward.anyAddress("http", 8080, 80));
-        // t-dead's late detach removes its rules between our listing and our batch.
-        firewall.beforeApply = () -> firewall.rules.removeIf(r -> r.comment().orElse("").equals("mirage:t-dead"));
-        manager.attach("t-new", UID, GID, List.of(web("service")));
-        assertEquals(7, rulesOf("t-new").size(), "installed once, by the retry");
-        assertEquals(List.of(), rulesOf("t-dead"));
-        assertEquals(List.of(), warnings(), "the retry evicted nothing");
+        manager.attach("t1", UID, GID, List.of(web2("service"))); // the index is loaded by now
+        forwards.put(new MapForward("", "tcp", 8080, "10.99.0.77", 80)); // written by someone else meanwhile
+        Attachment attachment = manager.attach("t-new", UID, GID, List.of(web("service")));
+        assertEquals(Set.copyOf(both("", 8080, ipOf(attachment), 80)), forwards.elements.values().stream()
+                .filter(f -> f.hostPort() == 8080).collect(java.util.stream.Collectors.toSet()));
+        List<String> warnings = warnings();
+        assertEquals(1, warnings.size(), warnings.toString());
+        assertTrue(warnings.getFirst().contains("\"evicted_task_id\":\"(no lease)\""), warnings.getFirst());
     }
 
     @Test
-    void aDuplicatedStaleRuleIsEvictedEveryTime() throws Exception {
+    void aStaleForwardThatVanishesMeanwhileIsNotInTheWay() throws Exception {
+        failedRelease("t-dead", web("service"));
+        // Someone removes t-dead's forwards between the index's view and our deletion.
+        forwards.beforeRemove = () -> forwards.elements.clear();
+        Attachment attachment = manager.attach("t-new", UID, GID, List.of(web("service")));
+        assertEquals(both("", 8080, ipOf(attachment), 80), List.copyOf(forwards.elements.values()));
+    }
+
+    @Test
+    void startsNeitherListNorRunIptables() throws Exception {
         manager.ensureHostSetup();
-        staleRules("t-dead", "10.99.0.200", PortForward.anyAddress("http", 8080, 80));
-        staleRules("t-dead", "10.99.0.200", PortForward.anyAddress("http", 8080, 80));
-        manager.attach("t-new", UID, GID, List.of(web("service")));
-        assertTrue(rulesOf("t-dead").stream().noneMatch(r -> IptablesRules.forwardedEndpoint(r).isPresent()),
-                rulesOf("t-dead").toString());
-        assertEquals(8, warnings().size());
+        int applies = firewall.applyCalls;
+        for (int i = 0; i < 20; i++) {
+            manager.attach("t" + i, UID, GID, List.of(DeviceRequest.pooled("service",
+                    List.of(PortForward.anyAddress("http", 9000 + i, 80)))));
+        }
+        assertEquals(40, forwards.elements.size());
+        assertEquals(1, forwards.listCalls, "one listing loads the index");
+        assertEquals(applies, firewall.applyCalls, "no iptables batch on the start path");
+    }
+
+    @Test
+    void aReleaseRemovesTheTaskRulesOfAnOlderPlugin() throws Exception {
+        Attachment attachment = manager.attach("t1", UID, GID, List.of(web("service")));
+        firewall.apply(new RuleBatch().add("nat", "-A NOMAD_MG_PRE -p tcp -m tcp --dport 8080 -m comment --comment "
+                + "\"mirage:t1\" -j DNAT --to-destination 10.99.0.2:80"));
+        manager.release(attachment.teardown()).get(10, TimeUnit.SECONDS);
+        assertEquals(List.of(), taskRules());
+        assertEquals(Map.of(), forwards.elements);
     }
 
     @Test
@@ -424,7 +486,7 @@ class NetworkManagerTest {
         RecordingRunner runner = new RecordingRunner()
                 .answerTruncated("iptables -w 10 -t nat -S NOMAD_MG_PRE", "-N NOMAD_MG_PRE\n");
         NetworkManager overCommands = new NetworkManager(settings, host, new IptablesFirewall(runner, stateDir),
-                guests, Logger.root("test", sink, LogLevel.INFO));
+                guests, forwards, Logger.root("test", sink, LogLevel.INFO));
         NetworkSetupException e = assertThrows(NetworkSetupException.class,
                 () -> overCommands.detach(new NetworkTeardown("t1", List.of(), List.of())));
         assertTrue(e.getMessage().contains("partial listing"), e.getMessage());

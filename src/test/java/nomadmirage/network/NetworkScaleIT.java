@@ -105,13 +105,39 @@ class NetworkScaleIT {
         List<SavedRule> rules = new ArrayList<>();
         RuleBatch batch = new RuleBatch();
         for (int i = 0; i < TASKS; i++) {
-            for (SavedRule rule : IptablesRules.taskRules(taskId(i), List.of(device(i)))) {
+            for (SavedRule rule : legacyTaskRules(taskId(i), device(i))) {
                 rules.add(rule);
                 batch.add(rule.table(), rule.appendLine());
             }
         }
         restore(batch.render());
         return rules;
+    }
+
+    /** The per-task rules plugins before the nft maps installed, exactly as they wrote them. */
+    static List<SavedRule> legacyTaskRules(String taskId, DeviceAttachment device) {
+        String tag = " -m comment --comment \"" + IptablesRules.comment(taskId) + "\"";
+        List<SavedRule> nat = new ArrayList<>();
+        List<SavedRule> filter = new ArrayList<>();
+        for (PortForward forward : device.forwards()) {
+            for (String proto : List.of("tcp", "udp")) {
+                String dnat = "-p " + proto + " -m " + proto + " --dport " + forward.hostPort()
+                        + " -m addrtype --dst-type LOCAL" + tag + " -j DNAT --to-destination " + device.ip() + ":"
+                        + forward.guestPort();
+                nat.add(legacy(Chain.PRE, dnat));
+                nat.add(legacy(Chain.OUT, dnat));
+                filter.add(legacy(Chain.FWD, "-d " + device.ip() + "/32 -p " + proto + " -m " + proto + " --dport "
+                        + forward.guestPort() + tag + " -j ACCEPT"));
+            }
+        }
+        nat.add(legacy(Chain.POST, "-s 127.0.0.0/8 -d " + device.ip() + "/32" + tag + " -j MASQUERADE"));
+        List<SavedRule> all = new ArrayList<>(nat);
+        all.addAll(filter);
+        return all;
+    }
+
+    private static SavedRule legacy(Chain chain, String spec) {
+        return new SavedRule(chain.table(), chain.chainName(), spec, IptablesSave.comment(spec));
     }
 
     private void restore(String text) throws Exception {
