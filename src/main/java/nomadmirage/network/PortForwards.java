@@ -18,8 +18,9 @@ import java.util.function.Predicate;
 final class PortForwards {
     private final ForwardTable table;
     private final Object lock = new Object();
-    /** Present forwards by protocol and host port; null when unknown. */
+    /** Present forwards by protocol and host port, and by guest address; null when unknown. */
     private Map<String, List<MapForward>> byPort;
+    private Map<String, List<MapForward>> byGuest;
     /** Keys being deleted right now: whoever wants one waits until the deletion is over. */
     private final Set<MapForward> deleting = new HashSet<>();
 
@@ -56,9 +57,11 @@ final class PortForwards {
         synchronized (lock) {
             loadLocked();
             awaitDeletionsLocked(d -> wanted.stream().anyMatch(w -> overlaps(w, d)));
-            for (MapForward present : all()) {
-                if (ownIps.contains(present.guestIp()) && !wanted.contains(present)) {
-                    doomed.add(present);
+            for (String ip : ownIps) {
+                for (MapForward present : byGuest.getOrDefault(ip, List.of())) {
+                    if (!wanted.contains(present)) {
+                        doomed.add(present);
+                    }
                 }
             }
             for (MapForward w : wanted) {
@@ -106,10 +109,8 @@ final class PortForwards {
         List<MapForward> doomed = new ArrayList<>();
         synchronized (lock) {
             loadLocked();
-            for (MapForward present : all()) {
-                if (guestIps.contains(present.guestIp())) {
-                    doomed.add(present);
-                }
+            for (String ip : guestIps) {
+                doomed.addAll(byGuest.getOrDefault(ip, List.of()));
             }
             doomed.forEach(this::forgetLocked);
             deleting.addAll(doomed);
@@ -129,6 +130,7 @@ final class PortForwards {
         synchronized (lock) {
             awaitDeletionsLocked(k -> true);
             byPort = null;
+            byGuest = null;
             loadLocked();
             for (MapForward present : all()) {
                 if (!keepIps.contains(present.guestIp())) {
@@ -173,6 +175,7 @@ final class PortForwards {
     private void dropIndex() {
         synchronized (lock) {
             byPort = null;
+            byGuest = null;
         }
     }
 
@@ -180,11 +183,10 @@ final class PortForwards {
         if (byPort != null) {
             return;
         }
-        Map<String, List<MapForward>> fresh = new HashMap<>();
-        for (MapForward f : table.list()) {
-            fresh.computeIfAbsent(portKey(f), k -> new ArrayList<>()).add(f);
-        }
-        byPort = fresh;
+        List<MapForward> listed = table.list();
+        byPort = new HashMap<>();
+        byGuest = new HashMap<>();
+        listed.forEach(this::rememberLocked);
     }
 
     private void awaitDeletionsLocked(Predicate<MapForward> matters) throws NetworkSetupException {
@@ -204,14 +206,20 @@ final class PortForwards {
 
     private void rememberLocked(MapForward f) {
         byPort.computeIfAbsent(portKey(f), k -> new ArrayList<>()).add(f);
+        byGuest.computeIfAbsent(f.guestIp(), k -> new ArrayList<>()).add(f);
     }
 
     private void forgetLocked(MapForward f) {
-        List<MapForward> at = byPort.get(portKey(f));
+        forget(byPort, portKey(f), f);
+        forget(byGuest, f.guestIp(), f);
+    }
+
+    private static void forget(Map<String, List<MapForward>> index, String key, MapForward f) {
+        List<MapForward> at = index.get(key);
         if (at != null) {
             at.remove(f);
             if (at.isEmpty()) {
-                byPort.remove(portKey(f));
+                index.remove(key);
             }
         }
     }
