@@ -76,8 +76,8 @@ class IpamTest {
         assertEquals(List.of("10.99.0.2", "10.99.0.77"), reopened.leases().stream().map(Lease::ip).toList());
         assertEquals("10.99.0.3", reopened.allocate("t3", "service", DERIVED).ip());
         String file = Files.readString(stateDir.resolve("network/leases.json"));
-        assertTrue(file.contains("\"subnet\" : \"10.99.0.0/24\""), file);
-        assertTrue(file.contains("\"task_id\" : \"t2\""), file);
+        assertTrue(file.contains("\"subnet\":\"10.99.0.0/24\""), file);
+        assertTrue(file.contains("\"task_id\":\"t2\""), file);
     }
 
     @Test
