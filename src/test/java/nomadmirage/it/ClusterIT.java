@@ -28,6 +28,8 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Collectors;
 import java.util.stream.Stream;
+import nomadmirage.network.MapForward;
+import nomadmirage.testing.Forwards;
 import nomadmirage.testing.NomadAgent;
 import nomadmirage.testing.NomadAgent.Result;
 import nomadmirage.testing.NomadCluster;
@@ -152,6 +154,9 @@ class ClusterIT {
                     "no task of " + node.nodeName() + " has the pool's first address 10.99.0.2: " + local);
             assertEquals(local.stream().map(Echo::tap).sorted().toList(), mirageTaps(node),
                     "taps in " + node.netns());
+            // Each task's port is forwarded (TCP and UDP elements of the nft maps) on its own node only.
+            assertEquals(forwardsOf(local), Set.copyOf(Forwards.in(node.netns())), "forwards in " + node.netns());
+            assertEquals(List.of(), taskRules(node), "forwards are map elements, not per-task rules");
         }
 
         // --- address_mode = "driver": registrations carry the node-local guest addresses ----------------
@@ -218,6 +223,7 @@ class ClusterIT {
                 () -> quietly(() -> String.join("\n", c1Leftovers(c1, tenders))));
         String rules = c1.execOk("iptables-save");
         assertTrue(rules.lines().noneMatch(l -> l.contains("-j DNAT")), "a DNAT rule is left on c1:\n" + rules);
+        assertEquals(List.of(), Forwards.in(c1.netns()), "a forward is left on c1");
 
         // The moved service answers on c2, from c1.
         List<JsonNode> now = awaitRunning(COUNT, SETTLE);
@@ -230,15 +236,23 @@ class ClusterIT {
             assertEquals(payload, udpEcho(c1, echo.hostIp(), echo.hostPort(), payload), echo.toString());
         }
         assertEquals(COUNT, leases(c2).size(), "leases on c2: " + leases(c2));
+        List<Echo> onC2 = new ArrayList<>();
+        for (JsonNode stub : now) {
+            onC2.add(echo(stub));
+        }
+        assertEquals(forwardsOf(onC2), Set.copyOf(Forwards.in(c2.netns())), "forwards on c2 after the drain");
 
         // --- stop the job: c2 is left clean too --------------------------------------------------------
         cluster.nomad("job", "stop", "-purge", "-detach", JOB);
-        NomadAgent.await("no tap, lease or run directory left on " + c2.nodeName(), SETTLE,
-                () -> quietly(() -> mirageTaps(c2).isEmpty() && leases(c2).isEmpty() && runDirs(c2).isEmpty()),
-                () -> quietly(() -> "taps " + mirageTaps(c2) + " leases " + leases(c2) + " run dirs " + runDirs(c2)));
+        NomadAgent.await("no tap, forward, lease or run directory left on " + c2.nodeName(), SETTLE,
+                () -> quietly(() -> mirageTaps(c2).isEmpty() && Forwards.in(c2.netns()).isEmpty() && leases(c2).isEmpty()
+                        && runDirs(c2).isEmpty()),
+                () -> quietly(() -> "taps " + mirageTaps(c2) + " forwards " + Forwards.in(c2.netns()) + " leases "
+                        + leases(c2) + " run dirs " + runDirs(c2)));
+        assertEquals(List.of(), taskRules(c2), "per-task rules on c2");
     }
 
-    /** What the drained tasks left on c1: taps, leases, task rules, live tenders, run directories. */
+    /** What the drained tasks left on c1: taps, forwards, leases, task rules, live tenders, run directories. */
     private static List<String> c1Leftovers(Node c1, Map<String, long[]> tenders) throws Exception {
         List<String> left = new ArrayList<>();
         if (!mirageTaps(c1).isEmpty()) {
@@ -247,8 +261,11 @@ class ClusterIT {
         if (!leases(c1).isEmpty()) {
             left.add("leases: " + leases(c1));
         }
-        List<String> taskRules = c1.execOk("iptables-save").lines()
-                .filter(l -> l.contains("--comment \"mirage:") && !l.contains("--comment \"mirage:pool\"")).toList();
+        List<MapForward> forwards = Forwards.in(c1.netns());
+        if (!forwards.isEmpty()) {
+            left.add("forwards: " + forwards);
+        }
+        List<String> taskRules = taskRules(c1);
         if (!taskRules.isEmpty()) {
             left.add("task rules: " + taskRules);
         }
@@ -272,6 +289,18 @@ class ClusterIT {
     }
 
     // --- helpers ---------------------------------------------------------------------------------------
+
+    /** The map elements these tasks' ports should be: TCP and UDP from the host port to the guest's port 7. */
+    private static Set<MapForward> forwardsOf(List<Echo> echoes) {
+        return echoes.stream().flatMap(e -> Forwards.of(e.hostIp(), e.hostPort(), e.guestIp(), 7).stream())
+                .collect(Collectors.toSet());
+    }
+
+    /** iptables rules with a task's comment: only plugins before the nft maps wrote any. */
+    private static List<String> taskRules(Node node) throws IOException, InterruptedException {
+        return node.execOk("iptables-save").lines()
+                .filter(l -> l.contains("--comment \"mirage:") && !l.contains("--comment \"mirage:pool\"")).toList();
+    }
 
     private List<JsonNode> allocs() throws IOException, InterruptedException {
         List<JsonNode> list = new ArrayList<>();

@@ -25,6 +25,7 @@ import java.util.Optional;
 import java.util.Random;
 import java.util.Set;
 import java.util.TreeSet;
+import java.util.stream.Collectors;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
@@ -32,10 +33,13 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
 import nomadmirage.config.Ipv4Cidr;
+import nomadmirage.network.DeviceAttachment;
+import nomadmirage.network.MapForward;
 import nomadmirage.network.TapNames;
 import nomadmirage.proc.CommandResult;
 import nomadmirage.proc.ProcessCommandRunner;
 import nomadmirage.proc.ProcessIdentity;
+import nomadmirage.testing.Forwards;
 import nomadmirage.testing.GatedProbeRun;
 import nomadmirage.testing.PluginNamespace;
 import nomadmirage.testing.TaskScript;
@@ -177,8 +181,11 @@ class NetworkedTaskIT {
         assertEquals("direct-" + task.allocId, udpEcho(ip, 7, "direct-" + task.allocId), "UDP echo at " + ip + ":7");
         assertEquals("forwarded-" + task.allocId, udpEcho("127.0.0.1", 8007, "forwarded-" + task.allocId),
                 "UDP echo through the port forward 127.0.0.1:8007 -> " + ip + ":7");
+        assertEquals(Set.copyOf(Forwards.of("", 8007, ip, 7)), Set.copyOf(forwards()),
+                "the node's forwards are the task's: TCP and UDP of *:8007 to " + ip + ":7");
+        assertEquals(Set.copyOf(expectedForwards(task)), Set.copyOf(forwards()), "as its task record has them");
         String rules = ns.run("iptables-save");
-        assertTrue(commentsIn(rules).contains("mirage:" + task.id), rules);
+        assertFalse(commentsIn(rules).contains("mirage:" + task.id), "a forward is a map element, not a rule:\n" + rules);
         run.release("running");
 
         Result r = run.finish(PROBE_WAIT);
@@ -206,6 +213,7 @@ class NetworkedTaskIT {
         assertFalse(linkExists(tap), "tap " + tap + " survived DestroyTask");
         assertEquals(List.of(), tunDevices(), "taps left");
         assertFalse(commentsIn(ns.run("iptables-save")).contains("mirage:" + task.id), ns.run("iptables-save"));
+        assertEquals(List.of(), forwards(), "forwards left in the nft maps");
         assertEquals(List.of(), leasesOf(task.id), "leases left");
         assertFalse(Files.exists(task.runDir(stateDir)), "run directory left");
     }
@@ -291,6 +299,7 @@ class NetworkedTaskIT {
         }
         assertEquals(List.of(), tunDevices(), "taps left");
         assertEquals(Set.of("mirage:pool"), commentsIn(ns.run("iptables-save")), "only the pool's rules may stay");
+        assertEquals(List.of(), forwards(), "forwards left in the nft maps");
         assertEquals(List.of(), leases(), "leases left");
         assertEquals(List.of(), runDirs(), "run directories left");
         assertFalse(ns.run("nft", "list", "table", "bridge", "nomad_mirage").contains("\"mg"), "pins left");
@@ -314,6 +323,7 @@ class NetworkedTaskIT {
     private void assertEveryNetworkPresent(List<Task> tasks) throws Exception {
         Set<String> present = new HashSet<>(tunDevices());
         Set<String> comments = commentsIn(ns.run("iptables-save"));
+        List<MapForward> forwarded = forwards();
         // Pins a start wrote through the supervisor service's netlink batch: the elements nft itself makes.
         String pins = ns.run("nft", "list", "set", "bridge", "nomad_mirage", "ip_pins");
         String arpPins = ns.run("nft", "list", "set", "bridge", "nomad_mirage", "arp_pins");
@@ -323,7 +333,11 @@ class NetworkedTaskIT {
             JsonNode device = taskRecord(task).at("/driver_state/network/devices/0");
             String tap = device.get("tap").asText();
             assertTrue(present.contains(tap), "tap " + tap + " of " + task.id + " is missing");
-            assertTrue(comments.contains("mirage:" + task.id), "the forwards of " + task.id + " are missing");
+            List<MapForward> expected = expectedForwards(task);
+            assertEquals(2, expected.size(), "one port of " + task.id + ", TCP and UDP: " + expected);
+            assertEquals(Set.copyOf(expected), forwarded.stream().filter(f -> f.guestIp().equals(device.get("ip").asText()))
+                    .collect(Collectors.toSet()), "the forwards to " + task.id + "'s address are its own");
+            assertFalse(comments.contains("mirage:" + task.id), "a per-task rule of " + task.id);
             assertTrue(pins.contains("\"" + tap + "\" . " + device.get("mac").asText() + " . " + device.get("ip").asText()),
                     "the pin of " + tap + " is missing:\n" + pins);
             String mac = device.get("mac").asText();
@@ -363,6 +377,7 @@ class NetworkedTaskIT {
             assertFalse(step.get("recoverable").booleanValue(), "a config error cannot be retried: " + step);
         }
         String rules = ns.run("iptables-save");
+        assertEquals(List.of(), forwards(), "forwards left in the nft maps");
         for (Task task : List.of(unknownDevice, unknownPort, outside)) {
             assertFalse(linkExists(TapNames.forDevice(task.id, "service")), task.id);
             assertFalse(commentsIn(rules).contains("mirage:" + task.id), rules);
@@ -435,7 +450,7 @@ class NetworkedTaskIT {
         assertTrue(indexOf(log, "task networks reconciled") >= 0, "no reconcile in the log:\n" + run.logTail(40));
 
         Set<String> present = new HashSet<>(tunDevices());
-        Set<String> comments = commentsIn(ns.run("iptables-save"));
+        Set<MapForward> forwarded = Set.copyOf(forwards());
         List<String> lost = new ArrayList<>();
         Map<String, String> ipOwner = new HashMap<>();
         List<Task> all = new ArrayList<>(tasks);
@@ -443,9 +458,10 @@ class NetworkedTaskIT {
         for (Task task : all) {
             JsonNode device = taskRecord(task).at("/driver_state/network/devices/0");
             String tap = device.get("tap").asText();
-            if (leasesOf(task.id).size() != 1 || !present.contains(tap) || !comments.contains("mirage:" + task.id)) {
+            boolean forwards = forwarded.containsAll(expectedForwards(task));
+            if (leasesOf(task.id).size() != 1 || !present.contains(tap) || !forwards) {
                 lost.add(task.name + " (" + device.get("ip").asText() + ", lease " + leasesOf(task.id).size()
-                        + ", tap " + present.contains(tap) + ", rules " + comments.contains("mirage:" + task.id) + ")");
+                        + ", tap " + present.contains(tap) + ", forwards " + forwards + ")");
             }
             String other = ipOwner.put(device.get("ip").asText(), task.name);
             if (other != null) {
@@ -643,8 +659,8 @@ class NetworkedTaskIT {
                         + "\ncrashes: " + crashes);
                 assertTrue(linkExists(TapNames.forDevice(id, "service")), "tap of recovered task " + id + " is gone; "
                         + rerun + "\ncrashes: " + crashes);
-                assertTrue(commentsIn(ns.run("iptables-save")).contains("mirage:" + id),
-                        "the port forward of recovered task " + id + " is gone; " + rerun);
+                assertTrue(forwards().containsAll(expectedForwards(t.task)),
+                        "the port forward of recovered task " + id + " is gone; " + rerun + "\nforwards: " + forwards());
                 assertTrue(pings.get(id), "recovered task " + id + " (" + guestIp(t.task) + ") does not answer ping; "
                         + rerun + "\ncrashes: " + crashes);
             }
@@ -690,7 +706,11 @@ class NetworkedTaskIT {
         assertTrue(out.contains("- " + task.id + "  (solo5-hvt, running, pid "), out);
         assertTrue(out.contains("service: tap " + tap + "  mac " + mac + "  ip " + ip + "/16  gateway 10.99.0.1"), out);
         assertTrue(out.contains("port echo: *:8007 -> " + ip + ":7 (tcp, udp)"), out);
-        assertTrue(out.contains("--comment \"mirage:" + task.id + "\" -j DNAT --to-destination " + ip + ":7"), out);
+        for (MapForward forward : Forwards.of("", 8007, ip, 7)) {
+            assertTrue(out.lines().anyMatch(l -> l.strip().equals("rule " + Forwards.described(forward))),
+                    "status shows the forward " + forward.element() + ":\n" + out);
+        }
+        assertFalse(out.contains("mirage:" + task.id), "a per-task rule in the status:\n" + out);
         String orphans = out.substring(out.indexOf("\norphans: "));
         assertTrue(orphans.contains("\n- tap " + orphan + "\n"), "the orphan tap is not flagged:\n" + out);
         // A link that merely starts with "mg" is not of the plugin's shape (mg + 13 base32
@@ -767,6 +787,17 @@ class NetworkedTaskIT {
 
     private JsonNode taskRecord(Task task) throws IOException {
         return JSON.readTree(task.runDir(stateDir).resolve("task.json").toFile());
+    }
+
+    /** The port forwards in the plugin's namespace: the elements of both nft maps. */
+    private List<MapForward> forwards() {
+        return Forwards.in(ns.name());
+    }
+
+    /** The map elements of the task's first device as its task record has them (TCP and UDP of each port). */
+    private List<MapForward> expectedForwards(Task task) throws IOException {
+        return MapForward.of(JSON.treeToValue(taskRecord(task).at("/driver_state/network/devices/0"),
+                DeviceAttachment.class));
     }
 
     private String guestIp(Task task) throws IOException {
@@ -940,19 +971,22 @@ class NetworkedTaskIT {
 
     /**
      * What the node holds that belongs to no task in {@code keep}: leases, taps (ours, by
-     * shape, including those of no lease) and task rules; and addresses or MACs leased twice.
+     * shape, including those of no lease), forwards (to an address no kept task leases) and task rules;
+     * and addresses or MACs leased twice.
      */
     private List<String> orphans(Set<String> keep) throws IOException {
         List<String> out = new ArrayList<>();
         Set<String> keptTaps = new HashSet<>();
         Map<String, String> ipOwner = new HashMap<>();
         Map<String, String> macOwner = new HashMap<>();
+        Set<String> keptIps = new HashSet<>();
         for (JsonNode lease : leases()) {
             String id = lease.path("task_id").asText();
             if (!keep.contains(id)) {
                 out.add("lease " + lease);
             } else {
                 keptTaps.add(TapNames.forDevice(id, lease.path("device").asText()));
+                keptIps.add(lease.path("ip").asText());
             }
             String ipTwice = ipOwner.put(lease.path("ip").asText(), id);
             if (ipTwice != null) {
@@ -966,6 +1000,11 @@ class NetworkedTaskIT {
         for (String tap : tunDevices()) {
             if (TapNames.isOurs(tap) && !keptTaps.contains(tap)) {
                 out.add("tap " + tap);
+            }
+        }
+        for (MapForward forward : forwards()) {
+            if (!keptIps.contains(forward.guestIp())) {
+                out.add("forward " + forward.map() + " " + forward.element());
             }
         }
         for (String comment : commentsIn(ns.run("iptables-save"))) {

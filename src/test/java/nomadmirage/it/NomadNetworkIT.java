@@ -24,9 +24,12 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import nomadmirage.network.MapForward;
+import nomadmirage.testing.Forwards;
 import nomadmirage.testing.NomadAgent;
 import nomadmirage.testing.NomadAgent.Mode;
 import nomadmirage.testing.NomadAgent.Result;
@@ -99,7 +102,7 @@ class NomadNetworkIT {
         Echo echo = startEcho();
 
         // A datagram to the host port, sent from the host (its namespace) itself, comes back from
-        // port 7 of the unikernel: DNAT in the nat OUTPUT chain.
+        // port 7 of the unikernel: DNAT by the nft map element in the nat output hook.
         assertEquals("127.0.0.1", echo.hostIp(),
                 "the agent's network_interface is lo, so Nomad binds the port to 127.0.0.1");
         String reply = udpEcho("127.0.0.1", echo.hostPort(), "hello mirage " + echo.allocId());
@@ -117,15 +120,12 @@ class NomadNetworkIT {
         assertEquals(echo.ip(), service[0].path("Address").asText(), service[0].toString());
         assertEquals(7, service[0].path("Port").asInt(), service[0].toString());
 
-        // The host side: the task's rules, its tap on the bridge, its lease.
+        // The host side: the task's forwards (TCP and UDP elements of the nft maps, on the address Nomad
+        // bound the port to), no per-task iptables rule, its tap on the bridge, its lease.
+        assertEquals(Set.copyOf(Forwards.of(echo.hostIp(), echo.hostPort(), echo.ip(), 7)),
+                Set.copyOf(Forwards.in(shared.netns())), "the node's forwards are the task's two");
         String rules = shared.execOk("iptables-save");
-        List<String> taskRules = taskRules(rules, echo.taskId());
-        assertTrue(taskRules.stream().anyMatch(r -> r.contains("-p udp") && r.contains("--dport " + echo.hostPort())
-                && r.contains("-j DNAT --to-destination " + echo.ip() + ":7")),
-                "no UDP DNAT rule for port " + echo.hostPort() + " among the task's rules:\n" + rules);
-        assertTrue(taskRules.stream().anyMatch(r -> r.contains("-p tcp") && r.contains("--dport " + echo.hostPort())
-                && r.contains("-j DNAT --to-destination " + echo.ip() + ":7")),
-                "no TCP DNAT rule for port " + echo.hostPort() + " among the task's rules:\n" + rules);
+        assertEquals(List.of(), taskRules(rules, echo.taskId()), "a forward is a map element, not a rule:\n" + rules);
         String onBridge = shared.execOk("ip", "-o", "link", "show", "master", BRIDGE);
         assertEquals(List.of(echo.tap()), linkNames(onBridge), "links on " + BRIDGE + ":\n" + onBridge);
         assertEquals(List.of(echo.ip()), leases(shared).stream().map(l -> l.path("ip").asText()).toList());
@@ -144,12 +144,14 @@ class NomadNetworkIT {
         shared.nomad("system", "gc");
         NomadAgent.await("the driver to release the task's network", SHORT, () -> quietly(() ->
                         mirageTaps(shared).isEmpty()
+                        && Forwards.in(shared.netns()).isEmpty()
                         && taskRules(shared.execOk("iptables-save"), echo.taskId()).isEmpty()
                         && leases(shared).isEmpty()
                         && !NomadAgent.processAlive(tender, ticks)
                         && shared.runDir(echo.allocId(), ECHO_TASK).isEmpty()),
-                () -> quietly(() -> "taps: " + mirageTaps(shared) + "\ntask rules: "
-                        + taskRules(shared.execOk("iptables-save"), echo.taskId()) + "\nleases: " + leases(shared)
+                () -> quietly(() -> "taps: " + mirageTaps(shared) + "\nforwards: " + Forwards.in(shared.netns())
+                        + "\ntask rules: " + taskRules(shared.execOk("iptables-save"), echo.taskId())
+                        + "\nleases: " + leases(shared)
                         + "\ntender alive: " + NomadAgent.processAlive(tender, ticks)
                         + "\nrun dir: " + shared.runDir(echo.allocId(), ECHO_TASK)));
         NomadAgent.await("the service \"echo\" of " + echo.allocId() + " to be deregistered", SHORT,
@@ -235,8 +237,11 @@ class NomadNetworkIT {
                 + "  gateway 10.99.0.1"), out);
         assertTrue(out.contains("port echo: " + echo.hostIp() + ":" + echo.hostPort() + " -> " + echo.ip()
                 + ":7 (tcp, udp)"), out);
-        assertTrue(out.lines().anyMatch(l -> l.contains("rule nat:") && l.contains("mirage:" + echo.taskId())
-                && l.contains("-p udp") && l.contains("--to-destination " + echo.ip() + ":7")), out);
+        for (MapForward forward : Forwards.of(echo.hostIp(), echo.hostPort(), echo.ip(), 7)) {
+            assertTrue(out.lines().anyMatch(l -> l.strip().equals("rule " + Forwards.described(forward))),
+                    "status shows the forward " + forward.element() + ":\n" + out);
+        }
+        assertFalse(out.contains("mirage:" + echo.taskId()), "a per-task rule in the status:\n" + out);
         assertTrue(out.contains("orphans: none"), out);
     }
 
@@ -336,7 +341,7 @@ class NomadNetworkIT {
         return null;
     }
 
-    /** iptables-save lines carrying the task's comment. */
+    /** iptables-save lines carrying the task's comment (only plugins before the nft maps wrote such rules). */
     private static List<String> taskRules(String iptablesSave, String taskId) {
         String comment = "--comment \"mirage:" + taskId + "\"";
         return iptablesSave.lines().filter(l -> l.contains(comment)).toList();

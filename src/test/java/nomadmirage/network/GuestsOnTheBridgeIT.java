@@ -8,6 +8,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.OptionalInt;
+import java.util.Set;
 import nomadmirage.config.Ipv4Cidr;
 import nomadmirage.log.LogLevel;
 import nomadmirage.log.LogSink;
@@ -215,6 +216,10 @@ class GuestsOnTheBridgeIT {
         NetworkManager manager = manager(true);
         DeviceAttachment a = attach(manager, "t-a", PortForward.anyAddress("self", 8081, 7000));
         DeviceAttachment b = attach(manager, "t-b", PortForward.anyAddress("echo", 8080, 7000));
+        NftForwards nft = new NftForwards(ns.runner());
+        assertEquals(Set.of(new MapForward("", "tcp", 8081, a.ip(), 7000), new MapForward("", "udp", 8081, a.ip(), 7000),
+                new MapForward("", "tcp", 8080, b.ip(), 7000), new MapForward("", "udp", 8080, b.ip(), 7000)),
+                Set.copyOf(nft.list()), "the supervisor service added the forwards as elements of fwd_local");
         TapGuest first = TapGuest.open(ns, a);
         TapGuest second = TapGuest.open(ns, b);
 
@@ -232,5 +237,11 @@ class GuestsOnTheBridgeIT {
             assertEquals("udp " + GATEWAY + " " + a.ip() + " own-port-" + i, first.await("udp"),
                     "hairpin: a guest reaches its own published port through the host");
         }
+
+        manager.detach(new NetworkTeardown("t-b", List.of(b.tap()), List.of(b.ip())));
+        assertEquals(Set.of(new MapForward("", "tcp", 8081, a.ip(), 7000), new MapForward("", "udp", 8081, a.ip(), 7000)),
+                Set.copyOf(nft.list()), "the detach of t-b removed its forwards only");
+        manager.detach(new NetworkTeardown("t-a", List.of(a.tap()), List.of(a.ip())));
+        assertEquals(List.of(), nft.list(), "both maps are empty once both tasks are detached");
     }
 }

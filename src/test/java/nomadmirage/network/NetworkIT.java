@@ -129,7 +129,10 @@ class NetworkIT {
         assertFalse(addresses.contains("10.99.0.1"), addresses);
         String saved = save();
         assertFalse(saved.contains("10.99.0.0/16"), saved);
-        assertEquals(5, IptablesSave.ourRules(saved).size(), saved);
+        assertEquals(7, IptablesSave.ourRules(saved).size(), saved);
+        assertEquals(IptablesRules.pool(BRIDGE, Ipv4Cidr.parse("10.50.0.0/24")).stream().map(SavedRule::describe)
+                .sorted().toList(), IptablesSave.ourRules(saved).stream().map(SavedRule::describe).sorted().toList(),
+                "the pool rules of the new subnet only");
     }
 
     @Test
@@ -198,8 +201,9 @@ class NetworkIT {
         assertEquals(List.of(), tapsInNamespace());
         assertEquals(List.of(), new NftGuestFilter(ns.runner()).pins());
         List<SavedRule> left = IptablesSave.ourRules(save());
-        assertEquals(5, left.size(), "only the pool rules remain: " + left);
+        assertEquals(7, left.size(), "only the pool rules remain: " + left);
         assertTrue(left.stream().allMatch(r -> r.comment().orElse("").equals(IptablesRules.POOL_COMMENT)));
+        assertEquals(List.of(), new NftForwards(ns.runner()).list(), "both nft maps are empty after the detaches");
         assertEquals(List.of(), new Ipam(settings).leases());
     }
 
@@ -240,6 +244,7 @@ class NetworkIT {
 
     private void assertLeftNothing(String taskId) throws Exception {
         assertEquals(List.of(), rulesOf(taskId));
+        assertEquals(List.of(), new NftForwards(ns.runner()).list(), "a forward of " + taskId + " is left");
         assertEquals(List.of(), new NftGuestFilter(ns.runner()).pins());
         assertTrue(new Ipam(settings).leases().stream().noneMatch(l -> l.taskId().equals(taskId)));
         for (String tap : tapsInNamespace()) {
@@ -252,7 +257,7 @@ class NetworkIT {
         manager.ensureHostSetup();
         Attachment keep = manager.attach("t-keep", UID, GID,
                 List.of(DeviceRequest.pooled("service", List.of(PortForward.anyAddress("http", 8080, 80)))));
-        manager.attach("t-gone", UID, GID,
+        Attachment gone = manager.attach("t-gone", UID, GID,
                 List.of(DeviceRequest.pooled("service", List.of(PortForward.anyAddress("http", 8081, 80)))));
         ns.run("ip", "tuntap", "add", "dev", "mgzzzzzzzzzzzzz", "mode", "tap");
         ns.run("ip", "tuntap", "add", "dev", "mgmt0", "mode", "tap");
@@ -261,15 +266,29 @@ class NetworkIT {
         Pin ghost = new Pin("mgzzzzzzzzzzzzz", "00:80:41:00:00:77", "10.99.0.77");
         NftGuestFilter filter = new NftGuestFilter(ns.runner());
         filter.pin(List.of(ghost));
+        // A forward on one host address to a guest address nobody leases (as a failed release would leave).
+        ns.run("nft", "add element ip nomad_mirage fwd_addr { 10.99.0.1 . tcp . 9998 : 10.99.0.77 . 80 }");
+        NftForwards nft = new NftForwards(ns.runner());
+        String keepIp = keep.devices().getFirst().ip();
+        String goneIp = gone.devices().getFirst().ip();
+        assertEquals(Set.of(new MapForward("", "tcp", 8080, keepIp, 80), new MapForward("", "udp", 8080, keepIp, 80),
+                new MapForward("", "tcp", 8081, goneIp, 80), new MapForward("", "udp", 8081, goneIp, 80),
+                new MapForward("10.99.0.1", "tcp", 9998, "10.99.0.77", 80)), Set.copyOf(nft.list()));
 
         NetworkStatus before = manager.status();
         assertEquals(List.of("mgzzzzzzzzzzzzz"), before.orphanTaps());
-        assertEquals(1, before.orphanRules().size());
+        assertEquals(Set.of("nat: -A NOMAD_MG_PRE -p tcp -m tcp --dport 9999 -m comment --comment \"mirage:ghost/web/1\" -j RETURN",
+                "nft fwd_addr 10.99.0.1 . tcp . 9998 : 10.99.0.77 . 80"), Set.copyOf(before.orphanRules()));
+        assertEquals(Set.of("nft fwd_local tcp . 8081 : " + goneIp + " . 80", "nft fwd_local udp . 8081 : " + goneIp + " . 80"),
+                Set.copyOf(before.tasks().stream().filter(t -> t.taskId().equals("t-gone")).findFirst().orElseThrow().rules()));
         assertEquals(List.of("t-gone", "t-keep"), before.tasks().stream().map(TaskNetwork::taskId).toList());
 
         ReconcileReport report = manager.reconcile(Set.of("t-keep"));
         assertEquals(Set.of("mgzzzzzzzzzzzzz", TapNames.forDevice("t-gone", "service")), Set.copyOf(report.removedTaps()));
-        assertEquals(8, report.removedRules().size(), report.removedRules().toString());
+        assertEquals(Set.of("nat: -A NOMAD_MG_PRE -p tcp -m tcp --dport 9999 -m comment --comment \"mirage:ghost/web/1\" -j RETURN",
+                "nft fwd_addr 10.99.0.1 . tcp . 9998 : 10.99.0.77 . 80", "nft fwd_local tcp . 8081 : " + goneIp + " . 80",
+                "nft fwd_local udp . 8081 : " + goneIp + " . 80"), Set.copyOf(report.removedRules()));
+        assertEquals(4, report.removedRules().size(), report.removedRules().toString());
         assertEquals(List.of("t-gone"), report.releasedLeases().stream().map(Lease::taskId).toList());
         assertEquals(Set.of(ghost.tap(), TapNames.forDevice("t-gone", "service")),
                 report.removedPins().stream().map(Pin::tap).collect(Collectors.toSet()));
@@ -278,29 +297,46 @@ class NetworkIT {
         assertEquals(List.of(), report.problems());
 
         assertEquals(Set.of(keep.devices().getFirst().tap(), "mgmt0"), Set.copyOf(tapsInNamespace()));
-        assertEquals(7, rulesOf("t-keep").size());
+        assertEquals(List.of(), rulesOf("t-keep"), "forwards are map elements, not rules");
+        assertEquals(Set.of(new MapForward("", "tcp", 8080, keepIp, 80), new MapForward("", "udp", 8080, keepIp, 80)),
+                Set.copyOf(nft.list()), "only the kept task's forwards remain");
         NetworkStatus after = manager.status();
         assertEquals(List.of(), after.orphanTaps());
         assertEquals(List.of(), after.orphanRules());
         TaskNetwork kept = after.tasks().getFirst();
         assertEquals("t-keep", kept.taskId());
         assertEquals(List.of(), kept.missingTaps());
-        assertEquals(7, kept.rules().size());
+        assertEquals(Set.of("nft fwd_local tcp . 8080 : " + keepIp + " . 80", "nft fwd_local udp . 8080 : " + keepIp + " . 80"),
+                Set.copyOf(kept.rules()));
     }
 
     @Test
-    void udpToLoopbackHitsTheDnatRules() throws Exception {
+    void udpToLoopbackIsDnatedByTheMapElement() throws Exception {
         manager.ensureHostSetup();
         Attachment attachment = manager.attach("t-udp", UID, GID,
                 List.of(DeviceRequest.pooled("service", List.of(PortForward.anyAddress("echo", 8080, 7)))));
         String ip = attachment.devices().getFirst().ip();
+        assertEquals(Set.of(new MapForward("", "tcp", 8080, ip, 7), new MapForward("", "udp", 8080, ip, 7)),
+                Set.copyOf(new NftForwards(ns.runner()).list()));
         ns.run("python3", "-c", "import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); "
                 + "s.sendto(b'ping', ('127.0.0.1', 8080))");
-        String counted = ns.run("iptables-save", "-c", "-t", "nat");
-        assertTrue(packets(counted, "NOMAD_MG_OUT", "-p udp -m udp --dport 8080 ", "--to-destination " + ip + ":7") >= 1,
-                counted);
-        assertTrue(packets(counted, "NOMAD_MG_POST", "-s 127.0.0.0/8 -d " + ip + "/32", "MASQUERADE") >= 1, counted);
-        assertEquals(0, packets(counted, "NOMAD_MG_OUT", "-p tcp -m tcp --dport 8080 ", "DNAT"));
+        // The namespace's connection tracking tells how the datagram was translated: the reply is expected
+        // from the guest's port 7, to the bridge address (the pool's MASQUERADE of 127.0.0.0/8).
+        List<String> tracked = conntrack(8080);
+        assertEquals(1, tracked.size(), "one tracked connection to port 8080: " + tracked);
+        String entry = tracked.getFirst();
+        assertTrue(entry.matches("ipv4\\s+2\\s+udp\\s+17\\s.*"), entry);
+        assertTrue(entry.contains(" src=127.0.0.1 dst=127.0.0.1 "), entry);
+        assertTrue(entry.matches(".* src=" + Pattern.quote(ip) + " dst=10\\.99\\.0\\.1 sport=7 dport=\\d+ .*"),
+                "DNATed to " + ip + ":7 and masqueraded to the bridge address: " + entry);
+    }
+
+    /** The namespace's tracked connections whose original destination port is {@code port}. */
+    private List<String> conntrack(int port) throws Exception {
+        TestEnv.require(ns.exec("test", "-r", "/proc/net/nf_conntrack").succeeded(),
+                "/proc/net/nf_conntrack is missing (nf_conntrack without procfs): NAT of a datagram is unobservable");
+        return ns.run("cat", "/proc/net/nf_conntrack").lines()
+                .filter(l -> l.matches(".*? dport=" + port + " .*")).toList();
     }
 
     private static long packets(String saveWithCounters, String chain, String... parts) {
@@ -351,7 +387,8 @@ class NetworkIT {
                 "hairpin: the guest reaches its own forward through the host");
 
         manager.detach(attachment.teardown());
-        assertTrue(ns.exec("python3", "-c", client("127.0.0.1")).exitCode() != 0, "no forward after detach");
+        assertEquals(List.of(), new NftForwards(ns.runner()).list(), "no forward after detach");
+        assertTrue(ns.exec("python3", "-c", client("127.0.0.1")).exitCode() != 0, "no traffic after detach");
     }
 
     /** A namespace on the bridge through a veth, configured as the guest of {@code device} would be. */

@@ -61,7 +61,19 @@ public final class Netns implements AutoCloseable {
 
     /** A command runner whose every command runs inside this namespace (output bounds passed on). */
     public CommandRunner runner() {
+        return runnerIn(name);
+    }
+
+    /** A command runner whose every command runs inside the named namespace (one this class did not create). */
+    public static CommandRunner runnerIn(String name) {
+        List<String> prefix = List.of("ip", "netns", "exec", name);
         return new CommandRunner() {
+            private List<String> inside(List<String> argv) {
+                List<String> full = new ArrayList<>(prefix);
+                full.addAll(argv);
+                return full;
+            }
+
             @Override
             public CommandResult run(List<String> argv, Duration timeout) throws IOException {
                 return HOST.run(inside(argv), timeout);
