@@ -217,19 +217,13 @@ static void launch(const char *id, char *payload, size_t len)
         signal(SIGPIPE, SIG_DFL);
         if (dup2(rep[1], 1) < 0)
             _exit(1);
-        int in = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        int in = open("/dev/null", O_RDWR | O_CLOEXEC);
         if (in < 0 || dup2(in, 0) < 0)
             _exit(1);
-        /* What the supervisor says on stderr before it moves it to its log goes to that log too, as when the
-           plugin ran it directly (the service's own stderr is discarded). */
-        if (a > 2 && strcmp(argv[1], "--run-dir") == 0) {
-            char log[4096];
-            if (snprintf(log, sizeof log, "%s/supervisor.log", argv[2]) < (int)sizeof log) {
-                int err = open(log, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0644);
-                if (err >= 0)
-                    dup2(err, 2);
-            }
-        }
+        /* The supervisor moves its stderr to its run directory's log at its first message (the service's own
+           stderr is discarded); until then nothing of the service's may reach it. */
+        if (dup2(in, 2) < 0)
+            _exit(1);
         /*
          * Exec'd again rather than run in this fork: ps and /proc/PID/cmdline then show the supervisor's
          * own command line (argv[0] its path), and nothing of this service's state lives on in it. The

@@ -127,6 +127,8 @@ class SupervisorIT {
         assertEquals(0, p.exit().get(30, TimeUnit.SECONDS).exitCode());
         assertEquals("to-out\n" + work + "\n", Files.readString(out));
         assertEquals("to-err\n", Files.readString(err));
+        assertFalse(Files.exists(tmp.resolve("run").resolve(RunDir.LOG)),
+                "a supervisor with nothing to say creates no log (a file less per start)");
     }
 
     @Test
@@ -163,6 +165,8 @@ class SupervisorIT {
         assertEquals(Signals.SIGTERM, status.signal());
         ProcessIdentity child = RunDir.readIdentity(runDir.resolve(RunDir.TENDER)).orElseThrow();
         assertFalse(child.isAlive());
+        assertTrue(Files.readString(runDir.resolve(RunDir.LOG)).contains("waiting for a reader on the FIFO " + fifo),
+                "what the supervisor said before its report is in its log");
     }
 
     @Test
