@@ -74,6 +74,12 @@ def summary(out, a):
     v = grab(t, r"^StartTask latency: p50 ([\d.]+) ms")
     rows.append((f"StartTask p50, no networking (tasks.py, {a.tasks} tasks)", fmt(v, " ms"), "<= 5 ms",
                  verdict(None if v is None else v <= 5)))
+    v = grab(t, r"^StartTask latency of the later half \(JIT warmer\): p50 ([\d.]+) ms")
+    if v is not None:
+        rows.append(("  the same, later half of the starts (JIT warmer)", fmt(v, " ms"), "<= 5 ms", verdict(v <= 5)))
+    v = grab(t, r"^plugin CPU \(user\+system\) per StartTask: ([\d.]+) ms")
+    if v is not None:
+        rows.append(("  plugin CPU per StartTask (tasks.py)", fmt(v, " ms"), "-", "-"))
     single = grab(n, r"^StartTask with no other live task .*?: p50 ([\d.]+) ms")
     levels = {int(m.group(1)): float(m.group(2))
               for m in re.finditer(r"^StartTask at ~(\d+) live tasks: p50 ([\d.]+) ms", n or "", re.M)}
@@ -118,6 +124,10 @@ def summary(out, a):
     rows.append((f"SIGKILL -> relaunch -> recover all {a.scale_tasks} (scale.py)",
                  fmt(v, " s") + (f" ({ok} ok)" if ok is not None else ""), "<= 2 s",
                  verdict(None if v is None else v <= 2 and ok == a.scale_tasks)))
+    m = re.search(r"unique \(and one per task\): (yes|NO); every forward and pin present: (yes|NO)", s or "")
+    v = None if m is None else ("yes" if m.group(1) == m.group(2) == "yes" else "NO")
+    rows.append((f"all {a.scale_tasks} taps/IPs/MACs unique, every forward and pin present (scale.py)", v or "n/a",
+                 "yes", verdict(None if v is None else v == "yes")))
     v = grab(s, r"^nothing left: (yes|NO)", conv=str)
     rows.append(("nothing left after stop+destroy of all (scale.py)", v or "n/a", "nothing left",
                  verdict(None if v is None else v == "yes")))

@@ -6,15 +6,15 @@ plugin-probe (real go-plugin client) and the stand-in solo5-hvt tender from the 
 (images/standin-hello-net.hvt, --standin-run, 16 MB, one NET device, two ports each):
 
 1. N StartTask calls one after another: p50/p99 latency.
-2. With N live tasks: are all taps, addresses and MACs unique, and is every rule and pin there
-   (`ip -o link`, `iptables-save -t nat`, `nft -j list table bridge nomad_mirage` inside the
+2. With N live tasks: are all taps, addresses and MACs unique, and is every forward and pin there
+   (`ip -o link`, `iptables-save -t nat`, `nft -j list` of the forward maps and the pin sets inside the
    namespace, the lease file under the plugin's state dir network/); the plugin JVM's RSS (and its
    peak per phase, sampled every 0.2 s, and after the destroy of all).
 3. kill_plugin (SIGKILL) -> launch -> RecoverTask of all N at once (as the agent's task runners do,
    with the handles as the agent keeps them in memory, or with --stripped as its state DB gives
    them back after an agent restart): time from the kill to the last recover
    done, and the launch alone; are the same tenders still alive.
-4. StopTask + DestroyTask of all: is anything left (taps, task rules, pins, leases, tender
+4. StopTask + DestroyTask of all: is anything left (taps, forwards, task rules, pins, leases, tender
    processes, task cgroups under this run's own cgroup parent mirage-bench-<pid>, which is removed
    afterwards).
 
@@ -61,8 +61,25 @@ def taps(ns):
     return out
 
 
+def forwards(ns):
+    """(proto, host port, guest address:port) of every element of the ip nomad_mirage forward maps."""
+    out = []
+    for name in ("fwd_local", "fwd_addr"):
+        text = subprocess.run(["ip", "netns", "exec", ns, "nft", "-j", "list", "map", "ip", "nomad_mirage", name],
+                              capture_output=True, text=True, check=False).stdout
+        try:
+            items = json.loads(text).get("nftables", []) if text.strip() else []
+        except json.JSONDecodeError:
+            items = []
+        for item in items:
+            for key, value in item.get("map", {}).get("elem", []):
+                k, v = key["concat"], value["concat"]
+                out.append((str(k[-2]), int(k[-1]), f"{v[0]}:{v[1]}"))
+    return out
+
+
 def dnat_rules(ns):
-    """(proto, host port, destination) of every DNAT rule in the nat table."""
+    """(proto, host port, destination) of every DNAT rule in the nat table (forwards are map elements now)."""
     rules = []
     for line in in_ns(ns, "iptables-save", "-t", "nat").splitlines():
         if "-j DNAT" not in line:
@@ -255,7 +272,8 @@ def main():
             lease_list = leases(state)
             addrs = [l.get("ip") for l in lease_list]
             macs = [l.get("mac") for l in lease_list]
-            rules = set(dnat_rules(ns))
+            rules = set(forwards(ns))
+            iptables_dnat = dnat_rules(ns)
             sets = nft_sets(ns)
             by_task = {l.get("task_id"): l for l in lease_list}
             missing_rules, missing_pins = 0, 0
@@ -283,13 +301,13 @@ def main():
             print(f"taps: {len(links)} (unique names {len(set(links))}; on a bridge: "
                   f"{sum(1 for l in links.values() if ' master ' in l)}); leases: {len(lease_list)}, "
                   f"unique addresses {len(set(addrs))}, unique MACs {len(set(macs))}")
-            print(f"nat DNAT rules: {len(rules)} (expected {4 * n}: 2 ports x tcp/udp), missing for tasks: "
-                  f"{missing_rules}; nft pins: ip_pins {len(sets.get('ip_pins', []))}, arp_pins "
+            print(f"forwards (nft map elements): {len(rules)} (expected {4 * n}: 2 ports x tcp/udp), missing for "
+                  f"tasks: {missing_rules}; iptables DNAT rules: {len(iptables_dnat)} (expected 0); nft pins: ip_pins {len(sets.get('ip_pins', []))}, arp_pins "
                   f"{len(sets.get('arp_pins', []))}, taps set {len(sets.get('taps', []))}, tasks whose pin is "
                   f"missing {missing_pins}; pinned taps = our links: {yes(pin_taps == set(links))}")
             unique = (len(links) == n and len(set(addrs)) == n and len(set(macs)) == n and len(lease_list) == n)
-            complete = missing_rules == 0 and missing_pins == 0 and pin_taps == set(links)
-            print(f"all taps/IPs/MACs unique (and one per task): {yes(unique)}; every rule and pin present: "
+            complete = missing_rules == 0 and missing_pins == 0 and pin_taps == set(links) and not iptables_dnat
+            print(f"all taps/IPs/MACs unique (and one per task): {yes(unique)}; every forward and pin present: "
                   f"{yes(complete)}")
             print(f"plugin RSS (JVM pid {jvm}) with {n} live networked tasks: {rss:.1f} MiB "
                   f"(goal <= {GOAL_RSS_MIB} MiB: {'met' if 0 < rss <= GOAL_RSS_MIB else 'MISSED'})")
@@ -319,6 +337,7 @@ def main():
                             "taps": len(taps(ns)),
                             "task nat rules": len(nat_lines_naming(ns, [a for a in addrs if a])),
                             "DNAT rules": len(dnat_rules(ns)),
+                            "forwards": len(forwards(ns)),
                             "pins": sum(len(v) for v in nft_sets(ns).values()),
                             "leases": len(leases(state)),
                             "tender processes": sum(1 for p in before.values() if alive(p)),
