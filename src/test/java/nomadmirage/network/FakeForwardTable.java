@@ -44,13 +44,20 @@ final class FakeForwardTable implements ForwardTable {
     }
 
     @Override
-    public synchronized void remove(Collection<MapForward> forwards) throws NetworkSetupException {
-        removeCalls++;
-        if (beforeRemove != null) {
-            Runnable hook = beforeRemove;
+    public void remove(Collection<MapForward> forwards) throws NetworkSetupException {
+        Runnable hook;
+        synchronized (this) {
+            removeCalls++;
+            hook = beforeRemove;
             beforeRemove = null;
-            hook.run();
         }
+        if (hook != null) {
+            hook.run(); // outside the lock: a slow deletion does not hold up other changes, as with nft
+        }
+        removeNow(forwards);
+    }
+
+    private synchronized void removeNow(Collection<MapForward> forwards) throws NetworkSetupException {
         if (failRemove) {
             throw new NetworkSetupException("network command failed: nft delete element: exited 1: busy");
         }
