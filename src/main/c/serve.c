@@ -8,7 +8,7 @@
  *                                 command line, each ending in NUL. The
  *                                 supervisor is forked from here (its own
  *                                 session, as always). Replies:
- *                                   ID forked SPID
+ *                                   ID forked SPID TICKS (its start time; 0 unknown)
  *                                   ID report LINE   its first stdout line
  *                                   ID exited CODE   (128+N: signal N)
  *   term ID\n                     SIGTERM to that launch's supervisor while it
@@ -245,7 +245,12 @@ static void launch(const char *id, char *payload, size_t len)
     fcntl(rep[0], F_SETFL, O_NONBLOCK);
     /* Our unreaped child: its pid cannot be reused, so the pidfd is surely its. */
     int pidfd = pidfd_of(pid);
-    reply(id, "forked %d", (int)pid);
+    /* Its start time is its own from the fork on (exec keeps it): with the pid, the identity it records. */
+    char state;
+    unsigned long long ticks = 0;
+    if (read_stat(pid, &state, &ticks) < 0)
+        ticks = 0;
+    reply(id, "forked %d %llu", (int)pid, ticks);
     int r = add(REPORT, rep[0], pid, id);
     int c = pidfd < 0 ? -1 : add(CHILD, pidfd, pid, id);
     if (r < 0 || c < 0) {

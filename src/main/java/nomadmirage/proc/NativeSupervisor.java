@@ -3,6 +3,7 @@ package nomadmirage.proc;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -166,25 +167,28 @@ public final class NativeSupervisor implements Supervisor {
     private SupervisedProcess started(SupervisorService.Launch launch, Path dir, String tenderPath, String[] words)
             throws LaunchException {
         ProcessIdentity tender;
-        Optional<ProcessIdentity> supervisor;
-        long forked = launch.forked().join();
+        ProcessIdentity identity = launch.forked().join();
         try {
             tender = new ProcessIdentity(Long.parseLong(words[1]), Long.parseLong(words[2]));
-            supervisor = RunDir.readIdentity(dir.resolve(RunDir.SUPERVISOR));
+            if (identity.startTicks() == 0) {
+                // The service could not read its start time: the supervisor recorded it before it said started.
+                Optional<ProcessIdentity> recorded = RunDir.readIdentity(dir.resolve(RunDir.SUPERVISOR));
+                if (recorded.isEmpty() || recorded.get().pid() != identity.pid()) {
+                    stop(launch);
+                    throw new LaunchException("the supervisor started " + tenderPath
+                            + " but recorded no identity of its own in " + dir);
+                }
+                identity = recorded.get();
+            }
         } catch (IOException | RuntimeException e) {
             stop(launch);
             throw new LaunchException("the supervisor started " + tenderPath + " but its records are unreadable: "
                     + e.getMessage(), e);
         }
-        if (supervisor.isEmpty() || supervisor.get().pid() != forked) {
-            stop(launch);
-            throw new LaunchException("the supervisor started " + tenderPath + " but recorded no identity of its own in "
-                    + dir);
-        }
-        ProcessIdentity identity = supervisor.get();
+        ProcessIdentity supervisor = identity;
         CompletableFuture<Void> gone = launch.exited().thenAccept(code -> { }).exceptionallyCompose(
-                lost -> watch(identity, ProcessHandle.of(identity.pid())));
-        return new NativeSupervisedProcess(service, dir, tender, identity, gone);
+                lost -> watch(supervisor, ProcessHandle.of(supervisor.pid())));
+        return new NativeSupervisedProcess(service, dir, tender, supervisor, gone);
     }
 
     private static List<String> arguments(LaunchRequest r, Path dir) {
@@ -231,6 +235,9 @@ public final class NativeSupervisor implements Supervisor {
     /** A run dir is reused across restarts of a task, but never while its supervisor still runs. */
     private static void prepareRunDir(Path dir) throws IOException {
         Files.createDirectories(dir);
+        if (!Files.exists(dir.resolve(RunDir.SUPERVISOR), LinkOption.NOFOLLOW_LINKS)) {
+            return; // a supervisor writes that file first: without it, none ever ran here and nothing is left
+        }
         Optional<ProcessIdentity> previous;
         try {
             previous = RunDir.readIdentity(dir.resolve(RunDir.SUPERVISOR));
@@ -240,7 +247,8 @@ public final class NativeSupervisor implements Supervisor {
         if (previous.isPresent() && previous.get().isAlive()) {
             throw new IOException("its supervisor (pid " + previous.get().pid() + ") still runs");
         }
-        for (String name : List.of(RunDir.SUPERVISOR, RunDir.TENDER, RunDir.CONSOLE_TAIL, RunDir.STATUS)) {
+        // The supervisor's own file last: while it is there, the others may be too (see above).
+        for (String name : List.of(RunDir.STATUS, RunDir.CONSOLE_TAIL, RunDir.TENDER, RunDir.SUPERVISOR)) {
             Files.deleteIfExists(dir.resolve(name));
         }
     }
@@ -283,7 +291,7 @@ public final class NativeSupervisor implements Supervisor {
         } catch (TimeoutException e) {
             // It forwards TERM and waits for a tender that ignores it: the supervisor itself must go.
             if (launch.forked().isDone() && !launch.forked().isCompletedExceptionally()) {
-                ProcessHandle.of(launch.forked().join()).ifPresent(ProcessHandle::destroyForcibly);
+                ProcessHandle.of(launch.forked().join().pid()).ifPresent(ProcessHandle::destroyForcibly);
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();

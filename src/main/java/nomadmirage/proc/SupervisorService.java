@@ -28,7 +28,7 @@ public final class SupervisorService implements AutoCloseable {
     private Running running;
 
     /** A launch: the supervisor's pid, its first stdout line, then its exit code. */
-    public record Launch(String id, CompletableFuture<Long> forked, CompletableFuture<String> report,
+    public record Launch(String id, CompletableFuture<ProcessIdentity> forked, CompletableFuture<String> report,
             CompletableFuture<Integer> exited) {
     }
 
@@ -253,7 +253,11 @@ public final class SupervisorService implements AutoCloseable {
             String[] words = text.split(" ", 2);
             String rest = words.length > 1 ? words[1] : "";
             switch (words[0]) {
-                case "forked" -> launch.forked().complete(Long.parseLong(rest.strip()));
+                case "forked" -> {
+                    String[] fields = rest.strip().split(" ");
+                    launch.forked().complete(new ProcessIdentity(Long.parseLong(fields[0]),
+                            fields.length > 1 ? Long.parseLong(fields[1]) : 0));
+                }
                 case "report" -> launch.report().complete(rest);
                 case "exited" -> {
                     launch.report().complete("");
