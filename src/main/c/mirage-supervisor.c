@@ -8,7 +8,7 @@
  *   mirage-supervisor --run-dir DIR [--stdout PATH] [--stderr PATH]
  *       [--user UID --group GID [--groups G1,G2,...] [--own-uid] [--private-dev PATH]...]
  *       [--cgroup DIR | --cgroup-join DIR]... [--cgroup-write DIR/FILE=VALUE]...
- *       [--oom-score-adj N] [--chdir DIR] -- TENDER [ARGS...]
+ *       [--oom-score-adj N] [--netns PATH] [--chdir DIR] -- TENDER [ARGS...]
  *
  * The tender gets exactly the environment this program received, with
  * PR_SET_NO_NEW_PRIVS set (no setuid or file-capability gain through exec) and
@@ -39,6 +39,13 @@
  *                  name in DIR.
  *   --oom-score-adj N  the tender's /proc/self/oom_score_adj (Nomad's agent
  *                  runs at -1000, which no OOM kill can ever pick; 0 resets it)
+ *   --netns PATH   the tender runs in the network namespace PATH (a Nomad
+ *                  group's /var/run/netns/ID or /var/run/docker/netns/ID), so
+ *                  it opens its tap there by name; this program stays in its
+ *                  own. PATH is absolute, at most NETNS_PATH_MAX bytes, never
+ *                  followed through a symlink, and must be a file of nsfs (a
+ *                  namespace bind mount); the child joins it (setns) as root
+ *                  before cgroups, private devices and the drop to UID.
  *   --own-uid      UID belongs to this task alone: once the tender has ended,
  *                  every process of UID is killed (kill(-1) as UID), so
  *                  nothing it left behind runs on. (Nothing is killed before
@@ -112,6 +119,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/types.h>
@@ -127,6 +135,10 @@
 #define TAIL_LINE_MAX 256    /* a longer line goes into the tail in pieces */
 #define DRAIN_MS 5000        /* output left after the tender ended waits this long for a slow reader */
 #define OUTPUT_DISCARD (-2)  /* open_output: the path is the null device */
+#define NETNS_PATH_MAX 128   /* --netns: short enough for a failure message to name it whole */
+#ifndef NSFS_MAGIC
+#define NSFS_MAGIC 0x6e736673 /* linux/magic.h */
+#endif
 
 extern char **environ;
 
@@ -144,7 +156,7 @@ struct cgroup_write {
 };
 
 struct options {
-    const char *run_dir, *out, *err, *chdir_to, *groups;
+    const char *run_dir, *out, *err, *chdir_to, *groups, *netns;
     long uid, gid;
     int own_uid;
     const char *cgroups[MAX_CGROUPS];
@@ -711,7 +723,7 @@ static void usage_error(const char *fmt, ...)
             "usage: mirage-supervisor --run-dir DIR [--stdout PATH] [--stderr PATH]\n"
             "         [--user UID --group GID [--groups G1,G2,...] [--own-uid] [--private-dev PATH]...]\n"
             "         [--cgroup DIR | --cgroup-join DIR]... [--cgroup-write DIR/FILE=VALUE]...\n"
-            "         [--oom-score-adj N] [--chdir DIR] -- TENDER [ARGS...]\n"
+            "         [--oom-score-adj N] [--netns PATH] [--chdir DIR] -- TENDER [ARGS...]\n"
             "       mirage-supervisor --signal SIGNO --pid PID --start-ticks TICKS\n"
             "       mirage-supervisor --watch --pid PID --start-ticks TICKS\n"
             "       mirage-supervisor --serve\n", msg);
@@ -992,6 +1004,51 @@ static void private_devices(int report, const struct options *o)
     }
 }
 
+/* What a file is, for a refusal: "a regular file", "a directory"... */
+static const char *file_kind(mode_t mode)
+{
+    return S_ISREG(mode) ? "a regular file" : S_ISDIR(mode) ? "a directory" : S_ISLNK(mode) ? "a symbolic link"
+        : S_ISFIFO(mode) ? "a FIFO" : S_ISSOCK(mode) ? "a socket" : S_ISCHR(mode) ? "a character device"
+        : S_ISBLK(mode) ? "a block device" : "a file of unknown type";
+}
+
+/*
+ * Joins the network namespace o->netns (this process only; the supervisor stays in its own).
+ * What is checked is what gets joined: an O_PATH descriptor of the path itself (a symlink is not
+ * followed, and nothing else, such as a FIFO or a device, is ever opened for reading) must be on
+ * nsfs; only then is it reopened through /proc/self/fd for setns.
+ */
+static void join_netns(int report, const struct options *o)
+{
+    const char *path = o->netns;
+    int pfd = open(path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+    if (pfd < 0)
+        child_fail(report, errno, "network namespace %s", path);
+    struct stat st;
+    struct statfs fs;
+    if (fstat(pfd, &st) < 0)
+        child_fail(report, errno, "network namespace %s: fstat", path);
+    if (S_ISLNK(st.st_mode))
+        child_fail(report, ELOOP, "network namespace %s is a symbolic link, which is not followed", path);
+    if (fstatfs(pfd, &fs) < 0)
+        child_fail(report, errno, "network namespace %s: fstatfs", path);
+    if ((unsigned long)fs.f_type != (unsigned long)NSFS_MAGIC)
+        child_fail(report, EINVAL, "%s is not a network namespace: %s on a filesystem of type 0x%lx, not nsfs",
+                   path, file_kind(st.st_mode), (unsigned long)fs.f_type);
+    char proc[64];
+    snprintf(proc, sizeof proc, "/proc/self/fd/%d", pfd);
+    int fd = open(proc, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        child_fail(report, errno, "opening the network namespace %s", path);
+    close(pfd);
+    if (setns(fd, CLONE_NEWNET) < 0) {
+        if (errno == EINVAL)
+            child_fail(report, EINVAL, "%s is not a network namespace: a namespace of another kind", path);
+        child_fail(report, errno, "joining the network namespace %s", path);
+    }
+    close(fd);
+}
+
 static void run_child(const struct options *o, int report, int go, int out, int err)
 {
     /* First, so that a TERM forwarded while the supervisor waits for a FIFO reader ends this child. */
@@ -1008,6 +1065,8 @@ static void run_child(const struct options *o, int report, int go, int out, int 
     if (dup2(err, 2) < 0)
         child_fail(report, errno, "dup2 stderr");
 
+    if (o->netns != NULL)
+        join_netns(report, o);
     if (o->ncgroups > 0)
         enter_cgroups(report, o);
     if (o->set_oom_score_adj) {
@@ -1079,6 +1138,15 @@ static void parse_options(int argc, char **argv, struct options *o, long long si
             o->chdir_to = v;
         else if (strcmp(a, "--groups") == 0)
             o->groups = v;
+        else if (strcmp(a, "--netns") == 0) {
+            if (v[0] != '/' || strstr(v, "/../") != NULL || strstr(v, "/./") != NULL)
+                usage_error("--netns %s: not an absolute, normal path", v);
+            if (strlen(v) > NETNS_PATH_MAX)
+                usage_error("--netns: a path of at most %d bytes", NETNS_PATH_MAX);
+            if (o->netns != NULL)
+                usage_error("--netns given twice");
+            o->netns = v;
+        }
         else if (strcmp(a, "--cgroup") == 0 || strcmp(a, "--cgroup-join") == 0) {
             if (v[0] != '/' || strstr(v, "/../") != NULL || strstr(v, "/./") != NULL)
                 usage_error("%s %s: not an absolute, normal path", a, v);

@@ -187,7 +187,7 @@ public final class TaskManager {
                 process = supervisor.launch(new LaunchRequest(argv, request.taskDir(),
                         consolePath(request.stdoutPath()), consolePath(request.stderrPath()), runDir, user.orElse(null),
                         user.filter(u -> u.uid() != 0).isPresent() ? plan.devicesOpenedByPath() : Set.of(),
-                        cgroupPlan.joins()));
+                        cgroupPlan.joins(), null));
             } catch (LaunchException e) {
                 throw new HostFailureException("could not start " + plan.kind().configName() + ": " + e.getMessage(), e);
             }

@@ -27,11 +27,16 @@ import java.util.Set;
  * <p>The tender runs in {@code cgroups} (created, limited and joined before it execs; see
  * {@link CgroupJoin}) with its OOM score adjustment reset to 0.
  *
+ * <p>With a {@code networkNamespace} (a Nomad group's, e.g. /var/run/netns/ID) the tender runs in that
+ * network namespace and opens its tap there by name; the supervisor stays in its own. It must be a
+ * namespace file itself (nsfs, never a symlink to one), else the launch fails.
+ *
  * @param user null to run the tender as the plugin's own user
+ * @param networkNamespace an absolute path, or null for the supervisor's own network namespace
  */
 public record LaunchRequest(List<String> argv, Path workingDir,
         Path stdoutPath, Path stderrPath, Path runDir, TaskUser user, Set<PrivateDevice> privateDevices,
-        List<CgroupJoin> cgroups) {
+        List<CgroupJoin> cgroups, Path networkNamespace) {
     /** All a tender gets: solo5-hvt, solo5-spt and qemu read no variable, and exec nothing by name. */
     public static final Map<String, String> TENDER_ENVIRONMENT = Map.of("PATH", "/usr/sbin:/usr/bin:/sbin:/bin");
 
@@ -52,6 +57,9 @@ public record LaunchRequest(List<String> argv, Path workingDir,
         if (!privateDevices.isEmpty() && (user == null || user.uid() == 0)) {
             throw new IllegalArgumentException("private device nodes are for a tender running as a user other than root");
         }
+        if (networkNamespace != null && !networkNamespace.isAbsolute()) {
+            throw new IllegalArgumentException("network namespace not an absolute path: " + networkNamespace);
+        }
     }
 
     /** A tender that uses the host's devices as they are. */
@@ -63,6 +71,6 @@ public record LaunchRequest(List<String> argv, Path workingDir,
     /** A tender in the cgroups of whoever started the plugin. */
     public LaunchRequest(List<String> argv, Path workingDir, Path stdoutPath, Path stderrPath, Path runDir,
             TaskUser user, Set<PrivateDevice> privateDevices) {
-        this(argv, workingDir, stdoutPath, stderrPath, runDir, user, privateDevices, List.of());
+        this(argv, workingDir, stdoutPath, stderrPath, runDir, user, privateDevices, List.of(), null);
     }
 }

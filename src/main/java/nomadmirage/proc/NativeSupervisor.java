@@ -222,6 +222,9 @@ public final class NativeSupervisor implements Supervisor {
         }
         // Nomad's agent runs at -1000 (its systemd unit), which no OOM kill may pick; Nomad's executor resets it too.
         command.addAll(List.of("--oom-score-adj", "0"));
+        if (r.networkNamespace() != null) {
+            command.addAll(List.of("--netns", r.networkNamespace().toString()));
+        }
         command.addAll(List.of("--chdir", r.workingDir().toString(), "--"));
         command.addAll(r.argv());
         return command;

@@ -80,7 +80,7 @@ class TenderCgroupIT {
     private SupervisedProcess launch(List<String> argv, String task, CgroupPlan plan, TaskUser user)
             throws LaunchException {
         SupervisedProcess p = supervisor.launch(new LaunchRequest(argv, Path.of("/"), null, null, tmp.resolve("run-" + task),
-                user, Set.of(), plan.joins()));
+                user, Set.of(), plan.joins(), null));
         launched.add(p);
         return p;
     }

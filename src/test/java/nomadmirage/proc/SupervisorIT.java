@@ -26,6 +26,7 @@ import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
+import nomadmirage.testing.Netns;
 import nomadmirage.testing.TestEnv;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -659,6 +660,104 @@ class SupervisorIT {
         assertIncreasingLinesEndingWithTheLast(second.get(30, TimeUnit.SECONDS));
         String log = RunDir.logTail(p.runDir());
         assertTrue(log.contains("reopened"), log);
+    }
+
+    /**
+     * In a Nomad group's network namespace: the tender joins it (and sees only its links), the
+     * supervisor, the tender's parent, stays in its own.
+     */
+    @Test
+    void theTenderRunsInTheGivenNetworkNamespaceAndItsSupervisorInItsOwn() throws Exception {
+        try (Netns ns = Netns.create()) {
+            Path nsFile = Path.of("/run/netns", ns.name());
+            String inode = stat(nsFile);
+            Path out = tmp.resolve("netns.out");
+            SupervisedProcess p = supervisor.launch(new LaunchRequest(
+                    sh("readlink /proc/self/ns/net; readlink /proc/$PPID/ns/net; ip -o link"), Path.of("/"), out, null,
+                    tmp.resolve("run"), null, Set.of(), List.of(), nsFile));
+            launched.add(p);
+            assertEquals(0, p.exit().get(30, TimeUnit.SECONDS).exitCode(), Files.readString(out));
+            List<String> lines = Files.readAllLines(out);
+            assertTrue(lines.size() >= 3, lines.toString());
+            assertEquals("net:[" + inode + "]", lines.get(0), "the tender's network namespace");
+            assertEquals(Files.readSymbolicLink(Path.of("/proc/self/ns/net")).toString(), lines.get(1),
+                    "the supervisor's network namespace is this JVM's");
+            List<String> links = lines.subList(2, lines.size()).stream().map(l -> l.split(":\\s*")[1]).toList();
+            assertEquals(List.of("lo"), links, "the tender sees the namespace's links only: " + lines);
+        }
+    }
+
+    /** Anything but a namespace file (nsfs) is refused before the tender runs, and nothing is left running. */
+    @Test
+    void aNetworkNamespaceThatIsARegularFileIsRefused() throws Exception {
+        TestEnv.requireRoot("joining a network namespace needs root");
+        Path plain = Files.writeString(tmp.resolve("not-a-netns"), "");
+        Path ran = tmp.resolve("ran");
+        Path runDir = tmp.resolve("run");
+        LaunchException e = assertThrows(LaunchException.class, () -> supervisor.launch(new LaunchRequest(
+                sh("touch " + ran), Path.of("/"), null, null, runDir, null, Set.of(), List.of(), plain)));
+        assertTrue(e.getMessage().contains(plain + " is not a network namespace: a regular file"), e.getMessage());
+        assertEquals(22, e.errno(), "EINVAL");
+        assertFalse(Files.exists(ran), "the tender ran");
+        ExitStatus status = RunDir.readStatus(runDir).orElseThrow();
+        assertEquals(127, status.exitCode());
+        assertTrue(status.failure().contains("not a network namespace"), status.failure());
+        assertFalse(Files.exists(runDir.resolve(RunDir.TENDER)), "a tender was recorded");
+        assertFalse(RunDir.readIdentity(runDir.resolve(RunDir.SUPERVISOR)).orElseThrow().isAlive(),
+                "the supervisor runs on");
+        assertEquals(List.of(), processesNaming(runDir), "the supervisor or its child is left");
+    }
+
+    /** A symlink is never followed, not even to a real network namespace. */
+    @Test
+    void aSymlinkToANetworkNamespaceIsRefused() throws Exception {
+        try (Netns ns = Netns.create()) {
+            Path link = Files.createSymbolicLink(tmp.resolve("netns-link"), Path.of("/run/netns", ns.name()));
+            Path ran = tmp.resolve("ran");
+            Path runDir = tmp.resolve("run");
+            LaunchException e = assertThrows(LaunchException.class, () -> supervisor.launch(new LaunchRequest(
+                    sh("touch " + ran), Path.of("/"), null, null, runDir, null, Set.of(), List.of(), link)));
+            assertTrue(e.getMessage().contains(link + " is a symbolic link, which is not followed"), e.getMessage());
+            assertEquals(40, e.errno(), "ELOOP");
+            assertFalse(Files.exists(ran), "the tender ran");
+            assertEquals(List.of(), processesNaming(runDir), "the supervisor or its child is left");
+        }
+    }
+
+    /** The inode number of what {@code path} leads to ({@code stat -L}). */
+    private static String stat(Path path) throws IOException, InterruptedException {
+        Process stat = new ProcessBuilder("stat", "-L", "-c", "%i", path.toString()).start();
+        String inode = new String(stat.getInputStream().readAllBytes(), StandardCharsets.UTF_8).strip();
+        assertEquals(0, stat.waitFor(), new String(stat.getErrorStream().readAllBytes(), StandardCharsets.UTF_8));
+        assertTrue(inode.matches("\\d+"), inode);
+        return inode;
+    }
+
+    /** Pids of the processes whose command line names {@code path} (a supervisor and its forked child name their run dir). */
+    private static List<Long> processesNaming(Path path) throws IOException {
+        String needle = path.toString();
+        List<Long> found = new ArrayList<>();
+        try (var entries = Files.list(Path.of("/proc"))) {
+            for (Path entry : (Iterable<Path>) entries::iterator) {
+                String name = entry.getFileName().toString();
+                if (!name.chars().allMatch(Character::isDigit)) {
+                    continue;
+                }
+                byte[] cmdline;
+                try {
+                    cmdline = Files.readAllBytes(entry.resolve("cmdline"));
+                } catch (IOException gone) {
+                    continue;
+                }
+                for (String arg : new String(cmdline, StandardCharsets.UTF_8).split("\0")) {
+                    if (arg.equals(needle)) {
+                        found.add(Long.parseLong(name));
+                        break;
+                    }
+                }
+            }
+        }
+        return found;
     }
 
     @Test
