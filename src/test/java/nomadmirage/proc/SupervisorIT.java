@@ -434,9 +434,16 @@ class SupervisorIT {
 
         StatLine stat = StatLine.read(pid).orElseThrow();
         assertEquals(pid, stat.session(), "the supervisor leads its own session");
-        // The only pipes it holds are the tender's stdout and stderr: none leads to the launching JVM.
-        List<String> targets = fdTargets(pid);
+        // The only pipes it holds are the tender's stdout and stderr: none leads to the launching JVM. It moves its
+        // stdout off the report pipe right after its report line, which the launch may have been answered with
+        // a moment earlier: awaited, within a deadline.
         Set<String> tenderOutputs = Set.copyOf(List.of(fdTarget(p.tender().pid(), 1), fdTarget(p.tender().pid(), 2)));
+        List<String> targets = fdTargets(pid);
+        long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(10);
+        while (targets.stream().filter(t -> t.startsWith("pipe:")).count() > 2 && System.nanoTime() < deadline) {
+            Thread.onSpinWait();
+            targets = fdTargets(pid);
+        }
         List<String> pipes = targets.stream().filter(t -> t.startsWith("pipe:")).toList();
         assertEquals(2, pipes.size(), "the tender's stdout and stderr pipes: " + targets);
         assertEquals(tenderOutputs, Set.copyOf(pipes), "pipes " + targets + " vs the tender's " + tenderOutputs);
