@@ -12,8 +12,20 @@ package main
 //	--ipv4=A.B.C.D/N          address of the device "service" (else the first
 //	                          network device)
 //	--ipv4:DEV=A.B.C.D/N      address of network device DEV
-//	--ipv4-gateway=A.B.C.D    logged only
+//	--ipv4-gateway=A.B.C.D    the default gateway (for --standin-send)
 //	--standin-print=TEXT      print TEXT and a newline
+//	--standin-send=IP:PORT:TEXT
+//	                          send one UDP datagram with payload TEXT (may
+//	                          contain ':'; may be empty) from the device's
+//	                          address, source port 40000+N for the N-th send
+//	                          (from 0), to IP:PORT: through the device whose
+//	                          subnet holds IP, else through the gateway (on
+//	                          the device whose subnet holds it). The next hop
+//	                          is resolved by ARP (a request every 200 ms, 15
+//	                          at most; replies are cached; the network keeps
+//	                          being served); then "standin: sent TEXT to
+//	                          IP:PORT" is printed. No ARP reply, no route or
+//	                          a malformed value is an application error.
 //	--standin-sleep=MS        wait MS milliseconds (the network keeps being served)
 //	--standin-await=PATH      wait until PATH exists (a test releases the guest
 //	                          when it is ready; the network keeps being served)
@@ -24,7 +36,10 @@ package main
 //	--standin-spin            keep one CPU busy until a signal arrives (a CPU-bound
 //	                          guest, for cgroup CPU shares)
 //
-// They are executed in order; falling off the end is solo5_exit(0). With no
+// They are executed in order; falling off the end is solo5_exit(0). While the
+// application runs, each UDP datagram to the device's address on a port other
+// than 7 (echo) is printed as "standin: udp from SRC:SPORT to PORT: TEXT"
+// (bytes other than printable ASCII, and the backslash, as \xHH). With no
 // --standin-* argument at all the application prints "Hello from a stand-in
 // hvt unikernel" (or spt) and exits 0. Other arguments are ignored; a
 // malformed or unknown --standin-* argument is an application error (a
@@ -55,6 +70,8 @@ type guest struct {
 	memSize  uint64
 	logLevel int
 	nets     []*netIface
+	gateway  netip.Addr // --ipv4-gateway; zero: none
+	sends    int        // --standin-send steps done (source port 40000+sends)
 }
 
 // console writes guest output to stdout in one write per call, like the
@@ -212,6 +229,7 @@ func (g *guest) runApp(words []string) int {
 				return g.appError("invalid value in %s", w)
 			}
 			g.log(logInfo, "standin: ipv4 gateway %s\n", a)
+			g.gateway = a
 		case strings.HasPrefix(w, "--standin-"):
 			behaviour = true
 		}
@@ -266,6 +284,14 @@ func (g *guest) runApp(words []string) int {
 				}
 				time.Sleep(10 * time.Millisecond)
 			}
+		case "--standin-send":
+			dst, text, err := parseSend(val)
+			if err != nil {
+				return g.appError("invalid value in %s: %v (want IP:PORT:TEXT)", w, err)
+			}
+			if err := g.send(dst, text); err != nil {
+				return g.appError("%s: %v", w, err)
+			}
 		case "--standin-exit":
 			n, err := strconv.Atoi(val)
 			if err != nil {
@@ -293,6 +319,69 @@ func (g *guest) runApp(words []string) int {
 		}
 	}
 	return g.exit(0)
+}
+
+// parseSend splits the value of --standin-send=IP:PORT:TEXT (IPv4, port
+// 1..65535; TEXT is everything after the second colon).
+func parseSend(val string) (netip.AddrPort, string, error) {
+	ipStr, rest, ok := strings.Cut(val, ":")
+	if !ok {
+		return netip.AddrPort{}, "", fmt.Errorf("missing :PORT:TEXT")
+	}
+	portStr, text, ok := strings.Cut(rest, ":")
+	if !ok {
+		return netip.AddrPort{}, "", fmt.Errorf("missing :TEXT")
+	}
+	ip, err := netip.ParseAddr(ipStr)
+	if err != nil || !ip.Is4() {
+		return netip.AddrPort{}, "", fmt.Errorf("invalid IPv4 address %q", ipStr)
+	}
+	port, err := strconv.ParseUint(portStr, 10, 16)
+	if err != nil || port == 0 {
+		return netip.AddrPort{}, "", fmt.Errorf("invalid port %q", portStr)
+	}
+	return netip.AddrPortFrom(ip, uint16(port)), text, nil
+}
+
+// route picks the device and next hop for dst as a unikernel's stack would:
+// the first device whose subnet holds dst (next hop dst itself), else the
+// device whose subnet holds the gateway (next hop the gateway).
+func (g *guest) route(dst netip.Addr) (*netIface, netip.Addr, error) {
+	for _, n := range g.nets {
+		if n.prefix.IsValid() && n.prefix.Masked().Contains(dst) {
+			if dst == n.prefix.Addr() {
+				return nil, netip.Addr{}, fmt.Errorf("%s is the address of %s", dst, n.name)
+			}
+			return n, dst, nil
+		}
+	}
+	if !g.gateway.IsValid() {
+		return nil, netip.Addr{}, fmt.Errorf("no route to %s: not in a device's subnet and no --ipv4-gateway", dst)
+	}
+	for _, n := range g.nets {
+		if n.prefix.IsValid() && n.prefix.Masked().Contains(g.gateway) {
+			return n, g.gateway, nil
+		}
+	}
+	return nil, netip.Addr{}, fmt.Errorf("no route to %s: gateway %s is not in a device's subnet", dst, g.gateway)
+}
+
+// send is one --standin-send step.
+func (g *guest) send(dst netip.AddrPort, text string) error {
+	n, hop, err := g.route(dst.Addr())
+	if err != nil {
+		return err
+	}
+	sport := uint16(40000 + g.sends)
+	g.sends++
+	if err := n.sendUDP(hop, dst.Addr(), sport, dst.Port(), []byte(text)); err != nil {
+		if hop != dst.Addr() {
+			return fmt.Errorf("via gateway %s: %w", hop, err)
+		}
+		return err
+	}
+	console(fmt.Sprintf("standin: sent %s to %s\n", text, dst))
+	return nil
 }
 
 // spin burns CPU on the calling goroutine until a signal ends the tender.

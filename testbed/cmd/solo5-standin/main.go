@@ -32,13 +32,17 @@
 //
 // What it does instead of running the unikernel: it interprets the unikernel
 // arguments itself (see app.go): --standin-print=TEXT, --standin-sleep=MS,
-// --standin-await=PATH, --standin-exit=N, --standin-abort[=MSG], --standin-solo5-abort,
-// --standin-run, --standin-spin; with none of them it prints "Hello from a stand-in hvt
-// unikernel" (or spt) and exits 0. On each attached network device it
-// answers ARP, ICMP echo and UDP echo (port 7) for the IPv4 address given
-// by MirageOS-style arguments (--ipv4=A.B.C.D/N for the device "service",
-// or the first one; --ipv4:DEV=A.B.C.D/N for others; --ipv4-gateway= is
-// only logged).
+// --standin-await=PATH, --standin-send=IP:PORT:TEXT, --standin-exit=N,
+// --standin-abort[=MSG], --standin-solo5-abort, --standin-run, --standin-spin;
+// with none of them it prints "Hello from a stand-in hvt unikernel" (or spt)
+// and exits 0. On each attached network device it answers ARP, ICMP echo and
+// UDP echo (port 7) for the IPv4 address given by MirageOS-style arguments
+// (--ipv4=A.B.C.D/N for the device "service", or the first one;
+// --ipv4:DEV=A.B.C.D/N for others), and prints every other UDP datagram it
+// receives ("standin: udp from SRC:SPORT to PORT: TEXT").
+// --standin-send=IP:PORT:TEXT sends one UDP datagram as a unikernel would:
+// the next hop (IP on the device's subnet, else the --ipv4-gateway=) is
+// resolved by ARP first.
 package main
 
 import (
