@@ -29,6 +29,7 @@ readonly PLUGIN_NAME=nomad-driver-mirage # file name in plugin_dir, plugin block
 readonly DRIVER_NAME=mirage               # name the plugin reports to Nomad
 readonly API_ADDR=http://127.0.0.1:4646
 readonly MARKER=.mirage-dev-agent
+readonly LAB_BRIDGE=lab0 # --lab: the node's interface in the agent's namespace
 
 script_path=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd -P)/$(basename -- "${BASH_SOURCE[0]}")
 script_dir=$(dirname -- "$script_path")
@@ -42,6 +43,7 @@ usage() {
     cat <<EOF
 Usage:
   $0 start DIR [--plugin PATH | --no-plugin] [--config FILE] [--dev | --persistent]
+            [--cni-path PATH] [--lab CIDR]
       Start an agent in a new network namespace, with DIR as its run directory
       (created; must be empty or a stopped run directory), and wait until its
       node is ready. The agent keeps running after this returns.
@@ -52,6 +54,15 @@ Usage:
         --dev           \`nomad agent -dev\` (default; in-memory server state)
         --persistent    server+client (bootstrap_expect = 1) keeping state in
                         DIR/data, so it survives \`restart\`
+        --cni-path PATH client cni_path: where Nomad's group networking
+                        (network { mode = "bridge" }) finds the CNI plugins,
+                        e.g. /usr/lib/cni (Debian's containernetworking-plugins)
+        --lab CIDR      a bridge "$LAB_BRIDGE" in the agent's namespace with address
+                        CIDR (e.g. 198.51.100.1/24) as the client's
+                        network_interface instead of lo, so that host ports
+                        are bound to a routable node address; other
+                        namespaces reach it through a veth attached to
+                        "$LAB_BRIDGE" (deleting the namespace removes the bridge)
   $0 exec DIR -- CMD [ARG...]
       Run CMD inside the agent's network namespace with NOMAD_ADDR=$API_ADDR
       and DIR/bin (holding \`nomad\`) first on PATH.
@@ -207,14 +218,23 @@ stop_agent_process() {
     wait_exit "$pid" 10 || die "agent (PID $pid) survives SIGKILL"
 }
 
-# Alloc IDs this run's client created (names of DIR/data/alloc/*).
+# Alloc IDs teardown saw before stopping the agent: a -dev agent destroys its
+# allocations on shutdown and removes their directories, but may exit before
+# it has deleted their network namespaces (bridge mode).
+remembered_alloc_ids=()
+
+# Alloc IDs this run's client created (names of DIR/data/alloc/*, and those
+# remembered).
 alloc_ids() {
     local d id
-    for d in "$MIRAGE_AGENT_DATA_DIR"/alloc/*/; do
-        [[ -d "$d" ]] || continue
-        id=$(basename -- "$d")
-        [[ "$id" =~ ^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$ ]] && printf '%s\n' "$id"
-    done
+    {
+        for d in "$MIRAGE_AGENT_DATA_DIR"/alloc/*/; do
+            [[ -d "$d" ]] || continue
+            id=$(basename -- "$d")
+            [[ "$id" =~ ^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$ ]] && printf '%s\n' "$id"
+        done
+        ((${#remembered_alloc_ids[@]} == 0)) || printf '%s\n' "${remembered_alloc_ids[@]}"
+    } | sort -u
 }
 
 # Processes that certainly belong to this run: those in its network namespace
@@ -283,6 +303,26 @@ delete_alloc_netns() {
     done < <(alloc_ids)
 }
 
+# CNI's host-local IPAM keeps its leases on the host filesystem, which Nomad
+# releases only when it tears an allocation's network down; an agent stopped
+# with bridge-mode allocations still running leaves them. Removes the leases
+# and cached CNI results of this run's allocations (never another's).
+release_cni_state() {
+    local cni=/var/lib/cni id lease
+    [[ -d "$cni" ]] || return 0
+    while IFS= read -r id; do
+        for lease in "$cni"/networks/*/*; do
+            [[ -f "$lease" ]] || continue
+            # A lease holds the container (alloc) id, "\r\n", the interface name.
+            if [[ "$(head -n 1 -- "$lease" 2>/dev/null | tr -d "\r")" == "$id" ]]; then
+                log "releasing CNI lease $lease of alloc $id"
+                rm -f -- "$lease"
+            fi
+        done
+        rm -f -- "$cni"/results/*-"$id"-*
+    done < <(alloc_ids)
+}
+
 # Nomad puts each task in cgroups named ALLOC_ID.TASK (v1, below
 # /sys/fs/cgroup/CONTROLLER/nomad) or ALLOC_ID.TASK.scope (v2, below
 # /sys/fs/cgroup/nomad.slice). The parents (nomad, nomad.slice and their
@@ -335,6 +375,7 @@ teardown() {
     local keep_ns=$1 keep_dir=$2 dir=$MIRAGE_AGENT_DIR
     local -a sockets
     mapfile -t sockets < <(netns_socket_paths)
+    mapfile -t remembered_alloc_ids < <(alloc_ids)
     stop_agent_process 1
     MIRAGE_AGENT_PID=
     write_env
@@ -343,6 +384,7 @@ teardown() {
     ((${#sockets[@]} == 0)) || remove_sockets "${sockets[@]}"
     unmount_under "$dir"
     delete_alloc_netns
+    release_cni_state
     remove_alloc_cgroups
     if [[ $keep_ns == 1 ]]; then
         if netns_exists; then
@@ -384,8 +426,14 @@ resolve_nomad() {
     printf '%s\n' "$nomad"
 }
 
+# write_agent_config DIR MODE PLUGIN_CONFIG CNI_PATH LAB_CIDR (the last three
+# may be empty).
 write_agent_config() {
-    local dir=$1 mode=$2 plugin_config=$3 out="$1/agent.hcl"
+    local dir=$1 mode=$2 plugin_config=$3 cni_path=$4 lab=$5 out="$1/agent.hcl"
+    local interface=lo cni_line=""
+    [[ -z "$lab" ]] || interface=$LAB_BRIDGE
+    # --cni-path: the CNI plugins of group networking (bridge mode).
+    [[ -z "$cni_path" ]] || cni_line=$'\n  cni_path          = "'"$cni_path"'"'
     {
         cat <<EOF
 # Generated by scripts/dev-agent.sh ($mode mode); rewritten on every start.
@@ -413,7 +461,7 @@ advertise {
 
 client {
   enabled           = true
-  network_interface = "lo"
+  network_interface = "$interface"$cni_line
   options = {
     # No cloud metadata services here; skip their probes.
     "fingerprint.denylist" = "env_aws,env_gce,env_azure,env_digitalocean"
@@ -574,7 +622,7 @@ prepare_run_dir() {
 
 cmd_start() {
     local dir="" plugin="$repo_dir/target/$PLUGIN_NAME" plugin_config="$repo_dir/plugin-config/dev.hcl"
-    local mode=dev no_plugin=0
+    local mode=dev no_plugin=0 cni_path="" lab=""
     while (($# > 0)); do
         case $1 in
             --plugin) (($# >= 2)) || die "--plugin needs a path"; plugin=$2; shift 2 ;;
@@ -582,6 +630,8 @@ cmd_start() {
             --config) (($# >= 2)) || die "--config needs a file"; plugin_config=$2; shift 2 ;;
             --dev) mode=dev; shift ;;
             --persistent) mode=persistent; shift ;;
+            --cni-path) (($# >= 2)) || die "--cni-path needs a directory"; cni_path=$2; shift 2 ;;
+            --lab) (($# >= 2)) || die "--lab needs an address (CIDR)"; lab=$2; shift 2 ;;
             -h | --help) usage; exit 0 ;;
             -*) die "start: unknown option $1" ;;
             *) [[ -z "$dir" ]] || die "start: more than one DIR"; dir=$1; shift ;;
@@ -601,6 +651,17 @@ cmd_start() {
         grep -Eq "^[[:space:]]*plugin[[:space:]]+\"$PLUGIN_NAME\"" -- "$plugin_config" \
             || die "$plugin_config holds no plugin \"$PLUGIN_NAME\" block"
         plugin_config="$(abs_path "$(dirname -- "$plugin_config")")/$(basename -- "$plugin_config")"
+    fi
+
+    if [[ -n "$cni_path" ]]; then
+        [[ -d "$cni_path" ]] \
+            || die "CNI plugin directory $cni_path not found (Debian: apt-get install containernetworking-plugins)"
+        cni_path=$(abs_path "$cni_path")
+        check_path_chars "$cni_path"
+    fi
+    if [[ -n "$lab" ]]; then
+        [[ "$lab" =~ ^([0-9]{1,3}\.){3}[0-9]{1,3}/[0-9]{1,2}$ ]] \
+            || die "--lab wants an IPv4 address with a prefix length, e.g. 198.51.100.1/24"
     fi
 
     local nomad
@@ -628,7 +689,7 @@ cmd_start() {
     ln -sfn -- "$nomad" "$dir/bin/nomad"
     rm -f -- "$dir/plugins/$PLUGIN_NAME"
     [[ -z "$plugin" ]] || ln -s -- "$plugin" "$dir/plugins/$PLUGIN_NAME"
-    write_agent_config "$dir" "$mode" "$plugin_config"
+    write_agent_config "$dir" "$mode" "$plugin_config" "$cni_path" "$lab"
 
     # From here on a failure (or Ctrl-C) tears the run down again.
     trap start_failed EXIT
@@ -638,6 +699,12 @@ cmd_start() {
     log "creating network namespace $ns"
     ip netns add "$ns"
     ip -n "$ns" link set lo up
+    if [[ -n "$lab" ]]; then
+        log "adding bridge $LAB_BRIDGE ($lab) in $ns"
+        ip -n "$ns" link add "$LAB_BRIDGE" type bridge
+        ip -n "$ns" addr add "$lab" dev "$LAB_BRIDGE"
+        ip -n "$ns" link set "$LAB_BRIDGE" up
+    fi
     log "starting Nomad agent ($mode mode${plugin:+, plugin $plugin}); log: $MIRAGE_AGENT_LOG"
     launch_agent
     wait_ready "$t0"

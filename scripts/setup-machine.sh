@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Installs what a fresh machine of this kind lacks for building and testing
 # the plugin: Debian packages (qemu, iptables, nftables, iproute2, a C toolchain with a
-# static libc). Go, a JDK 21+ (Temurin under /usr/lib/jvm) and python3 come
-# with the machine; Maven comes through ./mvnw. Idempotent and quiet when
+# static libc, and containernetworking-plugins: the CNI plugins in /usr/lib/cni
+# that Nomad's group `network { mode = "bridge" }` runs, for the
+# group-networking tests). Go, a JDK 21+ (Temurin under /usr/lib/jvm) and
+# python3 come with the machine; Maven comes through ./mvnw. Idempotent and quiet when
 # everything is present.
 #
 # On a freshly booted machine another apt (unattended-upgrades, cloud-init)
@@ -10,7 +12,8 @@
 # MIRAGE_APT_LOCK_TIMEOUT seconds (default 600), and says so.
 set -euo pipefail
 
-packages=(qemu-system-x86 qemu-utils iptables nftables iproute2 iputils-ping procps gcc libc6-dev util-linux curl)
+packages=(qemu-system-x86 qemu-utils iptables nftables iproute2 iputils-ping procps gcc libc6-dev util-linux curl
+  containernetworking-plugins)
 lock_timeout=${MIRAGE_APT_LOCK_TIMEOUT:-600}
 [[ "$lock_timeout" =~ ^[0-9]+$ ]] || { echo "setup-machine.sh: MIRAGE_APT_LOCK_TIMEOUT must be a number of seconds" >&2; exit 2; }
 

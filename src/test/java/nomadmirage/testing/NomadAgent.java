@@ -57,6 +57,41 @@ public final class NomadAgent implements AutoCloseable {
         PERSISTENT
     }
 
+    /**
+     * What Nomad's group networking ({@code network { mode = "bridge" }}) needs of an agent, passed to
+     * {@code dev-agent.sh start} as {@code --cni-path} and {@code --lab}: the client's {@code cni_path},
+     * and a bridge {@value #LAB_BRIDGE} in the agent's namespace with address {@code labCidr} as the
+     * client's {@code network_interface} (instead of {@code lo}), so that host ports are bound to an
+     * address other namespaces can reach ({@link NomadAgent#joinLab}).
+     */
+    public record GroupNetworking(Path cniPath, String labCidr) {
+        /** The node's interface in the agent's namespace. */
+        public static final String LAB_BRIDGE = "lab0";
+
+        /**
+         * Debian's containernetworking-plugins (scripts/setup-machine.sh installs them) and the node on
+         * 198.51.100.1/24 (TEST-NET-2: not this machine's own subnet, nor the cluster test's).
+         */
+        public static GroupNetworking debian() {
+            return new GroupNetworking(Path.of("/usr/lib/cni"), "198.51.100.1/24");
+        }
+
+        public GroupNetworking {
+            if (!labCidr.matches("\\d+\\.\\d+\\.\\d+\\.\\d+/\\d+")) {
+                throw new IllegalArgumentException("not an IPv4 address with prefix length: " + labCidr);
+            }
+        }
+
+        /** The node's address (labCidr without the prefix length): Nomad binds host ports to it. */
+        public String nodeAddress() {
+            return labCidr.substring(0, labCidr.indexOf('/'));
+        }
+
+        private List<String> args() {
+            return List.of("--cni-path", cniPath.toString(), "--lab", labCidr);
+        }
+    }
+
     /** Output of a finished command. */
     public record Result(List<String> command, int exitCode, String stdout, String stderr) {
         public boolean ok() {
@@ -100,6 +135,7 @@ public final class NomadAgent implements AutoCloseable {
     private final Path dir;
     private final ScratchDir tmp;
     private final Mode mode;
+    private volatile GroupNetworking groupNetworking;
     private volatile boolean stopped;
     private volatile String finalLogTail;
 
@@ -132,11 +168,39 @@ public final class NomadAgent implements AutoCloseable {
 
     /** As {@link #start(Mode, Path)} with another plugin executable in plugin_dir (e.g. an unpacked release). */
     public static NomadAgent start(Mode mode, Path pluginConfig, Path plugin) throws IOException, InterruptedException {
+        return startWith(mode, startArgs(mode, pluginConfig, plugin), null);
+    }
+
+    /** As {@link #start(Mode, Path, Path)}, set up for Nomad's group networking. */
+    public static NomadAgent start(Mode mode, Path pluginConfig, Path plugin, GroupNetworking network)
+            throws IOException, InterruptedException {
+        List<String> args = new ArrayList<>(startArgs(mode, pluginConfig, plugin));
+        args.addAll(network.args());
+        return startWith(mode, args, network);
+    }
+
+    /**
+     * An agent without the mirage plugin (Nomad's built-in drivers only, raw_exec enabled in both
+     * modes), set up for Nomad's group networking; waits until the node is ready.
+     */
+    public static NomadAgent startWithoutPlugin(Mode mode, GroupNetworking network)
+            throws IOException, InterruptedException {
+        List<String> args = new ArrayList<>(List.of("--no-plugin", modeArg(mode)));
+        args.addAll(network.args());
+        return startWith(mode, args, network);
+    }
+
+    /** Starts an agent with {@code dev-agent.sh start DIR ARGS}. */
+    private static NomadAgent startWith(Mode mode, List<String> args, GroupNetworking network)
+            throws IOException, InterruptedException {
         checkRoot();
         NomadAgent agent = create(mode);
+        agent.groupNetworking = network;
+        List<String> argv = new ArrayList<>(List.of("start", agent.dir.toString()));
+        argv.addAll(args);
         Result result;
         try {
-            result = agent.script(startArgs(agent.dir, mode, pluginConfig, plugin), COMMAND_TIMEOUT.multipliedBy(2));
+            result = agent.script(argv, COMMAND_TIMEOUT.multipliedBy(2));
         } catch (IOException | InterruptedException | RuntimeException | Error e) {
             agent.close();
             throw e;
@@ -158,8 +222,9 @@ public final class NomadAgent implements AutoCloseable {
         checkRoot();
         NomadAgent agent = create(mode);
         try {
-            Result result = agent.script(startArgs(agent.dir, mode, pluginConfig, TestEnv.launcher()),
-                    COMMAND_TIMEOUT.multipliedBy(2));
+            List<String> argv = new ArrayList<>(List.of("start", agent.dir.toString()));
+            argv.addAll(startArgs(mode, pluginConfig, TestEnv.launcher()));
+            Result result = agent.script(argv, COMMAND_TIMEOUT.multipliedBy(2));
             Path log = agent.dir.resolve("agent.log");
             String text = Files.exists(log) ? Files.readString(log, StandardCharsets.UTF_8) : "";
             Matcher ns = Pattern.compile("creating network namespace (mirage-[0-9a-f]+)").matcher(result.stderr());
@@ -173,9 +238,12 @@ public final class NomadAgent implements AutoCloseable {
     public record FailedStart(Result result, String agentLog, Optional<String> netns) {
     }
 
-    private static List<String> startArgs(Path dir, Mode mode, Path pluginConfig, Path plugin) {
-        return List.of("start", dir.toString(), "--plugin", plugin.toString(), "--config",
-                pluginConfig.toString(), mode == Mode.PERSISTENT ? "--persistent" : "--dev");
+    private static List<String> startArgs(Mode mode, Path pluginConfig, Path plugin) {
+        return List.of("--plugin", plugin.toString(), "--config", pluginConfig.toString(), modeArg(mode));
+    }
+
+    private static String modeArg(Mode mode) {
+        return mode == Mode.PERSISTENT ? "--persistent" : "--dev";
     }
 
     private static Path newRunDir() throws IOException {
@@ -246,6 +314,38 @@ public final class NomadAgent implements AutoCloseable {
 
     public Mode mode() {
         return mode;
+    }
+
+    /** The group networking set-up this agent was started with, if any. */
+    public Optional<GroupNetworking> groupNetworking() {
+        return Optional.ofNullable(groupNetworking);
+    }
+
+    /**
+     * Joins another network namespace (one the test created, e.g. a {@link Netns}) to the node's lab
+     * bridge of an agent started with {@link GroupNetworking}: a veth pair made inside {@code netns},
+     * whose end {@code peerIf} gets {@code peerCidr} there and whose other end, {@code labPort}, is moved
+     * into the agent's namespace and attached to {@value GroupNetworking#LAB_BRIDGE}. Deleting
+     * {@code netns} deletes the pair.
+     */
+    public void joinLab(String netns, String peerIf, String peerCidr, String labPort)
+            throws IOException, InterruptedException {
+        if (groupNetworking == null) {
+            throw new IllegalStateException("this agent has no lab bridge (started without GroupNetworking)");
+        }
+        String agentNs = netns();
+        for (List<String> argv : List.of(
+                List.of("ip", "-n", netns, "link", "add", peerIf, "type", "veth", "peer", "name", labPort,
+                        "netns", agentNs),
+                List.of("ip", "-n", netns, "addr", "add", peerCidr, "dev", peerIf),
+                List.of("ip", "-n", netns, "link", "set", peerIf, "up"),
+                List.of("ip", "-n", agentNs, "link", "set", labPort, "master", GroupNetworking.LAB_BRIDGE, "up"))) {
+            Result result = run(argv, Duration.ofSeconds(10));
+            if (!result.ok()) {
+                throw new AssertionError("joining " + netns + " to the lab bridge of " + agentNs + " failed: "
+                        + result);
+            }
+        }
     }
 
     public Path logFile() {
@@ -691,6 +791,16 @@ public final class NomadAgent implements AutoCloseable {
 
         public NomadAgent start(Mode mode, Path pluginConfig, Path plugin) throws IOException, InterruptedException {
             return track(NomadAgent.start(mode, pluginConfig, plugin));
+        }
+
+        public NomadAgent start(Mode mode, Path pluginConfig, Path plugin, GroupNetworking network)
+                throws IOException, InterruptedException {
+            return track(NomadAgent.start(mode, pluginConfig, plugin, network));
+        }
+
+        public NomadAgent startWithoutPlugin(Mode mode, GroupNetworking network)
+                throws IOException, InterruptedException {
+            return track(NomadAgent.startWithoutPlugin(mode, network));
         }
 
         private synchronized NomadAgent track(NomadAgent agent) {
