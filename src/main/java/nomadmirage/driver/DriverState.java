@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
 import java.util.List;
+import java.util.Optional;
 import nomadmirage.network.DeviceAttachment;
 import nomadmirage.network.NetworkTeardown;
 import nomadmirage.tender.TenderKind;
@@ -38,11 +39,18 @@ public record DriverState(
 
     /** The task's attached devices and whether Nomad should advertise the unikernel's address. */
     public record Network(@JsonProperty("devices") List<DeviceAttachment> devices,
-            @JsonProperty("auto_advertise") boolean autoAdvertise) {
+            @JsonProperty("auto_advertise") boolean autoAdvertise,
+            @JsonProperty("netns") String netns) {
         public static final Network NONE = new Network(List.of(), false);
 
         public Network {
             devices = devices == null ? List.of() : List.copyOf(devices);
+            netns = netns == null ? "" : netns;
+        }
+
+        /** Host networking. */
+        public Network(List<DeviceAttachment> devices, boolean autoAdvertise) {
+            this(devices, autoAdvertise, "");
         }
     }
 
@@ -65,6 +73,11 @@ public record DriverState(
 
     public List<DeviceAttachment> networks() {
         return network.devices();
+    }
+
+    /** The allocation's network namespace the task's devices live in (group mode); empty in host mode. */
+    public Optional<java.nio.file.Path> groupNamespace() {
+        return network.netns().isEmpty() ? Optional.empty() : Optional.of(java.nio.file.Path.of(network.netns()));
     }
 
     public boolean autoAdvertise() {

@@ -8,6 +8,7 @@ import java.util.OptionalInt;
 import java.util.Set;
 import nomadmirage.network.Attachment;
 import nomadmirage.network.DeviceRequest;
+import nomadmirage.network.GroupNetwork;
 import nomadmirage.network.InvalidNetworkRequestException;
 import nomadmirage.network.NetworkSetupException;
 import nomadmirage.network.NetworkTeardown;
@@ -58,6 +59,25 @@ public final class NetworkService implements TaskNetworks {
             throws InvalidNetworkRequestException, NetworkSetupException {
         return forConfig(plugin).attach(taskId, user.map(u -> OptionalInt.of(u.uid())).orElse(OptionalInt.empty()),
                 user.map(u -> OptionalInt.of(u.gid())).orElse(OptionalInt.empty()), devices);
+    }
+
+    @Override
+    public Attachment attachGroup(PluginConfig plugin, java.nio.file.Path netns, String taskId,
+            Optional<TaskUser> user, List<DeviceRequest> devices) throws InvalidNetworkRequestException,
+            NetworkSetupException {
+        return group(plugin).attach(netns, taskId, user.map(u -> OptionalInt.of(u.uid())).orElse(OptionalInt.empty()),
+                user.map(u -> OptionalInt.of(u.gid())).orElse(OptionalInt.empty()), devices);
+    }
+
+    @Override
+    public void detachGroup(PluginConfig plugin, java.nio.file.Path netns, NetworkTeardown teardown)
+            throws NetworkSetupException {
+        group(plugin).detach(netns, teardown);
+    }
+
+    private GroupNetwork group(PluginConfig plugin) {
+        return new GroupNetwork(commands, new StateDirectory(plugin.stateDir()).networkDir(), plugin.macOui(),
+                plugin.mtu(), log);
     }
 
     @Override

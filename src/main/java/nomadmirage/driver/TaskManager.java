@@ -128,6 +128,12 @@ public final class TaskManager {
     }
 
     public TaskHandle start(TaskRequest request, TaskConfig taskConfig) throws DriverException {
+        return start(request, taskConfig, Optional.empty());
+    }
+
+    /** @param groupNamespace the allocation's network namespace in group ("bridge") mode; empty in host mode */
+    public TaskHandle start(TaskRequest request, TaskConfig taskConfig, Optional<Path> groupNamespace)
+            throws DriverException {
         if (tasks.containsKey(request.id())) {
             throw new TaskStateException("task " + request.id() + " was already started by this plugin");
         }
@@ -165,7 +171,8 @@ public final class TaskManager {
                 user = Optional.of(new TaskUser(uid, uid, List.of(), true));
             }
             phases.mark("uid");
-            Optional<Attachment> attachment = attachNetwork(request, taskConfig, plan, plugin, user, cleanup);
+            Optional<Attachment> attachment = attachNetwork(request, taskConfig, plan, plugin, user, groupNamespace,
+                    cleanup);
             phases.mark("network");
             for (StartPlan.NewBlockFile file : plan.filesToCreate()) {
                 TaskFiles.createBlockFile(files, file, user, cleanup);
@@ -196,7 +203,8 @@ public final class TaskManager {
 
             // 4. The record: from now on the task can be recovered.
             DriverState driverState = DriverState.of(request, plan.kind(), startedAt, new DriverState.Network(
-                    attachment.map(Attachment::devices).orElse(List.of()), taskConfig.autoAdvertise()));
+                    attachment.map(Attachment::devices).orElse(List.of()), taskConfig.autoAdvertise(),
+                    attachment.isPresent() ? groupNamespace.map(Path::toString).orElse("") : ""));
             TaskRecord record = new TaskRecord(driverState, new TaskRecord.Launch(argv, plan.kernel().toString(),
                     plan.memoryMb(), plan.unikernel().manifest().devices().stream()
                             .map(d -> d.name() + ":" + d.type()).toList()));
@@ -306,12 +314,19 @@ public final class TaskManager {
     }
 
     private Optional<Attachment> attachNetwork(TaskRequest request, TaskConfig taskConfig, StartPlan plan,
-            PluginConfig plugin, Optional<TaskUser> user, Rollback cleanup) throws DriverException {
+            PluginConfig plugin, Optional<TaskUser> user, Optional<Path> groupNamespace, Rollback cleanup)
+            throws DriverException {
         if (!plan.wantsNetwork()) {
             return Optional.empty();
         }
         Attachment attachment;
         try {
+            if (groupNamespace.isPresent()) {
+                Path netns = groupNamespace.get();
+                attachment = networks.attachGroup(plugin, netns, request.id().value(), user, plan.netRequests());
+                cleanup.add(() -> networks.detachGroup(plugin, netns, attachment.teardown()));
+                return Optional.of(attachment);
+            }
             attachment = networks.attach(plugin, request.id().value(), user, plan.netRequests());
         } catch (InvalidNetworkRequestException e) {
             throw new InvalidTaskException(networkField(taskConfig, e) + ": " + e.getMessage(), e);
@@ -454,6 +469,17 @@ public final class TaskManager {
         phases.mark("cgroups");
         if (handle.driverState().networks().isEmpty()) {
             ownUid.ifPresent(uids::release);
+        } else if (handle.driverState().groupNamespace().isPresent()) {
+            // The tender is gone, so the namespace is Nomad's to remove; what is ours in it goes now.
+            try {
+                networks.detachGroup(config.get(), handle.driverState().groupNamespace().get(),
+                        handle.driverState().networkTeardown());
+            } catch (NetworkSetupException e) {
+                log.error("could not remove the task's taps and rules from the allocation's network namespace",
+                        "task_id", id, "error", e.getMessage());
+            } finally {
+                ownUid.ifPresent(uids::release);
+            }
         } else {
             // The uid goes back once the taps it owns are gone (the reaper deletes them right after).
             ownUid.ifPresent(uids::holdUntilReleased);

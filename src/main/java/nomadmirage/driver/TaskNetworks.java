@@ -20,6 +20,18 @@ public interface TaskNetworks {
     Attachment attach(PluginConfig plugin, String taskId, Optional<TaskUser> user, List<DeviceRequest> devices)
             throws InvalidNetworkRequestException, NetworkSetupException;
 
+    /** Group mode: the task's taps and rules in the allocation's network namespace at {@code netns}. */
+    default Attachment attachGroup(PluginConfig plugin, java.nio.file.Path netns, String taskId,
+            Optional<TaskUser> user, List<DeviceRequest> devices) throws InvalidNetworkRequestException,
+            NetworkSetupException {
+        throw new NetworkSetupException("group networking is not available here");
+    }
+
+    /** Group mode: removes the task's taps and rules from the namespace, if it still exists. */
+    default void detachGroup(PluginConfig plugin, java.nio.file.Path netns, NetworkTeardown teardown)
+            throws NetworkSetupException {
+    }
+
     /** Removes a task's rules, taps and leases; missing pieces count as removed. */
     void detach(PluginConfig plugin, NetworkTeardown teardown) throws NetworkSetupException;
 

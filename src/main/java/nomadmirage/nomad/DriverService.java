@@ -79,7 +79,7 @@ public final class DriverService extends DriverGrpc.DriverImplBase {
         TaskConfig task = request.getTask();
         rpc.start(task.getId(), response, () -> {
             TaskHandle handle = driver.tasks().start(TaskRequestMapper.fromProto(task),
-                    TaskRequestMapper.driverConfig(task));
+                    TaskRequestMapper.driverConfig(task), TaskRequestMapper.groupNamespace(task));
             StartTaskResponse.Builder out = StartTaskResponse.newBuilder()
                     .setHandle(nomadmirage.proto.drivers.TaskHandle.newBuilder()
                             .setVersion(HANDLE_VERSION)
@@ -203,6 +203,7 @@ public final class DriverService extends DriverGrpc.DriverImplBase {
                 .setExec(false)
                 .setFsIsolation(DriverCapabilities.FSIsolation.NONE)
                 .addNetworkIsolationModes(NetworkIsolationSpec.NetworkIsolationMode.HOST)
+                .addNetworkIsolationModes(NetworkIsolationSpec.NetworkIsolationMode.GROUP)
                 .setMustCreateNetwork(false)
                 .setMountConfigs(DriverCapabilities.MountConfigs.NO_MOUNTS)
                 .setDisableLogCollection(false)

@@ -16,7 +16,9 @@ final class NetworkOverrideMapper {
     }
 
     static Optional<NetworkOverride> of(DriverState state) {
-        if (state.networks().isEmpty()) {
+        if (state.networks().isEmpty() || state.groupNamespace().isPresent()) {
+            // In group mode the unikernel's address is private to its allocation: services use the host
+            // address or address_mode = "alloc".
             return Optional.empty();
         }
         // The default device, as for the unikernel's --ipv4 argument: "service", else the first.

@@ -3,6 +3,8 @@ package nomadmirage.nomad;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
+import nomadmirage.proto.drivers.NetworkIsolationSpec;
 import nomadmirage.proto.drivers.PortMapping;
 import nomadmirage.proto.drivers.Resources;
 import nomadmirage.proto.drivers.TaskConfig;
@@ -40,6 +42,32 @@ final class TaskRequestMapper {
     private static long cpuShares(Resources resources) {
         long allocated = resources.getAllocatedResources().getCpu().getCpuShares();
         return allocated > 0 ? allocated : resources.getLinuxResources().getCpuShares();
+    }
+
+    /**
+     * The allocation's network namespace in group ("bridge") mode, exactly the path Nomad gives (Nomad's
+     * /var/run/netns/ALLOC, or a namespace another driver made); empty in host mode.
+     */
+    static Optional<Path> groupNamespace(TaskConfig task) throws InvalidTaskException {
+        if (!task.hasNetworkIsolationSpec()) {
+            return Optional.empty();
+        }
+        NetworkIsolationSpec spec = task.getNetworkIsolationSpec();
+        switch (spec.getMode()) {
+            case HOST:
+                return Optional.empty();
+            case GROUP:
+                break;
+            default:
+                throw new InvalidTaskException("network isolation mode " + spec.getMode() + " is not supported: the "
+                        + "mirage driver runs unikernels in host or group (bridge) networking mode");
+        }
+        String path = spec.getPath();
+        if (path.isEmpty() || !path.startsWith("/") || path.indexOf('\0') >= 0 || path.length() > 4096) {
+            throw new InvalidTaskException("group networking: the allocation's network namespace path \"" + path
+                    + "\" is not an absolute path");
+        }
+        return Optional.of(Path.of(path));
     }
 
     static TaskRequest fromProto(TaskConfig task) throws InvalidTaskException {

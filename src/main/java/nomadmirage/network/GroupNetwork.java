@@ -1,0 +1,223 @@
+package nomadmirage.network;
+
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.OptionalInt;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import nomadmirage.log.Logger;
+import nomadmirage.proc.CommandResult;
+import nomadmirage.proc.CommandRunner;
+import nomadmirage.state.Rollback;
+
+/**
+ * Task networks in Nomad's group ("bridge") mode: everything lives in the allocation's network namespace,
+ * which Nomad (or another driver) made and whose path it gives. Per NET_BASIC device: a tap there with a
+ * point-to-point /30 from 169.254.0.0/16 (gateway on the tap, the unikernel's address the other one), and
+ * in that namespace's own iptables, tagged {@code mirage:<task id>}: DNAT of this task's group ports from the
+ * allocation's interface and from 127.0.0.1 to the unikernel, DNAT of the unikernel's connections to its
+ * gateway to 127.0.0.1 (upstream listeners), SNAT of localhost connections onto the link, MASQUERADE of its
+ * egress, and a drop of anything the tap sends from another address. Nothing is made in the host's namespace,
+ * and no lease is needed: the addresses are private to the allocation.
+ */
+public final class GroupNetwork {
+    private static final Pattern DEFAULT_ROUTE_DEV = Pattern.compile("^default .*?\\bdev (\\S+)", Pattern.MULTILINE);
+    private static final Pattern INET = Pattern.compile("\\binet (\\d{1,3}(?:\\.\\d{1,3}){3})/(\\d{1,2})");
+    private static final String LINK_LOCAL = "169.254.";
+    /** Nomad names the port it adds for a Connect sidecar's public listener {@code connect-proxy-<service>}. */
+    static final String CONNECT_PROXY_PREFIX = "connect-proxy-";
+    private static final Map<Path, Object> NAMESPACE_LOCKS = new ConcurrentHashMap<>();
+
+    private final CommandRunner runner;
+    private final Path batchDir;
+    private final String macOui;
+    private final int mtu;
+    private final Logger log;
+
+    public GroupNetwork(CommandRunner runner, Path batchDir, String macOui, int mtu, Logger log) {
+        this.runner = runner;
+        this.batchDir = batchDir;
+        this.macOui = macOui;
+        this.mtu = mtu;
+        this.log = log;
+    }
+
+    /**
+     * Creates the task's taps, addresses and rules in the namespace at {@code netns}; on failure removes what it
+     * made. A task started again in the same allocation first loses what an earlier run of it left there.
+     */
+    public Attachment attach(Path netns, String taskId, OptionalInt uid, OptionalInt gid, List<DeviceRequest> devices)
+            throws NetworkSetupException {
+        checkNamespace(netns);
+        for (DeviceRequest device : devices) {
+            if (device.staticIp().isPresent()) {
+                throw new InvalidNetworkRequestException(device.device(), "address", device.staticIp().get(),
+                        "a static address is not available in group (bridge) networking mode: the unikernel gets a "
+                                + "link-local address private to its allocation");
+            }
+        }
+        Map<String, Optional<String>> macs = new java.util.LinkedHashMap<>();
+        for (DeviceRequest device : devices) {
+            macs.put(device.device(), device.mac().isPresent()
+                    ? Optional.of(MacAddresses.parse(device.device(), device.mac().get())) : Optional.empty());
+        }
+        CommandRunner inside = new InNamespace(runner, netns);
+        HostCommands commands = new HostCommands(inside);
+        synchronized (NAMESPACE_LOCKS.computeIfAbsent(netns, p -> new Object())) {
+            removeLeftovers(inside, taskId, devices.stream().map(d -> TapNames.forDevice(taskId, d.device())).toList());
+            String uplink = uplink(commands, netns);
+            try (Rollback rollback = new Rollback(log, taskId, "the allocation's namespace goes with the allocation")) {
+                List<DeviceAttachment> attached = new ArrayList<>();
+                Set<Integer> taken = linkLocalTaken(commands);
+                RuleBatch rules = new RuleBatch();
+                String tag = " -m comment --comment \"" + IptablesRules.comment(taskId) + "\"";
+                List<String> taps = new ArrayList<>();
+                rollback.add(() -> removeLeftovers(inside, taskId, taps));
+                for (DeviceRequest device : devices) {
+                    int block = freeBlock(taken);
+                    taken.add(block);
+                    String network = nomadmirage.config.Ipv4Cidr.formatAddress(block);
+                    String gateway = nomadmirage.config.Ipv4Cidr.formatAddress(block + 1);
+                    String guest = nomadmirage.config.Ipv4Cidr.formatAddress(block + 2);
+                    String tap = TapNames.forDevice(taskId, device.device());
+                    taps.add(tap);
+                    List<String> add = new ArrayList<>(List.of("ip", "tuntap", "add", "dev", tap, "mode", "tap"));
+                    uid.ifPresent(u -> add.addAll(List.of("user", Integer.toString(u))));
+                    gid.ifPresent(g -> add.addAll(List.of("group", Integer.toString(g))));
+                    HostCommands.whole(commands.attempt(add.toArray(String[]::new)));
+                    HostCommands.whole(commands.attempt("ip", "link", "set", "dev", tap, "mtu", Integer.toString(mtu), "up"));
+                    HostCommands.whole(commands.attempt("ip", "addr", "add", gateway + "/30", "dev", tap));
+                    HostCommands.whole(commands.attempt("sysctl", "-q", "-w", "net.ipv4.ip_forward=1",
+                            "net.ipv4.conf." + tap + ".route_localnet=1"));
+                    for (PortForward forward : device.forwards()) {
+                        if (forward.label().startsWith(CONNECT_PROXY_PREFIX)) {
+                            continue; // the sidecar's own public listener, on every address of the namespace
+                        }
+                        for (String proto : MapForward.PROTOCOLS) {
+                            String port = " -p " + proto + " -m " + proto + " --dport " + forward.guestPort();
+                            String to = " -j DNAT --to-destination " + guest + ":" + forward.guestPort();
+                            rules.add("nat", "-A PREROUTING -i " + uplink + port + tag + to);
+                            rules.add("nat", "-A OUTPUT -d 127.0.0.1/32 -o lo" + port + tag + to);
+                        }
+                    }
+                    for (String proto : MapForward.PROTOCOLS) {
+                        rules.add("nat", "-A PREROUTING -d " + gateway + "/32 -i " + tap + " -p " + proto + tag
+                                + " -j DNAT --to-destination 127.0.0.1");
+                    }
+                    rules.add("nat", "-A POSTROUTING -s 127.0.0.0/8 -o " + tap + tag + " -j SNAT --to-source " + gateway);
+                    rules.add("nat", "-A POSTROUTING -s " + network + "/30 -o " + uplink + tag + " -j MASQUERADE");
+                    rules.add("filter", "-A INPUT -i " + tap + " ! -s " + guest + "/32" + tag + " -j DROP");
+                    rules.add("filter", "-A FORWARD -i " + tap + " ! -s " + guest + "/32" + tag + " -j DROP");
+                    String mac = macs.get(device.device()).orElse(MacAddresses.derive(macOui, taskId, device.device()));
+                    attached.add(new DeviceAttachment(device.device(), tap, mac, guest, 30, gateway, device.forwards()));
+                }
+                new IptablesFirewall(inside, batchDir).apply(rules);
+                rollback.commit();
+                NetworkTeardown teardown = new NetworkTeardown(taskId, taps,
+                        attached.stream().map(DeviceAttachment::ip).toList());
+                log.info("task network attached in the allocation's namespace", "task_id", taskId, "netns",
+                        netns.toString(), "tap", taps.toString(), "ip", teardown.ips().toString(), "uplink", uplink);
+                return new Attachment(attached, teardown);
+            }
+        }
+    }
+
+    /** Removes the task's taps and rules from the namespace, if it still exists (it goes with its last process). */
+    public void detach(Path netns, NetworkTeardown teardown) throws NetworkSetupException {
+        if (!Files.exists(netns, LinkOption.NOFOLLOW_LINKS)) {
+            log.debug("the allocation's namespace is gone, and the task's taps and rules with it", "task_id",
+                    teardown.taskId(), "netns", netns.toString());
+            return;
+        }
+        checkNamespace(netns);
+        CommandRunner inside = new InNamespace(runner, netns);
+        synchronized (NAMESPACE_LOCKS.computeIfAbsent(netns, p -> new Object())) {
+            removeLeftovers(inside, teardown.taskId(), teardown.taps());
+        }
+        log.info("task network detached from the allocation's namespace", "task_id", teardown.taskId(), "netns",
+                netns.toString(), "tap", teardown.taps().toString());
+    }
+
+    private void removeLeftovers(CommandRunner inside, String taskId, List<String> taps) throws NetworkSetupException {
+        HostCommands commands = new HostCommands(inside);
+        for (String tap : taps) {
+            CommandResult result = commands.attempt("ip", "link", "del", "dev", tap);
+            if (!result.succeeded() && !result.stderr().contains("Cannot find device")
+                    && !result.stderr().contains("does not exist")) {
+                throw HostCommands.failure(result);
+            }
+        }
+        String comment = IptablesRules.comment(taskId);
+        RuleBatch removal = new RuleBatch();
+        String table = "";
+        for (String line : HostCommands.whole(commands.attemptListing("iptables-save")).split("\n")) {
+            if (line.startsWith("*")) {
+                table = line.substring(1).strip();
+            } else if (line.startsWith("-A ") && (line.contains("--comment \"" + comment + "\"")
+                    || line.contains("--comment " + comment + " "))) {
+                removal.add(table, "-D " + line.substring(3));
+            }
+        }
+        new IptablesFirewall(inside, batchDir).apply(removal);
+    }
+
+    /** The interface of the namespace's default route: where the allocation's traffic comes in and goes out. */
+    private static String uplink(HostCommands commands, Path netns) throws NetworkSetupException {
+        String routes = HostCommands.whole(commands.attempt("ip", "-4", "-o", "route", "show", "default"));
+        Matcher m = DEFAULT_ROUTE_DEV.matcher(routes);
+        if (!m.find()) {
+            throw new NetworkSetupException("the allocation's network namespace " + netns + " has no IPv4 default route "
+                    + "(group network mode \"none\"?): a networked unikernel needs the allocation's interface");
+        }
+        return m.group(1);
+    }
+
+    /** The /30 blocks of 169.254.0.0/16 in which the namespace has an address already. */
+    private static Set<Integer> linkLocalTaken(HostCommands commands) throws NetworkSetupException {
+        Set<Integer> taken = new HashSet<>();
+        Matcher m = INET.matcher(HostCommands.whole(commands.attempt("ip", "-4", "-o", "addr", "show")));
+        while (m.find()) {
+            if (m.group(1).startsWith(LINK_LOCAL)) {
+                Integer address = nomadmirage.config.Ipv4Cidr.parseAddress(m.group(1));
+                if (address != null) {
+                    taken.add(address & ~3);
+                }
+            }
+        }
+        return taken;
+    }
+
+    /** The first /30 of 169.254.1.0 - 169.254.254.255 not in {@code taken}. */
+    private static int freeBlock(Set<Integer> taken) throws NetworkSetupException {
+        int first = nomadmirage.config.Ipv4Cidr.parseAddress("169.254.1.0");
+        int last = nomadmirage.config.Ipv4Cidr.parseAddress("169.254.254.252");
+        for (int block = first; block <= last; block += 4) {
+            if (!taken.contains(block)) {
+                return block;
+            }
+        }
+        throw new NetworkSetupException("no free /30 left in 169.254.0.0/16 in the allocation's namespace");
+    }
+
+    /** The path must name a network namespace file (nsfs), not a link to one or anything else. */
+    private void checkNamespace(Path netns) throws NetworkSetupException {
+        if (!netns.isAbsolute() || Files.isSymbolicLink(netns)) {
+            throw new NetworkSetupException("the allocation's network namespace path " + netns
+                    + " must be an absolute path to a namespace file, not a link");
+        }
+        CommandResult type = new HostCommands(runner).attempt("stat", "-f", "-c", "%T", netns.toString());
+        if (!type.succeeded() || !type.stdout().strip().equals("nsfs")) {
+            throw new NetworkSetupException("the allocation's network namespace path " + netns
+                    + " is not a network namespace (" + (type.succeeded() ? "filesystem " + type.stdout().strip()
+                            : type.summary()) + ")");
+        }
+    }
+}
