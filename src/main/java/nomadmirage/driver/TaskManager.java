@@ -194,7 +194,7 @@ public final class TaskManager {
                 process = supervisor.launch(new LaunchRequest(argv, request.taskDir(),
                         consolePath(request.stdoutPath()), consolePath(request.stderrPath()), runDir, user.orElse(null),
                         user.filter(u -> u.uid() != 0).isPresent() ? plan.devicesOpenedByPath() : Set.of(),
-                        cgroupPlan.joins(), null));
+                        cgroupPlan.joins(), attachment.isPresent() ? groupNamespace.orElse(null) : null));
             } catch (LaunchException e) {
                 throw new HostFailureException("could not start " + plan.kind().configName() + ": " + e.getMessage(), e);
             }
