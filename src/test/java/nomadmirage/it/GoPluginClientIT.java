@@ -162,6 +162,9 @@ class GoPluginClientIT {
         assertTrue(caps.get("send_signals").booleanValue());
         assertFalse(caps.get("exec").booleanValue());
         assertEquals("none", caps.get("fs_isolation").textValue());
+        assertEquals("[\"host\",\"group\"]", caps.get("net_isolation_modes").toString(),
+                "host networking and Nomad's group (bridge) mode, through Nomad's own client");
+        assertFalse(caps.get("must_initiate_network").booleanValue(), "Nomad makes the group's namespace");
         assertTrue(result.at("/task_config_schema/convert_error").isNull(), result.toString());
         assertFalse(result.get("stream_closed").booleanValue(), "the fingerprint stream must stay open");
     }
