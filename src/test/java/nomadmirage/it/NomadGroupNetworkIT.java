@@ -1,0 +1,178 @@
+package nomadmirage.it;
+
+import static nomadmirage.testing.NomadAgent.describe;
+import static nomadmirage.testing.NomadAgent.taskRunning;
+import static nomadmirage.testing.TestEnv.image;
+import static nomadmirage.testing.TestEnv.job;
+import static nomadmirage.testing.Unchecked.quietly;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import nomadmirage.proc.CommandResult;
+import nomadmirage.testing.Netns;
+import nomadmirage.testing.NomadAgent;
+import nomadmirage.testing.NomadAgent.GroupNetworking;
+import nomadmirage.testing.NomadAgent.Mode;
+import nomadmirage.testing.NomadAgent.Result;
+import nomadmirage.testing.TestEnv;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.RegisterExtension;
+
+/**
+ * The mirage driver in Nomad's group {@code network { mode = "bridge" }} under a real Nomad v1.6.3 agent with
+ * Debian's CNI plugins (scripts/dev-agent.sh {@code --cni-path /usr/lib/cni --lab 198.51.100.1/24}): the
+ * stand-in hvt unikernel (UDP echo on port 7) next to a raw_exec task of the same group standing for a
+ * Connect sidecar ({@code group-mirage.nomad.hcl}). Every traffic path is checked with real datagrams:
+ * another namespace to the node's host port, the node's own 127.0.0.1 to the host port, the allocation's
+ * address at {@code to} (address_mode = "alloc"), 127.0.0.1:{@code to} inside the allocation, and the
+ * unikernel to a listener on 127.0.0.1 inside the allocation through its gateway. Nothing of the task is
+ * made in the agent's namespace, and nothing is left anywhere after the job stops.
+ */
+@Timeout(value = 3, unit = TimeUnit.MINUTES)
+class NomadGroupNetworkIT {
+    private static final Duration SHORT = Duration.ofSeconds(45);
+    private static final String JOB = "group-mirage";
+    private static final String TASK = "echo";
+    private static final String PEER_CIDR = "198.51.100.2/24";
+
+    @RegisterExtension
+    static final NomadAgent.Agents AGENTS = new NomadAgent.Agents();
+
+    @Test
+    void aUnikernelInBridgeModeIsReachableOnEveryPathAndLeavesNothingBehind() throws Exception {
+        GroupNetworking network = GroupNetworking.debian();
+        TestEnv.requireRoot("the group networking test needs root (network namespaces, Nomad client)");
+        for (String plugin : List.of("bridge", "firewall", "host-local", "loopback", "portmap")) {
+            TestEnv.require(Files.isExecutable(network.cniPath().resolve(plugin)), "CNI plugin " + plugin + " in "
+                    + network.cniPath() + " (scripts/setup-machine.sh installs containernetworking-plugins)");
+        }
+        NomadAgent agent = AGENTS.start(Mode.DEV, TestEnv.repo().resolve("plugin-config/test.hcl"),
+                TestEnv.launcher(), network);
+        String allocId = null;
+        try {
+            agent.runJob(job("group-mirage.nomad.hcl"), Map.of("image", image("standin-hello-net.hvt")));
+            allocId = agent.awaitAllocStatus(JOB, taskRunning(TASK), SHORT).path("ID").asText();
+            String alloc = allocId;
+            JsonNode full = agent.alloc(alloc);
+            String detail = describe(full);
+            int hostPort = -1;
+            for (JsonNode p : full.path("AllocatedResources").path("Shared").path("Ports")) {
+                if (p.path("Label").asText().equals("echo")) {
+                    hostPort = p.path("Value").asInt();
+                }
+            }
+            assertTrue(hostPort > 0, detail);
+            String allocIp = full.path("NetworkStatus").path("Address").asText();
+            assertTrue(allocIp.startsWith("172.26."), detail);
+
+            // The tender runs in the allocation's namespace; its tap and link are there and nowhere else.
+            Path allocNs = Path.of("/var/run/netns", alloc);
+            NomadAgent.RunDir run = agent.runDir(alloc, TASK)
+                    .orElseThrow(() -> new AssertionError("no run directory for " + alloc));
+            assertEquals("net:[" + Files.getAttribute(allocNs, "unix:ino") + "]",
+                    Files.readSymbolicLink(Path.of("/proc", Long.toString(run.tenderPid()), "ns/net")).toString(),
+                    "the tender is not in the allocation's namespace");
+            String links = NomadAgent.run(List.of("ip", "-n", alloc, "-o", "-4", "addr", "show"), SHORT).stdout();
+            assertTrue(links.contains("inet 169.254.1.1/30"), links);
+            assertTrue(agent.execOk("ip", "-o", "link").lines().noneMatch(l -> l.matches("^\\d+:\\s+mg.*")),
+                    "a mirage tap in the agent's namespace");
+            // The host-mode network was never set up: no bridge, no forward maps, no pins.
+            assertTrue(!agent.exec("ip", "link", "show", "mirage0").ok(), "the host bridge was set up");
+            assertTrue(!agent.execOk("nft", "list", "tables").contains("nomad_mirage"), "our nft tables were set up");
+            assertTrue(NomadAgent.events(full, TASK, "Started").size() == 1, detail);
+
+            // The unikernel reached the "sidecar"'s listener on 127.0.0.1 through its gateway, and the sidecar
+            // reached the unikernel at 127.0.0.1:7.
+            Path shared = agent.dir().resolve("data/alloc").resolve(alloc).resolve("alloc");
+            NomadAgent.await("the sidecar's results in " + shared, SHORT,
+                    () -> Files.exists(shared.resolve("localhost.txt")),
+                    () -> quietly(() -> agent.logs(alloc, TASK) + "\n" + agent.logs(alloc, "sidecar") + "\n"
+                            + describe(agent.alloc(alloc))));
+            assertEquals("169.254.1.2 hello-upstream", Files.readString(shared.resolve("upstream.txt")));
+            assertEquals("127.0.0.1:7 hello-localhost", Files.readString(shared.resolve("localhost.txt")));
+
+            // From another namespace to the node's address and host port; from the node to 127.0.0.1:<host port>
+            // and to the allocation's address at `to` (what address_mode = "alloc" registers).
+            try (Netns peer = Netns.create()) {
+                agent.joinLab(peer.name(), "mgpeer0", PEER_CIDR, "lab-" + peer.name().substring(peer.name().length() - 6));
+                CommandResult fromPeer = peer.exec(udpEcho(network.nodeAddress(), hostPort, "from-peer"));
+                assertTrue(fromPeer.succeeded(), fromPeer.summary());
+                assertEquals("from-peer", fromPeer.stdout());
+            }
+            Result local = agent.exec(udpEcho("127.0.0.1", hostPort, "from-node"));
+            assertEquals(0, local.exitCode(), local.toString());
+            assertEquals("from-node", local.stdout());
+            Result toAlloc = agent.exec(udpEcho(allocIp, 7, "to-alloc-address"));
+            assertEquals(0, toAlloc.exitCode(), toAlloc.toString());
+            assertEquals("to-alloc-address", toAlloc.stdout());
+            JsonNode[] service = new JsonNode[1];
+            NomadAgent.await("the service group-echo-alloc", SHORT, () -> quietly(() -> {
+                Result info = agent.tryNomad("service", "info", "-json", "group-echo-alloc");
+                if (info.exitCode() != 0) {
+                    return false;
+                }
+                service[0] = new com.fasterxml.jackson.databind.ObjectMapper().readTree(info.stdout()).path(0);
+                return !service[0].isMissingNode();
+            }), () -> "no service");
+            assertEquals(allocIp, service[0].path("Address").asText(), service[0].toString());
+            assertEquals(7, service[0].path("Port").asInt(), service[0].toString());
+
+            // Stop: the tender, the namespace and everything in it go; nothing was in the agent's namespace.
+            long tender = run.tenderPid();
+            agent.nomad("job", "stop", "-purge", "-detach", JOB);
+            allocId = null;
+            NomadAgent.await("the tender and the allocation's namespace to be gone", SHORT,
+                    () -> !NomadAgent.processAlive(tender, -1) && !Files.exists(allocNs),
+                    () -> "tender alive: " + NomadAgent.processAlive(tender, -1) + ", " + allocNs + " exists: "
+                            + Files.exists(allocNs));
+            NomadAgent.await("no run directory of the task", SHORT, () -> quietly(() -> agent.runDir(alloc, TASK).isEmpty()),
+                    () -> "run dir left");
+            assertTrue(leases(agent).isEmpty(), "a lease in group mode");
+        } finally {
+            if (allocId != null) {
+                agent.tryNomad("job", "stop", "-purge", "-detach", JOB);
+            }
+        }
+    }
+
+    private static List<Object> leases(NomadAgent agent) throws IOException {
+        Path file = agent.dir().resolve("mirage-state/network/leases.json");
+        List<Object> out = new ArrayList<>();
+        if (Files.exists(file)) {
+            new com.fasterxml.jackson.databind.ObjectMapper().readTree(file.toFile()).path("leases").forEach(out::add);
+        }
+        return out;
+    }
+
+    /** A python3 UDP echo client: sends every 500 ms until a reply (printed) or 15 s (exit 1). */
+    private static String[] udpEcho(String host, int port, String payload) {
+        String script = """
+                import socket, sys, time
+                host, port, payload = sys.argv[1], int(sys.argv[2]), sys.argv[3].encode()
+                deadline = time.monotonic() + 15
+                s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                s.settimeout(0.5)
+                while time.monotonic() < deadline:
+                    s.sendto(payload, (host, port))
+                    try:
+                        data, peer = s.recvfrom(2048)
+                    except socket.timeout:
+                        continue
+                    sys.stdout.write(data.decode())
+                    sys.exit(0)
+                sys.exit(1)
+                """;
+        return new String[] {"python3", "-c", script, host, Integer.toString(port), payload};
+    }
+}
