@@ -1,7 +1,6 @@
-# NomadNetworkIT: group networking in bridge mode, which the mirage driver does
-# not support (it advertises host networking only). With or without CNI
-# plugins, the Nomad v1.6.3 client refuses the allocation after asking the
-# driver for its capabilities.
+# NomadNetworkIT: group networking in bridge mode on a node without (working)
+# CNI plugins: the Nomad v1.6.3 client places it and fails the allocation in
+# its network set-up, before the driver is asked to start anything.
 variable "image" {
   type = string
 }
