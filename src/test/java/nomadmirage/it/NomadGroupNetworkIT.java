@@ -18,6 +18,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
+import java.util.regex.Pattern;
 import nomadmirage.proc.CommandResult;
 import nomadmirage.testing.Netns;
 import nomadmirage.testing.NomadAgent;
@@ -27,6 +28,8 @@ import nomadmirage.testing.NomadAgent.Result;
 import nomadmirage.testing.TestEnv;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
@@ -49,19 +52,24 @@ class NomadGroupNetworkIT {
     @RegisterExtension
     static final NomadAgent.Agents AGENTS = new NomadAgent.Agents();
 
-    @Test
-    void aUnikernelInBridgeModeIsReachableOnEveryPathAndLeavesNothingBehind() throws Exception {
-        GroupNetworking network = GroupNetworking.debian();
+    private static NomadAgent agent(GroupNetworking network) throws Exception {
         TestEnv.requireRoot("the group networking test needs root (network namespaces, Nomad client)");
         for (String plugin : List.of("bridge", "firewall", "host-local", "loopback", "portmap")) {
             TestEnv.require(Files.isExecutable(network.cniPath().resolve(plugin)), "CNI plugin " + plugin + " in "
                     + network.cniPath() + " (scripts/setup-machine.sh installs containernetworking-plugins)");
         }
-        NomadAgent agent = AGENTS.start(Mode.DEV, TestEnv.repo().resolve("plugin-config/test.hcl"),
-                TestEnv.launcher(), network);
+        return AGENTS.start(Mode.DEV, TestEnv.repo().resolve("plugin-config/test.hcl"), TestEnv.launcher(), network);
+    }
+
+    /** solo5-hvt and solo5-spt (the stand-in tender in both roles). */
+    @ParameterizedTest
+    @ValueSource(strings = {"standin-hello-net.hvt", "standin-hello-net.spt"})
+    void aUnikernelInBridgeModeIsReachableOnEveryPathAndLeavesNothingBehind(String unikernel) throws Exception {
+        GroupNetworking network = GroupNetworking.debian();
+        NomadAgent agent = agent(network);
         String allocId = null;
         try {
-            agent.runJob(job("group-mirage.nomad.hcl"), Map.of("image", image("standin-hello-net.hvt")));
+            agent.runJob(job("group-mirage.nomad.hcl"), Map.of("image", image(unikernel)));
             allocId = agent.awaitAllocStatus(JOB, taskRunning(TASK), SHORT).path("ID").asText();
             String alloc = allocId;
             JsonNode full = agent.alloc(alloc);
@@ -128,8 +136,23 @@ class NomadGroupNetworkIT {
             assertEquals(allocIp, service[0].path("Address").asText(), service[0].toString());
             assertEquals(7, service[0].path("Port").asInt(), service[0].toString());
 
-            // Stop: the tender, the namespace and everything in it go; nothing was in the agent's namespace.
+            // A plugin killed and started again (as on an agent restart) recovers the task: its tender, tap and
+            // forwards stay, and it still answers.
             long tender = run.tenderPid();
+            long plugin = agent.pluginPid().orElseThrow(() -> new AssertionError("no plugin process found"));
+            long logMark = agent.logSize();
+            ProcessHandle.of(plugin).orElseThrow().destroyForcibly(); // SIGKILL
+            agent.awaitNewPluginPid(plugin, SHORT);
+            Pattern recovered = Pattern.compile("(task successfully recovered on driver|task recovered): .*"
+                    + Pattern.quote(alloc));
+            NomadAgent.await("the task of alloc " + alloc + " to be recovered", SHORT,
+                    () -> quietly(() -> agent.logSince(logMark)).lines().anyMatch(l -> recovered.matcher(l).find()));
+            assertTrue(NomadAgent.processAlive(tender, -1), "the tender did not survive the plugin's SIGKILL");
+            Result again = agent.exec(udpEcho("127.0.0.1", hostPort, "after-plugin-restart"));
+            assertEquals(0, again.exitCode(), again.toString());
+            assertEquals("after-plugin-restart", again.stdout());
+
+            // Stop: the tender, the namespace and everything in it go; nothing was in the agent's namespace.
             agent.nomad("job", "stop", "-purge", "-detach", JOB);
             allocId = null;
             NomadAgent.await("the tender and the allocation's namespace to be gone", SHORT,
@@ -144,6 +167,31 @@ class NomadGroupNetworkIT {
                 agent.tryNomad("job", "stop", "-purge", "-detach", JOB);
             }
         }
+    }
+
+    /**
+     * qemu (virtio) in bridge mode: it opens the task's tap by name in the allocation's namespace (as the task's
+     * own uid it could not make a tap), boots the kernel, which prints its command line with the link's
+     * addresses, and exits 0; nothing is left.
+     */
+    @Test
+    void qemuFindsItsTapInTheAllocationsNamespace() throws Exception {
+        NomadAgent agent = agent(GroupNetworking.debian());
+        agent.runJob(job("group-virtio.nomad.hcl"), Map.of("image", image("virtio-hello-net.virtio")));
+        JsonNode alloc = agent.awaitAllocStatus("group-virtio", NomadAgent.terminal(), Duration.ofSeconds(90));
+        String detail = describe(alloc);
+        assertEquals("complete", NomadAgent.clientStatus(alloc), detail);
+        assertTrue(NomadAgent.events(alloc, "hello", "Driver").stream().anyMatch(e -> e.path("DisplayMessage").asText()
+                .contains("ip 169.254.1.2/30")), "the attached device is not on the private link: " + detail);
+        String logs = agent.logs(alloc.path("ID").asText(), "hello");
+        assertTrue(logs.contains("cmdline: --ipv4=169.254.1.2/30 --ipv4-gateway=169.254.1.1 --greeting=bridged"),
+                "console:\n" + logs);
+        String id = alloc.path("ID").asText();
+        agent.nomad("job", "stop", "-purge", "-detach", "group-virtio");
+        NomadAgent.await("the allocation's namespace to be gone", SHORT,
+                () -> !Files.exists(Path.of("/var/run/netns", id)));
+        assertTrue(agent.execOk("ip", "-o", "link").lines().noneMatch(l -> l.matches("^\\d+:\\s+mg.*")),
+                "a mirage tap in the agent's namespace");
     }
 
     private static List<Object> leases(NomadAgent agent) throws IOException {
