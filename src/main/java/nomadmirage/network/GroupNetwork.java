@@ -34,6 +34,8 @@ public final class GroupNetwork {
     private static final String LINK_LOCAL = "169.254.";
     /** Nomad names the port it adds for a Connect sidecar's public listener {@code connect-proxy-<service>}. */
     static final String CONNECT_PROXY_PREFIX = "connect-proxy-";
+    /** ... and those of checks it exposes through the sidecar {@code svc_<service>_ck_<6 hex>}. */
+    private static final Pattern EXPOSED_CHECK = Pattern.compile("svc_.+_ck_[0-9a-f]{6}");
     private static final Map<Path, Object> NAMESPACE_LOCKS = new ConcurrentHashMap<>();
 
     private final CommandRunner runner;
@@ -98,8 +100,8 @@ public final class GroupNetwork {
                     HostCommands.whole(commands.attempt("sysctl", "-q", "-w", "net.ipv4.ip_forward=1",
                             "net.ipv4.conf." + tap + ".route_localnet=1"));
                     for (PortForward forward : device.forwards()) {
-                        if (forward.label().startsWith(CONNECT_PROXY_PREFIX)) {
-                            continue; // the sidecar's own public listener, on every address of the namespace
+                        if (isConnectOwn(forward.label())) {
+                            continue; // a listener of the Connect sidecar itself, on every address of the namespace
                         }
                         for (String proto : MapForward.PROTOCOLS) {
                             String port = " -p " + proto + " -m " + proto + " --dport " + forward.guestPort();
@@ -128,6 +130,11 @@ public final class GroupNetwork {
                 return new Attachment(attached, teardown);
             }
         }
+    }
+
+    /** Ports Nomad adds for a Connect sidecar's own listeners: never forwarded to the unikernel by default. */
+    static boolean isConnectOwn(String label) {
+        return label.startsWith(CONNECT_PROXY_PREFIX) || EXPOSED_CHECK.matcher(label).matches();
     }
 
     /** Removes the task's taps and rules from the namespace, if it still exists (it goes with its last process). */

@@ -80,7 +80,8 @@ class GroupNetworkIT {
     private Attachment attachEcho() throws Exception {
         return group.attach(path(alloc), TASK, UID, GID,
                 List.of(DeviceRequest.pooled("service", List.of(new PortForward("echo", 27451, 7, ""),
-                        new PortForward("connect-proxy-echo", 28000, 28000, "")))));
+                        new PortForward("connect-proxy-echo", 28000, 28000, ""),
+                        new PortForward("svc_echo_ck_0a1b2c", 28001, 28001, "")))));
     }
 
     private List<String> ourRules(Netns ns) {
@@ -120,7 +121,8 @@ class GroupNetworkIT {
         assertFalse(new ProcessCommandRunner().run(List.of("ip", "link", "show", "dev", device.tap()),
                 java.time.Duration.ofSeconds(10)).succeeded(), "nothing of the task in the host's namespace");
         List<String> rules = ourRules(alloc);
-        assertTrue(rules.stream().noneMatch(r -> r.contains("28000")), "Connect's own port is not forwarded: " + rules);
+        assertTrue(rules.stream().noneMatch(r -> r.contains("28000") || r.contains("28001")),
+                "Connect's own ports (its public listener, an exposed check) are not forwarded: " + rules);
         assertEquals(2 * 2 + 2 + 2 + 2, rules.size(), "DNAT tcp/udp from eth0 and from 127.0.0.1, upstream DNAT "
                 + "tcp/udp, SNAT and MASQUERADE, two anti-spoofing drops: " + rules);
     }
