@@ -194,6 +194,77 @@ class NomadGroupNetworkIT {
                 "a mirage tap in the agent's namespace");
     }
 
+    /**
+     * With a persistent agent: an agent restart keeps the task (the same tender answers afterwards), and a
+     * restart of the task inside its allocation gets a new tender on the same link (the destroyed run's tap
+     * and rules went first); after the job stops nothing is left.
+     */
+    @Test
+    void anAgentRestartKeepsTheTaskAndATaskRestartInsideTheAllocationWorks() throws Exception {
+        GroupNetworking network = GroupNetworking.debian();
+        TestEnv.requireRoot("the group networking test needs root (network namespaces, Nomad client)");
+        TestEnv.require(Files.isExecutable(network.cniPath().resolve("bridge")), "CNI plugins in " + network.cniPath());
+        NomadAgent agent = AGENTS.start(Mode.PERSISTENT, TestEnv.repo().resolve("plugin-config/test.hcl"),
+                TestEnv.launcher(), network);
+        String allocId = null;
+        try {
+            agent.runJob(job("group-mirage.nomad.hcl"), Map.of("image", image("standin-hello-net.hvt")));
+            allocId = agent.awaitAllocStatus(JOB, taskRunning(TASK), SHORT).path("ID").asText();
+            String alloc = allocId;
+            int hostPort = hostPort(agent.alloc(alloc));
+            NomadAgent.RunDir run = agent.runDir(alloc, TASK).orElseThrow();
+            long tender = run.tenderPid();
+            assertEquals("x", echoFromNode(agent, hostPort, "x"));
+
+            long logMark = agent.logSize();
+            agent.restart();
+            Pattern recovered = Pattern.compile("(task successfully recovered on driver|task recovered): .*"
+                    + Pattern.quote(alloc));
+            NomadAgent.await("the task of alloc " + alloc + " to be recovered after the agent restart", SHORT,
+                    () -> quietly(() -> agent.logSince(logMark)).lines().anyMatch(l -> recovered.matcher(l).find()));
+            assertTrue(NomadAgent.processAlive(tender, -1), "the tender did not survive the agent restart");
+            assertEquals("after-agent-restart", echoFromNode(agent, hostPort, "after-agent-restart"));
+
+            agent.nomad("alloc", "restart", alloc, TASK);
+            NomadAgent.await("a new tender for the restarted task", SHORT, () -> {
+                try {
+                    return agent.runDir(alloc, TASK).map(r -> r.tenderPid() != tender && r.tenderAlive()).orElse(false);
+                } catch (IOException | java.io.UncheckedIOException e) {
+                    return false; // the new run directory has no tender record yet
+                }
+            });
+            assertEquals("after-task-restart", echoFromNode(agent, hostPort, "after-task-restart"));
+            String addrs = NomadAgent.run(List.of("ip", "-n", alloc, "-o", "-4", "addr", "show"), SHORT).stdout();
+            assertEquals(1, addrs.lines().filter(l -> l.contains("inet 169.254.")).count(),
+                    "one link after the restart (the first run's tap went first): " + addrs);
+            assertTrue(addrs.contains("inet 169.254.1.1/30"), addrs);
+
+            agent.nomad("job", "stop", "-purge", "-detach", JOB);
+            allocId = null;
+            NomadAgent.await("the allocation's namespace to be gone", SHORT,
+                    () -> !Files.exists(Path.of("/var/run/netns", alloc)));
+        } finally {
+            if (allocId != null) {
+                agent.tryNomad("job", "stop", "-purge", "-detach", JOB);
+            }
+        }
+    }
+
+    private static int hostPort(JsonNode alloc) {
+        for (JsonNode p : alloc.path("AllocatedResources").path("Shared").path("Ports")) {
+            if (p.path("Label").asText().equals("echo")) {
+                return p.path("Value").asInt();
+            }
+        }
+        throw new AssertionError("no port echo: " + alloc.path("AllocatedResources"));
+    }
+
+    private static String echoFromNode(NomadAgent agent, int hostPort, String payload) throws Exception {
+        Result result = agent.exec(udpEcho("127.0.0.1", hostPort, payload));
+        assertEquals(0, result.exitCode(), result.toString());
+        return result.stdout();
+    }
+
     private static List<Object> leases(NomadAgent agent) throws IOException {
         Path file = agent.dir().resolve("mirage-state/network/leases.json");
         List<Object> out = new ArrayList<>();
