@@ -31,6 +31,9 @@ import nomadmirage.state.Rollback;
 public final class GroupNetwork {
     private static final Pattern DEFAULT_ROUTE_DEV = Pattern.compile("^default .*?\\bdev (\\S+)", Pattern.MULTILINE);
     private static final Pattern INET = Pattern.compile("\\binet (\\d{1,3}(?:\\.\\d{1,3}){3})/(\\d{1,2})");
+    private static final Path MOUNTS = Path.of("/proc/self/mountinfo");
+    private static final Pattern OCTAL = Pattern.compile("\\\\([0-7]{3})");
+    private static final Pattern LINK_LINE = Pattern.compile("^\\d+:\\s+([^:@\\s]+)[:@]");
     private static final String LINK_LOCAL = "169.254.";
     /** Nomad names the port it adds for a Connect sidecar's public listener {@code connect-proxy-<service>}. */
     static final String CONNECT_PROXY_PREFIX = "connect-proxy-";
@@ -74,12 +77,24 @@ public final class GroupNetwork {
         CommandRunner inside = new InNamespace(runner, netns);
         HostCommands commands = new HostCommands(inside);
         synchronized (NAMESPACE_LOCKS.computeIfAbsent(netns, p -> new Object())) {
-            removeLeftovers(inside, taskId, devices.stream().map(d -> TapNames.forDevice(taskId, d.device())).toList());
-            String uplink = uplink(commands, netns);
+            // Every program run costs a start ~3-4 ms here: one listing and one batch of changes for ip.
+            Listing listing = list(commands);
+            List<String> ourTaps = devices.stream().map(d -> TapNames.forDevice(taskId, d.device())).toList();
+            List<String> leftoverTaps = ourTaps.stream().filter(listing.links()::contains).toList();
+            if (!leftoverTaps.isEmpty()) {
+                // An earlier start of this task (cut short by a plugin crash) left these, and maybe its rules.
+                removeLeftovers(inside, taskId, leftoverTaps);
+                listing = list(commands);
+            }
+            String uplink = listing.uplink().orElseThrow(() -> new NetworkSetupException("the allocation's network "
+                    + "namespace " + netns + " has no IPv4 default route (group network mode \"none\"?): a networked "
+                    + "unikernel needs the allocation's interface"));
             try (Rollback rollback = new Rollback(log, taskId, "the allocation's namespace goes with the allocation")) {
                 List<DeviceAttachment> attached = new ArrayList<>();
-                Set<Integer> taken = linkLocalTaken(commands);
+                Set<Integer> taken = new HashSet<>(listing.linkLocalBlocks());
                 RuleBatch rules = new RuleBatch();
+                List<String> ipBatch = new ArrayList<>();
+                List<String> sysctls = new ArrayList<>(List.of("sysctl", "-q", "-w", "net.ipv4.ip_forward=1"));
                 String tag = " -m comment --comment \"" + IptablesRules.comment(taskId) + "\"";
                 List<String> taps = new ArrayList<>();
                 rollback.add(() -> removeLeftovers(inside, taskId, taps));
@@ -91,14 +106,11 @@ public final class GroupNetwork {
                     String guest = nomadmirage.config.Ipv4Cidr.formatAddress(block + 2);
                     String tap = TapNames.forDevice(taskId, device.device());
                     taps.add(tap);
-                    List<String> add = new ArrayList<>(List.of("ip", "tuntap", "add", "dev", tap, "mode", "tap"));
-                    uid.ifPresent(u -> add.addAll(List.of("user", Integer.toString(u))));
-                    gid.ifPresent(g -> add.addAll(List.of("group", Integer.toString(g))));
-                    HostCommands.whole(commands.attempt(add.toArray(String[]::new)));
-                    HostCommands.whole(commands.attempt("ip", "link", "set", "dev", tap, "mtu", Integer.toString(mtu), "up"));
-                    HostCommands.whole(commands.attempt("ip", "addr", "add", gateway + "/30", "dev", tap));
-                    HostCommands.whole(commands.attempt("sysctl", "-q", "-w", "net.ipv4.ip_forward=1",
-                            "net.ipv4.conf." + tap + ".route_localnet=1"));
+                    ipBatch.add("tuntap add dev " + tap + " mode tap" + (uid.isPresent() ? " user " + uid.getAsInt() : "")
+                            + (gid.isPresent() ? " group " + gid.getAsInt() : ""));
+                    ipBatch.add("link set dev " + tap + " mtu " + mtu + " up");
+                    ipBatch.add("addr add " + gateway + "/30 dev " + tap);
+                    sysctls.add("net.ipv4.conf." + tap + ".route_localnet=1");
                     for (PortForward forward : device.forwards()) {
                         if (isConnectOwn(forward.label())) {
                             continue; // a listener of the Connect sidecar itself, on every address of the namespace
@@ -121,6 +133,8 @@ public final class GroupNetwork {
                     String mac = macs.get(device.device()).orElse(MacAddresses.derive(macOui, taskId, device.device()));
                     attached.add(new DeviceAttachment(device.device(), tap, mac, guest, 30, gateway, device.forwards()));
                 }
+                ipBatch(commands, ipBatch);
+                HostCommands.whole(commands.attempt(sysctls.toArray(String[]::new)));
                 new IptablesFirewall(inside, batchDir).apply(rules);
                 rollback.commit();
                 NetworkTeardown teardown = new NetworkTeardown(taskId, taps,
@@ -176,30 +190,72 @@ public final class GroupNetwork {
         new IptablesFirewall(inside, batchDir).apply(removal);
     }
 
-    /** The interface of the namespace's default route: where the allocation's traffic comes in and goes out. */
-    private static String uplink(HostCommands commands, Path netns) throws NetworkSetupException {
-        String routes = HostCommands.whole(commands.attempt("ip", "-4", "-o", "route", "show", "default"));
-        Matcher m = DEFAULT_ROUTE_DEV.matcher(routes);
-        if (!m.find()) {
-            throw new NetworkSetupException("the allocation's network namespace " + netns + " has no IPv4 default route "
-                    + "(group network mode \"none\"?): a networked unikernel needs the allocation's interface");
-        }
-        return m.group(1);
+    /** What a start needs to know of the namespace: its links, its default route's interface, used /30s. */
+    private record Listing(Set<String> links, Optional<String> uplink, Set<Integer> linkLocalBlocks) {
     }
 
-    /** The /30 blocks of 169.254.0.0/16 in which the namespace has an address already. */
-    private static Set<Integer> linkLocalTaken(HostCommands commands) throws NetworkSetupException {
-        Set<Integer> taken = new HashSet<>();
-        Matcher m = INET.matcher(HostCommands.whole(commands.attempt("ip", "-4", "-o", "addr", "show")));
-        while (m.find()) {
-            if (m.group(1).startsWith(LINK_LOCAL)) {
-                Integer address = nomadmirage.config.Ipv4Cidr.parseAddress(m.group(1));
-                if (address != null) {
-                    taken.add(address & ~3);
+    /** One {@code ip -o -batch}: links, the default route, addresses. */
+    private Listing list(HostCommands commands) throws NetworkSetupException {
+        Path file = batchFile("ip-list-", List.of("link show", "route show default", "addr show"));
+        String out;
+        try {
+            out = HostCommands.whole(commands.attempt("ip", "-o", "-batch", file.toString()));
+        } finally {
+            deleteQuietly(file);
+        }
+        Set<String> links = new HashSet<>();
+        Set<Integer> blocks = new HashSet<>();
+        Optional<String> uplink = Optional.empty();
+        for (String line : out.split("\n")) {
+            Matcher route = DEFAULT_ROUTE_DEV.matcher(line);
+            if (uplink.isEmpty() && route.find()) {
+                uplink = Optional.of(route.group(1));
+                continue;
+            }
+            Matcher inet = INET.matcher(line);
+            if (inet.find()) {
+                if (inet.group(1).startsWith(LINK_LOCAL)) {
+                    Integer address = nomadmirage.config.Ipv4Cidr.parseAddress(inet.group(1));
+                    if (address != null) {
+                        blocks.add(address & ~3);
+                    }
                 }
+                continue;
+            }
+            Matcher link = LINK_LINE.matcher(line);
+            if (link.find()) {
+                links.add(link.group(1));
             }
         }
-        return taken;
+        return new Listing(links, uplink, blocks);
+    }
+
+    private void ipBatch(HostCommands commands, List<String> lines) throws NetworkSetupException {
+        Path file = batchFile("ip-", lines);
+        try {
+            HostCommands.whole(commands.attempt("ip", "-batch", file.toString()));
+        } finally {
+            deleteQuietly(file);
+        }
+    }
+
+    private Path batchFile(String prefix, List<String> lines) throws NetworkSetupException {
+        try {
+            Files.createDirectories(batchDir);
+            Path file = Files.createTempFile(batchDir, prefix, ".batch");
+            Files.writeString(file, String.join("\n", lines) + "\n");
+            return file;
+        } catch (java.io.IOException e) {
+            throw new NetworkSetupException("cannot write an ip batch file in " + batchDir + ": " + e.getMessage(), e);
+        }
+    }
+
+    private static void deleteQuietly(Path file) {
+        try {
+            Files.deleteIfExists(file);
+        } catch (java.io.IOException ignored) {
+            // A stray batch file in the state directory is harmless.
+        }
     }
 
     /** The first /30 of 169.254.1.0 - 169.254.254.255 not in {@code taken}. */
@@ -214,17 +270,46 @@ public final class GroupNetwork {
         throw new NetworkSetupException("no free /30 left in 169.254.0.0/16 in the allocation's namespace");
     }
 
-    /** The path must name a network namespace file (nsfs), not a link to one or anything else. */
+    /**
+     * The path must name a namespace file (an nsfs mount, as Nomad's and Docker's are), not a link to one or
+     * anything else. Read from this process's mount table: no program run for it.
+     */
     private void checkNamespace(Path netns) throws NetworkSetupException {
         if (!netns.isAbsolute() || Files.isSymbolicLink(netns)) {
             throw new NetworkSetupException("the allocation's network namespace path " + netns
                     + " must be an absolute path to a namespace file, not a link");
         }
-        CommandResult type = new HostCommands(runner).attempt("stat", "-f", "-c", "%T", netns.toString());
-        if (!type.succeeded() || !type.stdout().strip().equals("nsfs")) {
-            throw new NetworkSetupException("the allocation's network namespace path " + netns
-                    + " is not a network namespace (" + (type.succeeded() ? "filesystem " + type.stdout().strip()
-                            : type.summary()) + ")");
+        String where;
+        try {
+            where = netns.toRealPath().toString();
+        } catch (java.io.IOException e) {
+            throw new NetworkSetupException("the allocation's network namespace " + netns + " is not there: "
+                    + e.getMessage(), e);
         }
+        try {
+            for (String line : Files.readAllLines(MOUNTS)) {
+                String[] halves = line.split(" - ", 2);
+                String[] fields = halves[0].split(" ");
+                if (halves.length == 2 && fields.length > 4 && unescape(fields[4]).equals(where)
+                        && halves[1].startsWith("nsfs ")) {
+                    return;
+                }
+            }
+        } catch (java.io.IOException e) {
+            throw new NetworkSetupException("cannot read " + MOUNTS + ": " + e.getMessage(), e);
+        }
+        throw new NetworkSetupException("the allocation's network namespace path " + netns
+                + " is not a network namespace (no namespace file is mounted there)");
+    }
+
+    /** Mount points in /proc/self/mountinfo escape space, tab, newline and backslash as octal. */
+    private static String unescape(String field) {
+        Matcher m = OCTAL.matcher(field);
+        StringBuilder out = new StringBuilder();
+        while (m.find()) {
+            m.appendReplacement(out, Matcher.quoteReplacement(String.valueOf((char) Integer.parseInt(m.group(1), 8))));
+        }
+        m.appendTail(out);
+        return out.toString();
     }
 }
