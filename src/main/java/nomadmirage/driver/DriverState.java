@@ -16,7 +16,9 @@ import nomadmirage.tender.TenderKind;
  * it sealed ({@link DriverStateSeal}: an HMAC under the node's key, bound to the task id), and it is
  * still read as untrusted input — recovery decodes it only once the MAC matched, checks it against the
  * plugin's own record in the run directory, and nothing in it names a path or a host object the
- * plugin would act on.
+ * plugin would act on, except in group mode the allocation's network namespace: the path Nomad gave at
+ * StartTask, which the plugin recorded itself, acts on only after checking it is a namespace mount, and in
+ * which it removes only taps named after the task id and rules tagged with it.
  */
 public record DriverState(
         @JsonProperty("version") int version,
