@@ -250,6 +250,42 @@ class NomadGroupNetworkIT {
         }
     }
 
+    /**
+     * The periodic reconcile (every second here) runs while a group-mode task lives and leaves it alone: it is
+     * no orphan although none of its objects is in the host's namespace.
+     */
+    @Test
+    void aReconcileKeepsTheGroupModeTask(@org.junit.jupiter.api.io.TempDir Path tmp) throws Exception {
+        GroupNetworking network = GroupNetworking.debian();
+        TestEnv.requireRoot("the group networking test needs root (network namespaces, Nomad client)");
+        TestEnv.require(Files.isExecutable(network.cniPath().resolve("bridge")), "CNI plugins in " + network.cniPath());
+        Path config = tmp.resolve("reconcile.hcl");
+        String base = Files.readString(TestEnv.repo().resolve("plugin-config/test.hcl"));
+        assertTrue(base.contains("fingerprint_period"), base);
+        Files.writeString(config, base.replace("fingerprint_period", "reconcile_delay    = \"2s\"\n"
+                + "    reconcile_interval = \"1s\"\n    fingerprint_period"));
+        NomadAgent agent = AGENTS.start(Mode.DEV, config, TestEnv.launcher(), network);
+        String allocId = null;
+        try {
+            agent.runJob(job("group-mirage.nomad.hcl"), Map.of("image", image("standin-hello-net.hvt")));
+            allocId = agent.awaitAllocStatus(JOB, taskRunning(TASK), SHORT).path("ID").asText();
+            String alloc = allocId;
+            int hostPort = hostPort(agent.alloc(alloc));
+            long tender = agent.runDir(alloc, TASK).orElseThrow().tenderPid();
+            long logMark = agent.logSize();
+            NomadAgent.await("two reconciles after the task started", SHORT, () -> quietly(() -> agent.logSince(logMark))
+                    .lines().filter(l -> l.contains("reconcile done")).count() >= 2);
+            assertTrue(NomadAgent.processAlive(tender, -1), "the reconcile ended the group-mode task's tender");
+            String addrs = NomadAgent.run(List.of("ip", "-n", alloc, "-o", "-4", "addr", "show"), SHORT).stdout();
+            assertTrue(addrs.contains("inet 169.254.1.1/30"), "the reconcile removed the task's link: " + addrs);
+            assertEquals("after-reconcile", echoFromNode(agent, hostPort, "after-reconcile"));
+        } finally {
+            if (allocId != null) {
+                agent.tryNomad("job", "stop", "-purge", "-detach", JOB);
+            }
+        }
+    }
+
     private static int hostPort(JsonNode alloc) {
         for (JsonNode p : alloc.path("AllocatedResources").path("Shared").path("Ports")) {
             if (p.path("Label").asText().equals("echo")) {
