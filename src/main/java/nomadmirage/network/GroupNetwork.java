@@ -10,7 +10,6 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.OptionalInt;
 import java.util.Set;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import nomadmirage.log.Logger;
@@ -39,7 +38,9 @@ public final class GroupNetwork {
     static final String CONNECT_PROXY_PREFIX = "connect-proxy-";
     /** ... and those of checks it exposes through the sidecar {@code svc_<service>_ck_<6 hex>}. */
     private static final Pattern EXPOSED_CHECK = Pattern.compile("svc_.+_ck_[0-9a-f]{6}");
-    private static final Map<Path, Object> NAMESPACE_LOCKS = new ConcurrentHashMap<>();
+    /** Serialise changes per namespace; a fixed set, so that allocations come and go without a map growing. */
+    private static final Object[] NAMESPACE_LOCKS = java.util.stream.Stream.generate(Object::new).limit(64)
+            .toArray();
 
     private final CommandRunner runner;
     private final Path batchDir;
@@ -76,7 +77,7 @@ public final class GroupNetwork {
         }
         CommandRunner inside = new InNamespace(runner, netns);
         HostCommands commands = new HostCommands(inside);
-        synchronized (NAMESPACE_LOCKS.computeIfAbsent(netns, p -> new Object())) {
+        synchronized (lockOf(netns)) {
             // Every program run costs a start ~3-4 ms here: one listing and one batch of changes for ip.
             Listing listing = list(commands);
             List<String> ourTaps = devices.stream().map(d -> TapNames.forDevice(taskId, d.device())).toList();
@@ -146,6 +147,10 @@ public final class GroupNetwork {
         }
     }
 
+    private static Object lockOf(Path netns) {
+        return NAMESPACE_LOCKS[Math.floorMod(netns.hashCode(), NAMESPACE_LOCKS.length)];
+    }
+
     /** Ports Nomad adds for a Connect sidecar's own listeners: never forwarded to the unikernel by default. */
     static boolean isConnectOwn(String label) {
         return label.startsWith(CONNECT_PROXY_PREFIX) || EXPOSED_CHECK.matcher(label).matches();
@@ -160,7 +165,7 @@ public final class GroupNetwork {
         }
         checkNamespace(netns);
         CommandRunner inside = new InNamespace(runner, netns);
-        synchronized (NAMESPACE_LOCKS.computeIfAbsent(netns, p -> new Object())) {
+        synchronized (lockOf(netns)) {
             removeLeftovers(inside, teardown.taskId(), teardown.taps());
         }
         log.info("task network detached from the allocation's namespace", "task_id", teardown.taskId(), "netns",
@@ -177,17 +182,9 @@ public final class GroupNetwork {
             }
         }
         String comment = IptablesRules.comment(taskId);
-        RuleBatch removal = new RuleBatch();
-        String table = "";
-        for (String line : HostCommands.whole(commands.attemptListing("iptables-save")).split("\n")) {
-            if (line.startsWith("*")) {
-                table = line.substring(1).strip();
-            } else if (line.startsWith("-A ") && (line.contains("--comment \"" + comment + "\"")
-                    || line.contains("--comment " + comment + " "))) {
-                removal.add(table, "-D " + line.substring(3));
-            }
-        }
-        new IptablesFirewall(inside, batchDir).apply(removal);
+        List<SavedRule> ours = IptablesSave.allRules(HostCommands.whole(commands.attemptListing("iptables-save")))
+                .stream().filter(rule -> rule.comment().map(comment::equals).orElse(false)).toList();
+        new IptablesFirewall(inside, batchDir).apply(IptablesRules.removal(ours));
     }
 
     /** What a start needs to know of the namespace: its links, its default route's interface, used /30s. */

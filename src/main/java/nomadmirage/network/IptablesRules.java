@@ -53,11 +53,6 @@ public final class IptablesRules {
                         + " -j DROP"));
     }
 
-    /** The owner a task comment names: the task id, or {@code ~HASH} for an id that had to be hashed. */
-    static String owner(String comment) {
-        return comment.startsWith(COMMENT_PREFIX) ? comment.substring(COMMENT_PREFIX.length()) : comment;
-    }
-
     /** One batch that deletes the given rules (as listed by iptables-save). */
     public static RuleBatch removal(List<SavedRule> rules) {
         RuleBatch batch = new RuleBatch();

@@ -18,6 +18,15 @@ public final class IptablesSave {
 
     /** Every {@code -A} rule in one of our chains, in the order printed. */
     public static List<SavedRule> ourRules(String saveOutput) {
+        return rules(saveOutput, Chain::isOurs);
+    }
+
+    /** Every {@code -A} rule of any chain, in the order printed (a namespace of an allocation's, whose built-in chains hold ours). */
+    public static List<SavedRule> allRules(String saveOutput) {
+        return rules(saveOutput, (table, chain) -> true);
+    }
+
+    private static List<SavedRule> rules(String saveOutput, java.util.function.BiPredicate<String, String> chains) {
         List<SavedRule> rules = new ArrayList<>();
         String table = "";
         for (String raw : saveOutput.split("\n")) {
@@ -30,7 +39,7 @@ public final class IptablesSave {
                     continue;
                 }
                 String chain = line.substring(3, space);
-                if (Chain.isOurs(table, chain)) {
+                if (chains.test(table, chain)) {
                     String spec = line.substring(space + 1);
                     rules.add(new SavedRule(table, chain, spec, comment(spec)));
                 }

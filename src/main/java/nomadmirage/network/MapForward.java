@@ -1,7 +1,6 @@
 package nomadmirage.network;
 
 import java.util.List;
-import java.util.Optional;
 
 /**
  * One port forward as an element of the {@code ip nomad_mirage} maps: {@code fwd_local} (every local
@@ -42,28 +41,5 @@ public record MapForward(String hostIp, String protocol, int hostPort, String gu
     /** The key alone, as {@code nft delete element} takes it. */
     public String key() {
         return (anyAddress() ? "" : hostIp + " . ") + protocol + " . " + hostPort;
-    }
-
-    /** Parses an element of {@code nft list map} output; empty when it is not one of ours. */
-    public static Optional<MapForward> parse(String map, String element) {
-        String[] sides = element.strip().split("\\s*:\\s*");
-        if (sides.length != 2) {
-            return Optional.empty();
-        }
-        String[] key = sides[0].split("\\s*\\.\\s*(?=[a-z]|\\d+$)");
-        String[] value = sides[1].split("\\s*\\.\\s*(?=\\d+$)");
-        try {
-            if (map.equals("fwd_local") && key.length == 2 && value.length == 2) {
-                return Optional.of(new MapForward("", key[0], Integer.parseInt(key[1]), value[0],
-                        Integer.parseInt(value[1])));
-            }
-            if (map.equals("fwd_addr") && key.length == 3 && value.length == 2) {
-                return Optional.of(new MapForward(key[0], key[1], Integer.parseInt(key[2]), value[0],
-                        Integer.parseInt(value[1])));
-            }
-        } catch (IllegalArgumentException e) {
-            return Optional.empty();
-        }
-        return Optional.empty();
     }
 }

@@ -77,8 +77,7 @@ final class PortForwards {
                     toAdd.add(w);
                 }
             }
-            doomed.forEach(this::forgetLocked);
-            deleting.addAll(doomed);
+            takeOutLocked(doomed);
             toAdd.forEach(this::rememberLocked);
         }
         List<MapForward> evicted = new ArrayList<>(doomed.stream().filter(f -> !ownIps.contains(f.guestIp())).toList());
@@ -112,15 +111,9 @@ final class PortForwards {
             for (String ip : guestIps) {
                 doomed.addAll(byGuest.getOrDefault(ip, List.of()));
             }
-            doomed.forEach(this::forgetLocked);
-            deleting.addAll(doomed);
+            takeOutLocked(doomed);
         }
-        try {
-            deleteNow(doomed);
-        } catch (NetworkSetupException | RuntimeException e) {
-            dropIndex();
-            throw e;
-        }
+        deleteTakenOut(doomed);
         return doomed;
     }
 
@@ -129,23 +122,16 @@ final class PortForwards {
         List<MapForward> doomed = new ArrayList<>();
         synchronized (lock) {
             awaitDeletionsLocked(k -> true);
-            byPort = null;
-            byGuest = null;
+            dropIndex();
             loadLocked();
             for (MapForward present : all()) {
                 if (!keepIps.contains(present.guestIp())) {
                     doomed.add(present);
                 }
             }
-            doomed.forEach(this::forgetLocked);
-            deleting.addAll(doomed);
+            takeOutLocked(doomed);
         }
-        try {
-            deleteNow(doomed);
-        } catch (NetworkSetupException | RuntimeException e) {
-            dropIndex();
-            throw e;
-        }
+        deleteTakenOut(doomed);
         return doomed;
     }
 
@@ -156,6 +142,22 @@ final class PortForwards {
 
     private List<MapForward> listed(Predicate<MapForward> which) throws NetworkSetupException {
         return table.list().stream().filter(which).toList();
+    }
+
+    /** Takes forwards out of the index and marks them as being deleted, for {@link #deleteNow}. */
+    private void takeOutLocked(List<MapForward> doomed) {
+        doomed.forEach(this::forgetLocked);
+        deleting.addAll(doomed);
+    }
+
+    /** {@link #deleteNow}; after a failure the index is listed afresh on next use. */
+    private void deleteTakenOut(List<MapForward> doomed) throws NetworkSetupException {
+        try {
+            deleteNow(doomed);
+        } catch (NetworkSetupException | RuntimeException e) {
+            dropIndex();
+            throw e;
+        }
     }
 
     /** Deletes forwards already taken out of the index and marked as being deleted; unmarks them however it ends. */
