@@ -32,6 +32,7 @@ import nomadmirage.testing.NomadAgent.GroupNetworking;
 import nomadmirage.testing.NomadAgent.Mode;
 import nomadmirage.testing.NomadAgent.Result;
 import nomadmirage.testing.TestEnv;
+import nomadmirage.testing.UdpEchoClient;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -144,17 +145,13 @@ class GroupBridgeBaselineIT {
                 String labPort = "lab-" + peer.name().substring(peer.name().length() - 6);
                 agent.joinLab(peer.name(), PEER_IF, PEER_CIDR, labPort);
                 String payload = "from " + peer.name() + " to " + alloc;
-                List<String> argv = new ArrayList<>(List.of("python3", "-c"));
-                argv.addAll(udpEcho(network.nodeAddress(), hostPort, payload));
-                CommandResult fromPeer = peer.exec(argv.toArray(String[]::new));
+                CommandResult fromPeer = peer.exec(UdpEchoClient.argv(network.nodeAddress(), hostPort, payload, REACH));
                 assertTrue(fromPeer.succeeded(), "UDP echo from " + peer.name() + " to " + network.nodeAddress()
                         + ":" + hostPort + " failed: " + fromPeer.summary());
                 assertEquals(payload, fromPeer.stdout());
             }
             String payload = "from the agent's namespace to " + alloc;
-            List<String> argv = new ArrayList<>(List.of("python3", "-c"));
-            argv.addAll(udpEcho("127.0.0.1", hostPort, payload));
-            Result fromAgent = agent.exec(argv.toArray(String[]::new));
+            Result fromAgent = agent.exec(UdpEchoClient.argv("127.0.0.1", hostPort, payload, REACH));
             assertEquals(0, fromAgent.exitCode(), "UDP echo to 127.0.0.1:" + hostPort + " failed: " + fromAgent);
             assertEquals(payload, fromAgent.stdout());
 
@@ -240,30 +237,6 @@ class GroupBridgeBaselineIT {
 
     private static String netnsOf(long pid) throws IOException {
         return Files.readSymbolicLink(Path.of("/proc", Long.toString(pid), "ns/net")).toString();
-    }
-
-    /**
-     * The {@code python3 -c} script and arguments of a UDP echo client: sends {@code payload} every 500 ms
-     * until a reply comes (printed) or {@link #REACH} has passed (exit 1).
-     */
-    private static List<String> udpEcho(String host, int port, String payload) {
-        String script = """
-                import socket, sys, time
-                host, port, payload, deadline = sys.argv[1], int(sys.argv[2]), sys.argv[3].encode(), time.monotonic() + float(sys.argv[4])
-                s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-                s.settimeout(0.5)
-                while True:
-                    s.sendto(payload, (host, port))
-                    try:
-                        data, peer = s.recvfrom(2048)
-                        sys.stdout.write(data.decode())
-                        sys.exit(0)
-                    except socket.timeout:
-                        if time.monotonic() > deadline:
-                            sys.stderr.write("no reply from %s:%d\\n" % (host, port))
-                            sys.exit(1)
-                """;
-        return List.of(script, host, Integer.toString(port), payload, Long.toString(REACH.toSeconds()));
     }
 
     private static List<Path> resultFiles(String alloc) throws IOException {

@@ -26,6 +26,7 @@ import nomadmirage.testing.NomadAgent.GroupNetworking;
 import nomadmirage.testing.NomadAgent.Mode;
 import nomadmirage.testing.NomadAgent.Result;
 import nomadmirage.testing.TestEnv;
+import nomadmirage.testing.UdpEchoClient;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -47,6 +48,7 @@ class NomadGroupNetworkIT {
     private static final Duration SHORT = Duration.ofSeconds(45);
     private static final String JOB = "group-mirage";
     private static final String TASK = "echo";
+    private static final Duration REACH = Duration.ofSeconds(15);
     private static final String PEER_CIDR = "198.51.100.2/24";
 
     @RegisterExtension
@@ -114,14 +116,14 @@ class NomadGroupNetworkIT {
             // and to the allocation's address at `to` (what address_mode = "alloc" registers).
             try (Netns peer = Netns.create()) {
                 agent.joinLab(peer.name(), "mgpeer0", PEER_CIDR, "lab-" + peer.name().substring(peer.name().length() - 6));
-                CommandResult fromPeer = peer.exec(udpEcho(network.nodeAddress(), hostPort, "from-peer"));
+                CommandResult fromPeer = peer.exec(UdpEchoClient.argv(network.nodeAddress(), hostPort, "from-peer", REACH));
                 assertTrue(fromPeer.succeeded(), fromPeer.summary());
                 assertEquals("from-peer", fromPeer.stdout());
             }
-            Result local = agent.exec(udpEcho("127.0.0.1", hostPort, "from-node"));
+            Result local = agent.exec(UdpEchoClient.argv("127.0.0.1", hostPort, "from-node", REACH));
             assertEquals(0, local.exitCode(), local.toString());
             assertEquals("from-node", local.stdout());
-            Result toAlloc = agent.exec(udpEcho(allocIp, 7, "to-alloc-address"));
+            Result toAlloc = agent.exec(UdpEchoClient.argv(allocIp, 7, "to-alloc-address", REACH));
             assertEquals(0, toAlloc.exitCode(), toAlloc.toString());
             assertEquals("to-alloc-address", toAlloc.stdout());
             JsonNode[] service = new JsonNode[1];
@@ -148,7 +150,7 @@ class NomadGroupNetworkIT {
             NomadAgent.await("the task of alloc " + alloc + " to be recovered", SHORT,
                     () -> quietly(() -> agent.logSince(logMark)).lines().anyMatch(l -> recovered.matcher(l).find()));
             assertTrue(NomadAgent.processAlive(tender, -1), "the tender did not survive the plugin's SIGKILL");
-            Result again = agent.exec(udpEcho("127.0.0.1", hostPort, "after-plugin-restart"));
+            Result again = agent.exec(UdpEchoClient.argv("127.0.0.1", hostPort, "after-plugin-restart", REACH));
             assertEquals(0, again.exitCode(), again.toString());
             assertEquals("after-plugin-restart", again.stdout());
 
@@ -296,7 +298,7 @@ class NomadGroupNetworkIT {
     }
 
     private static String echoFromNode(NomadAgent agent, int hostPort, String payload) throws Exception {
-        Result result = agent.exec(udpEcho("127.0.0.1", hostPort, payload));
+        Result result = agent.exec(UdpEchoClient.argv("127.0.0.1", hostPort, payload, REACH));
         assertEquals(0, result.exitCode(), result.toString());
         return result.stdout();
     }
@@ -308,26 +310,5 @@ class NomadGroupNetworkIT {
             new com.fasterxml.jackson.databind.ObjectMapper().readTree(file.toFile()).path("leases").forEach(out::add);
         }
         return out;
-    }
-
-    /** A python3 UDP echo client: sends every 500 ms until a reply (printed) or 15 s (exit 1). */
-    private static String[] udpEcho(String host, int port, String payload) {
-        String script = """
-                import socket, sys, time
-                host, port, payload = sys.argv[1], int(sys.argv[2]), sys.argv[3].encode()
-                deadline = time.monotonic() + 15
-                s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-                s.settimeout(0.5)
-                while time.monotonic() < deadline:
-                    s.sendto(payload, (host, port))
-                    try:
-                        data, peer = s.recvfrom(2048)
-                    except socket.timeout:
-                        continue
-                    sys.stdout.write(data.decode())
-                    sys.exit(0)
-                sys.exit(1)
-                """;
-        return new String[] {"python3", "-c", script, host, Integer.toString(port), payload};
     }
 }

@@ -35,6 +35,7 @@ import nomadmirage.testing.NomadAgent.Mode;
 import nomadmirage.testing.NomadAgent.Result;
 import nomadmirage.testing.NomadAgent.RunDir;
 import nomadmirage.testing.TestEnv;
+import nomadmirage.testing.UdpEchoClient;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -300,24 +301,7 @@ class NomadNetworkIT {
      * for at most {@link #REACH}) while the unikernel does not answer yet.
      */
     private static String udpEcho(String host, int port, String payload) throws Exception {
-        String script = """
-                import socket, sys, time
-                host, port, payload, deadline = sys.argv[1], int(sys.argv[2]), sys.argv[3].encode(), time.monotonic() + float(sys.argv[4])
-                s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-                s.settimeout(0.5)
-                while True:
-                    s.sendto(payload, (host, port))
-                    try:
-                        data, peer = s.recvfrom(2048)
-                        sys.stdout.write(data.decode())
-                        sys.exit(0)
-                    except socket.timeout:
-                        if time.monotonic() > deadline:
-                            sys.stderr.write("no reply from %s:%d\\n" % (host, port))
-                            sys.exit(1)
-                """;
-        Result result = shared.exec("python3", "-c", script, host, Integer.toString(port), payload,
-                Long.toString(REACH.toSeconds()));
+        Result result = shared.exec(UdpEchoClient.argv(host, port, payload, REACH));
         assertEquals(0, result.exitCode(), "UDP echo through " + host + ":" + port + " failed: " + result);
         return result.stdout();
     }
