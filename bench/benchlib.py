@@ -107,12 +107,17 @@ def ms(step):
 
 
 def make_alloc(work, name, image, file_name="app.hvt", logs=True):
-    """An allocation directory as Nomad lays it out: the unikernel in t/local, alloc/logs; readable by all."""
+    """An allocation directory as Nomad lays it out: the unikernel in t/local, alloc/logs; readable by all.
+    With logs, alloc/logs/t.stdout and t.stderr exist before StartTask, as Nomad's logmon FIFOs do: the
+    driver opens its output paths, it does not create them (creating them would time this file system's
+    inode allocation, not the driver)."""
     import shutil
     alloc = os.path.join(work, name)
     os.makedirs(os.path.join(alloc, "t/local"))
     if logs:
         os.makedirs(os.path.join(alloc, "alloc/logs"))
+        for stream in ("stdout", "stderr"):
+            open(os.path.join(alloc, "alloc/logs", "t." + stream), "w").close()
     shutil.copy(image, os.path.join(alloc, "t/local", file_name))
     for root, _, _ in os.walk(alloc):
         os.chmod(root, 0o755)

@@ -24,6 +24,7 @@ import java.nio.file.attribute.FileTime;
 import java.nio.file.attribute.PosixFileAttributeView;
 import java.nio.file.attribute.PosixFileAttributes;
 import java.nio.file.attribute.PosixFilePermission;
+import java.nio.file.attribute.UserPrincipal;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.nio.file.attribute.UserPrincipalLookupService;
 import java.security.SecureRandom;
@@ -282,7 +283,7 @@ final class ConfinedFiles {
         SecureDirectoryStream<Path> staging = openChild(dir, file, at, name);
         try {
             PosixFileAttributes attrs = staging.getFileAttributeView(PosixFileAttributeView.class).readAttributes();
-            if (!attrs.owner().equals(Files.getOwner(Path.of("/proc/self")))
+            if (!attrs.owner().equals(PluginUser.PRINCIPAL)
                     || !PRIVATE_DIR.containsAll(attrs.permissions())) {
                 throw new Refused(file, "its staging directory " + at.resolve(name) + " was replaced by one that is "
                         + "not the plugin's own");
@@ -391,7 +392,7 @@ final class ConfinedFiles {
     /** Whether the open directory belongs to the plugin's user and nobody else may write it (fstat). */
     private static boolean onlyOursCanWrite(SecureDirectoryStream<Path> dir) throws IOException {
         PosixFileAttributes attrs = dir.getFileAttributeView(PosixFileAttributeView.class).readAttributes();
-        return attrs.owner().equals(Files.getOwner(Path.of("/proc/self")))
+        return attrs.owner().equals(PluginUser.PRINCIPAL)
                 && !attrs.permissions().contains(PosixFilePermission.GROUP_WRITE)
                 && !attrs.permissions().contains(PosixFilePermission.OTHERS_WRITE);
     }
@@ -520,6 +521,19 @@ final class ConfinedFiles {
             cancelled.set(true);
             Thread.currentThread().interrupt();
             throw new InterruptedIOException("interrupted while " + what + " " + file);
+        }
+    }
+
+    /** The plugin's own user, looked up once (each lookup reads the user database). */
+    private static final class PluginUser {
+        static final UserPrincipal PRINCIPAL = lookUp();
+
+        private static UserPrincipal lookUp() {
+            try {
+                return Files.getOwner(Path.of("/proc/self"));
+            } catch (IOException e) {
+                throw new java.io.UncheckedIOException("cannot tell the plugin's own user from /proc/self", e);
+            }
         }
     }
 }

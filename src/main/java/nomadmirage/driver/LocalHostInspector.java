@@ -1,9 +1,10 @@
 package nomadmirage.driver;
 
 import java.io.IOException;
-import java.io.RandomAccessFile;
+import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.util.Optional;
 
 /** {@link HostInspector} over this machine's file system, PATH and /sys. */
@@ -34,7 +35,9 @@ public final class LocalHostInspector implements HostInspector {
 
     @Override
     public boolean canOpenReadWrite(Path path) {
-        try (RandomAccessFile file = new RandomAccessFile(path.toFile(), "rw")) {
+        // Never RandomAccessFile "rw": it opens with O_CREAT, and as root that would make a missing /dev/kvm
+        // a regular file, which every later check would then find "usable".
+        try (FileChannel channel = FileChannel.open(path, StandardOpenOption.READ, StandardOpenOption.WRITE)) {
             return true;
         } catch (IOException | SecurityException e) {
             return false;

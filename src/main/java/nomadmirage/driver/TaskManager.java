@@ -12,6 +12,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.concurrent.FutureTask;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
@@ -189,7 +190,21 @@ public final class TaskManager {
             List<String> argv = TenderCommand.argv(launch);
             phases.mark("files");
             long startedAt = nowNanos();
-            SupervisedProcess process;
+            // The record is written while the supervisor starts the tender (it needs nothing the launch returns).
+            // A record without a tender is what a start cut short leaves: Nomad never got a handle for it, and a
+            // retried start or the reconcile removes it.
+            DriverState driverState = DriverState.of(request, plan.kind(), startedAt, new DriverState.Network(
+                    attachment.map(Attachment::devices).orElse(List.of()), taskConfig.autoAdvertise(),
+                    attachment.isPresent() ? groupNamespace.map(Path::toString).orElse("") : ""));
+            TaskRecord record = new TaskRecord(driverState, new TaskRecord.Launch(argv, plan.kernel().toString(),
+                    plan.memoryMb(), plan.unikernel().manifest().devices().stream()
+                            .map(d -> d.name() + ":" + d.type()).toList()));
+            FutureTask<Void> recording = new FutureTask<>(() -> {
+                record.write(runDir);
+                return null;
+            });
+            Thread.ofVirtual().name("record-" + request.id().fileName()).start(recording);
+            SupervisedProcess process = null;
             try {
                 process = supervisor.launch(new LaunchRequest(argv, request.taskDir(),
                         consolePath(request.stdoutPath()), consolePath(request.stderrPath()), runDir, user.orElse(null),
@@ -197,21 +212,24 @@ public final class TaskManager {
                         cgroupPlan.joins(), attachment.isPresent() ? groupNamespace.orElse(null) : null));
             } catch (LaunchException e) {
                 throw new HostFailureException("could not start " + plan.kind().configName() + ": " + e.getMessage(), e);
+            } finally {
+                if (process == null) {
+                    awaitQuietly(recording); // before the rollback removes the run directory it writes into
+                }
             }
-            cleanup.add(() -> killAndWait(process));
+            SupervisedProcess started = process;
+            cleanup.add(() -> killAndWait(started));
             phases.mark("launch");
 
             // 4. The record: from now on the task can be recovered.
-            DriverState driverState = DriverState.of(request, plan.kind(), startedAt, new DriverState.Network(
-                    attachment.map(Attachment::devices).orElse(List.of()), taskConfig.autoAdvertise(),
-                    attachment.isPresent() ? groupNamespace.map(Path::toString).orElse("") : ""));
-            TaskRecord record = new TaskRecord(driverState, new TaskRecord.Launch(argv, plan.kernel().toString(),
-                    plan.memoryMb(), plan.unikernel().manifest().devices().stream()
-                            .map(d -> d.name() + ":" + d.type()).toList()));
             try {
-                record.write(runDir);
-            } catch (IOException e) {
-                throw new HostFailureException("cannot record the task in " + runDir + ": " + e.getMessage(), e);
+                recording.get();
+            } catch (ExecutionException e) {
+                throw new HostFailureException("cannot record the task in " + runDir + ": " + e.getCause().getMessage(),
+                        e.getCause());
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new HostFailureException("interrupted while recording the task in " + runDir, e);
             }
             phases.mark("record");
             TaskHandle handle = new TaskHandle(request.id(), record, sealer.seal(driverState), process,
@@ -686,6 +704,17 @@ public final class TaskManager {
 
     private static Path consolePath(Path path) {
         return path == null || path.toString().isEmpty() ? Path.of("/dev/null") : path;
+    }
+
+    /** Waits for a side task whose outcome no longer matters (the start fails anyway), so that none outlives it. */
+    private static void awaitQuietly(FutureTask<?> task) {
+        try {
+            task.get();
+        } catch (ExecutionException e) {
+            // the start fails for another reason, reported instead
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
     }
 
     private static long nowNanos() {

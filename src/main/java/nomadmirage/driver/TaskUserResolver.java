@@ -76,7 +76,16 @@ public final class TaskUserResolver implements UserDirectory {
         }
     }
 
+    /** The plugin's uid never changes: /proc/self/status is read once, not on every start. */
     static boolean pluginIsRoot() {
+        return RootCheck.IS_ROOT;
+    }
+
+    private static final class RootCheck {
+        static final boolean IS_ROOT = readIsRoot();
+    }
+
+    private static boolean readIsRoot() {
         try {
             for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
                 if (line.startsWith("Uid:")) {

@@ -6,7 +6,13 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.FileAttribute;
+import java.nio.file.attribute.PosixFilePermission;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.util.Comparator;
+import java.util.EnumSet;
+import java.util.Set;
+import java.util.concurrent.ThreadLocalRandom;
 import java.util.stream.Stream;
 
 /**
@@ -15,6 +21,9 @@ import java.util.stream.Stream;
  * temp file and rename ({@link #replace}: whole after any crash of a process, in a millisecond less).
  */
 public final class AtomicFiles {
+    private static final FileAttribute<Set<PosixFilePermission>> OWNER_ONLY =
+            PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------"));
+
     private AtomicFiles() {
     }
 
@@ -29,20 +38,28 @@ public final class AtomicFiles {
     private static void write(Path target, byte[] content, boolean durable) throws IOException {
         Path dir = target.toAbsolutePath().getParent();
         Files.createDirectories(dir);
-        Path tmp = Files.createTempFile(dir, "." + target.getFileName(), ".tmp");
-        try {
-            try (FileChannel channel = FileChannel.open(tmp, StandardOpenOption.WRITE)) {
-                channel.write(java.nio.ByteBuffer.wrap(content));
+        // Not Files.createTempFile: its SecureRandom name cost more than the rest of a small write. The name only
+        // has to be new (CREATE_NEW fails on anything already there, a link included).
+        Path tmp = dir.resolve("." + target.getFileName() + "." + Long.toUnsignedString(
+                ThreadLocalRandom.current().nextLong(), 36) + ".tmp");
+        try (FileChannel channel = FileChannel.open(tmp, EnumSet.of(StandardOpenOption.CREATE_NEW,
+                StandardOpenOption.WRITE), OWNER_ONLY)) {
+            try {
+                java.nio.ByteBuffer bytes = java.nio.ByteBuffer.wrap(content);
+                while (bytes.hasRemaining()) {
+                    channel.write(bytes);
+                }
                 if (durable) {
                     channel.force(true);
                 }
+                Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+            } catch (IOException | RuntimeException e) {
+                Files.deleteIfExists(tmp);
+                throw e;
             }
-            Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-            if (durable) {
-                syncDirectory(dir);
-            }
-        } finally {
-            Files.deleteIfExists(tmp);
+        }
+        if (durable) {
+            syncDirectory(dir);
         }
     }
 

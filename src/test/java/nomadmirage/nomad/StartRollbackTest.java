@@ -187,10 +187,11 @@ class StartRollbackTest extends InProcessPluginTest {
 
     @Test
     void theTaskRecordCannotBeWrittenAfterTheTenderRuns() {
-        // Root ignores a read-only mode, so the record's place is taken by a non-empty directory instead.
-        p.supervisor.beforeLaunch(r -> {
+        // Root ignores a read-only mode, so the record's place is taken by a non-empty directory instead. The
+        // record is written while the tender starts, so the obstacle is there before the launch.
+        p.networks.duringAttach(() -> {
             try {
-                Files.createDirectories(r.runDir().resolve("task.json").resolve("in-the-way"));
+                Files.createDirectories(t.runDir().resolve("task.json").resolve("in-the-way"));
             } catch (IOException e) {
                 throw new UncheckedIOException(e);
             }
@@ -206,6 +207,7 @@ class StartRollbackTest extends InProcessPluginTest {
                 "network.detach alloc1/web/0001 | rundir=true a=false b=false taps=1 tenders=0"), hostSteps());
         assertEquals(List.of(9), p.supervisor.last().signals(), "only SIGKILL: a half-started task gets no grace");
         assertNothingLeft();
+        p.networks.duringAttach(() -> { });
         assertStartSucceedsAfterwards();
     }
 }
