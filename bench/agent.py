@@ -39,7 +39,7 @@ import time
 import urllib.error
 import urllib.request
 from datetime import datetime, timezone
-from benchlib import percentile, remove_cgroup_parent, uid_range
+from benchlib import percentile, release_state_dir, remove_cgroup_parent, runtime_state_dir, uid_range
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
@@ -262,12 +262,13 @@ def main():
     os.makedirs(images)
     cgroup_parent = f"mirage-bench-{os.getpid()}"
     uid_min, uid_max = uid_range()
+    state = runtime_state_dir(work, "mirage-state")
     conf = os.path.join(work, "plugin.hcl")
     with open(conf, "w") as f:
         f.write(f"""plugin "nomad-driver-mirage" {{
   config {{
     log_level        = "warn"
-    state_dir        = "@RUN_DIR@/mirage-state"
+    state_dir        = "{state}"
     solo5_hvt        = "{fixtures}/bin/solo5-hvt"
     image_paths      = ["{fixtures}/images"]
     cgroup_parent    = "{cgroup_parent}"
@@ -369,6 +370,7 @@ plugin "qemu" {{
                 print("agent stopped, namespace and run dir removed"
                       + (": " + "; ".join(worries) if worries else " (dev-agent.sh stop reported no leftovers)"))
         remove_cgroup_parent(cgroup_parent, children=True)
+        release_state_dir(state)
         if os.environ.get("KEEP"):
             print("kept", work)
         else:

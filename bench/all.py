@@ -23,6 +23,8 @@ import subprocess
 import sys
 import time
 
+from benchlib import cpu_idle
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 ORDER = ["startup", "tasks", "network", "cgroups", "scale", "agent"]
@@ -58,6 +60,17 @@ def fmt(v, unit=""):
     if isinstance(v, str):
         return v
     return f"{v:.1f}{unit}" if unit != "x" else f"{v:.2f}x"
+
+
+def settle(limit=90.0, quiet=0.95):
+    """Waits until the machine is quiet (>= 95% idle over a second) before a benchmark: the previous one's
+    tenders, cgroups and namespaces are torn down by the kernel for a while after it returns, and a
+    benchmark started into that measures the teardown. Quiet has no event to wait for; this polls it."""
+    t0 = time.monotonic()
+    idle = cpu_idle(1.0)
+    while idle < quiet and time.monotonic() - t0 < limit:
+        idle = cpu_idle(1.0)
+    return time.monotonic() - t0, idle
 
 
 def verdict(ok):
@@ -179,9 +192,10 @@ def main():
     t_all = time.monotonic()
     for name in chosen:
         cmd = command(name, a)
+        waited, idle = settle()
         load[name] = os.getloadavg()[0]
-        print(f"\n==== {name}: {' '.join(cmd[1:])} (load average {load[name]:.1f} on {os.cpu_count()} cpus)",
-              flush=True)
+        print(f"\n==== {name}: {' '.join(cmd[1:])} (after {waited:.0f} s waiting for a quiet machine: {idle:.0%} idle; "
+              f"load average {load[name]:.1f} on {os.cpu_count()} cpus)", flush=True)
         t0 = time.monotonic()
         r = subprocess.run(cmd, capture_output=True, text=True, check=False, cwd=HERE, stdin=subprocess.DEVNULL)
         took[name] = time.monotonic() - t0

@@ -2,7 +2,9 @@
 
 import glob
 import os
+import subprocess
 import sys
+import time
 
 
 def percentile(values, p):
@@ -122,6 +124,34 @@ def make_alloc(work, name, image, file_name="app.hvt", logs=True):
     for root, _, _ in os.walk(alloc):
         os.chmod(root, 0o755)
     return alloc
+
+
+def cpu_idle(window):
+    """The share of CPU time spent idle over the next `window` seconds, from /proc/stat."""
+    def read():
+        with open("/proc/stat") as f:
+            fields = [int(x) for x in f.readline().split()[1:]]
+        return fields[3] + fields[4], sum(fields)  # idle + iowait, total
+    idle0, total0 = read()
+    time.sleep(window)
+    idle1, total1 = read()
+    return (idle1 - idle0) / max(1, total1 - total0)
+
+
+def runtime_state_dir(work, name="state"):
+    """The plugin's state_dir for a benchmark: a tmpfs of its own under work, as the default state_dir
+    (/run/nomad-driver-mirage) is on systemd hosts. This container's /run lives on its root file system, whose
+    per-file inode allocation would otherwise be timed instead of the driver. Give it back with
+    release_state_dir before removing work."""
+    path = os.path.join(work, name)
+    os.makedirs(path, exist_ok=True)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=512m,mode=0755", "tmpfs", path], check=True)
+    return path
+
+
+def release_state_dir(path):
+    """Unmounts a runtime_state_dir (lazily: nothing of the benchmark holds it any more, but never fail cleanup)."""
+    subprocess.run(["umount", "-l", path], stderr=subprocess.DEVNULL)
 
 
 def plugin_in_netns(work, ns, launcher):

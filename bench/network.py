@@ -1,14 +1,15 @@
 #!/usr/bin/env python3
 """Networking benchmark: StartTask latency of a task with one NET device and
-two ports with no other task live (start/stop/destroy cycles after the cold
-first start) and at 1, 100 and 500 live tasks (it should stay flat), and
-teardown (StopTask + DestroyTask) time per task.
+two ports: the cold first start of a fresh plugin; then at 100 and 500 live
+tasks (it should stay flat); then, with the plugin as warm as after those
+starts, with no other task live and beside one (start/stop/destroy cycles);
+and teardown (StopTask + DestroyTask) time per task.
 
 Prints figures only; asserts nothing. The plugin runs inside a network
 namespace this script creates (and deletes), through the Go plugin-probe and
 the stand-in solo5-hvt tender from the test fixtures.
 
-Usage: bench/network.py [--levels 1,100,500] [--sample 10] [--cycles 11] [--probe PATH] [--launcher PATH]
+Usage: bench/network.py [--levels 1,100,500] [--sample 20] [--cycles 20] [--probe PATH] [--launcher PATH]
                         [--fixtures DIR] [--config KEY=JSON]...
 """
 import argparse
@@ -18,8 +19,11 @@ import shutil
 import statistics
 import subprocess
 import tempfile
+import threading
+import time
 import uuid
-from benchlib import make_alloc, ms, percentile, plugin_in_netns, probe_env, remove_cgroup_parent, uid_range
+from benchlib import (cpu_idle, make_alloc, ms, percentile, plugin_in_netns, probe_env, release_state_dir, remove_cgroup_parent,
+                      runtime_state_dir, uid_range)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
@@ -29,12 +33,31 @@ REPO = os.path.dirname(HERE)
 
 
 
+def taps(ns):
+    links = subprocess.run(["ip", "-n", ns, "-o", "link", "show"], capture_output=True, text=True).stdout
+    return sum(1 for line in links.splitlines() if line.split(": ")[1].startswith("mg"))
+
+
+def signal_quiet(ns, count, flag):
+    """Creates flag once the namespace has held `count` taps and then none, and the CPU is idle again."""
+    seen = 0
+    while seen < count:
+        seen = max(seen, taps(ns))
+        time.sleep(0.2)
+    while taps(ns) > 0:
+        time.sleep(0.2)
+    waited = 0.0
+    while cpu_idle(1.0) < 0.9 and waited < 60:
+        waited += 1.0
+    open(flag, "w").close()
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--levels", default="1,100,500")
-    parser.add_argument("--sample", type=int, default=10, help="starts timed at each level")
-    parser.add_argument("--cycles", type=int, default=11,
-                        help="start/stop/destroy cycles of a single task before the levels (the first is cold)")
+    parser.add_argument("--sample", type=int, default=20, help="starts timed at each level")
+    parser.add_argument("--cycles", type=int, default=20,
+                        help="start/stop/destroy cycles timed with no other task live, and beside one (level 1)")
     parser.add_argument("--probe", default=os.path.join(REPO, "target/testbed/plugin-probe"))
     parser.add_argument("--launcher", default=os.path.join(REPO, "target/nomad-driver-mirage"))
     parser.add_argument("--fixtures", default=os.path.join(REPO, "target/fixtures"))
@@ -53,40 +76,52 @@ def main():
         wrapper = plugin_in_netns(work, ns, args.launcher)
         image = os.path.join(args.fixtures, "images/standin-hello-net.hvt")
         steps = [{"op": "launch"}]
-        # Cycles of one task (start, stop, destroy) with no other task live: the first start of a fresh
-        # plugin is a cold one (class loading, JIT, the bridge and chains made); the later ones give the
-        # start latency at one live task.
-        for j in range(args.cycles):
-            alloc = make_alloc(work, f"w{j}", image, logs=False)
-            tid = f"w{j}/t/{j:08d}"
-            steps.append({"op": "start", "label": f"cycle-{j}", "task": {
-                "id": tid, "name": "t", "alloc_id": f"w{j}", "alloc_dir": alloc, "memory_mb": 16,
-                # Host ports of their own: a start given the ports of a task destroyed a moment ago replaces its
-                # forwards in its own batch (an nf_tables deletion, ~25 ms), which is not what this times.
-                "ports": [{"label": "http", "value": 19000 + 2 * j, "to": 80},
-                          {"label": "dns", "value": 19001 + 2 * j, "to": 53}],
+
+        def start(label, name, ports):
+            alloc = make_alloc(work, name, image, logs=False)
+            steps.append({"op": "start", "label": label, "task": {
+                "id": f"{name}/t/0", "name": "t", "alloc_id": name, "alloc_dir": alloc, "memory_mb": 16,
+                "ports": [{"label": "http", "value": ports[0], "to": 80}, {"label": "dns", "value": ports[1], "to": 53}],
                 "config": {"unikernel": "local/app.hvt", "args": ["--solo5:quiet", "--standin-run"]}}})
-            steps.append({"op": "stop", "label": f"cycle-stop-{j}", "task_id": tid, "timeout": "5s"})
-            steps.append({"op": "destroy", "label": f"cycle-destroy-{j}", "task_id": tid, "force": True})
+
+        def stop_destroy(label, name):
+            steps.append({"op": "stop", "label": f"{label}-stop", "task_id": f"{name}/t/0", "timeout": "5s"})
+            steps.append({"op": "destroy", "label": f"{label}-destroy", "task_id": f"{name}/t/0", "force": True})
+
+        def cycles(prefix, n, base_port):
+            # Host ports of their own: a start given the ports of a task destroyed a moment ago replaces its
+            # forwards in its own batch (an nf_tables deletion, ~25 ms), which is not what this times.
+            for j in range(n):
+                start(f"{prefix}-{j}", f"{prefix}{j}", (base_port + 2 * j, base_port + 2 * j + 1))
+                stop_destroy(f"{prefix}-{j}", f"{prefix}{j}")
+
+        # The first start of a fresh plugin is a cold one (class loading, JIT, the bridge and chains made).
+        cycles("cold", 1, 17000)
+        # The levels: tasks added one by one; the last `sample` starts before each level are timed.
         timed = {}
         count = 0
-        for level in levels:
+        fill_levels = [level for level in levels if level > 1]
+        for level in fill_levels:
             first_timed = max(count, level - args.sample)
             while count < level:
-                alloc = make_alloc(work, f"a{count}", image, logs=False)
-                label = f"start-{level}-{count}" if count >= first_timed else f"fill-{count}"
-                steps.append({"op": "start", "label": label, "task": {
-                    "id": f"a{count}/t/{count:08d}", "name": "t", "alloc_id": f"a{count}", "alloc_dir": alloc,
-                    "memory_mb": 16,
-                    "ports": [{"label": "http", "value": 20000 + count, "to": 80},
-                              {"label": "dns", "value": 40000 + count, "to": 53}],
-                    "config": {"unikernel": "local/app.hvt", "args": ["--solo5:quiet", "--standin-run"]}}})
+                start(f"start-{level}-{count}" if count >= first_timed else f"fill-{count}", f"a{count}",
+                      (20000 + count, 40000 + count))
                 count += 1
             timed[level] = [s["label"] for s in steps if s.get("label", "").startswith(f"start-{level}-")]
         for i in range(count):
-            steps.append({"op": "stop", "label": f"stop-{i}", "task_id": f"a{i}/t/{i:08d}", "timeout": "5s"})
-            steps.append({"op": "destroy", "label": f"destroy-{i}", "task_id": f"a{i}/t/{i:08d}", "force": True})
-        config = {"state_dir": os.path.join(work, "state"), "log_level": "warn",
+            stop_destroy(f"all-{i}", f"a{i}")
+        # The cycles begin once the reaper has removed the last of those taps and the machine is quiet again:
+        # they time a start, not the teardown of 500 tasks behind it.
+        quiet = os.path.join(work, "quiet")
+        steps.append({"op": "await_file", "path": quiet, "timeout": "300s"})
+        # With no other task and next to a single one: start/stop/destroy cycles, timed once the plugin has
+        # done the starts above, as a plugin that has run for a while has (the cold start is reported apart).
+        cycles("lone", args.cycles, 19000)
+        if 1 in levels:
+            start("anchor", "anchor", (18000, 18001))
+            cycles("beside", args.cycles, 19500)
+            stop_destroy("anchor", "anchor")
+        config = {"state_dir": runtime_state_dir(work), "log_level": "warn",
                   "solo5_hvt": os.path.join(args.fixtures, "bin/solo5-hvt")}
         config["cgroup_parent"] = cgroup_parent
         # Uids of its own: plugins whose dynamic_user ranges overlap end each other's tenders.
@@ -97,6 +132,8 @@ def main():
         script = {"config": config, "steps": steps}
         with open(os.path.join(work, "script.json"), "w") as f:
             json.dump(script, f)
+        watcher = threading.Thread(target=signal_quiet, args=(ns, count, quiet), daemon=True)
+        watcher.start()
         out = subprocess.run([args.probe, "-plugin", wrapper, "-include-log=false", "-timeout", "1800s",
                               "-script", os.path.join(work, "script.json"), "tasks"],
                              env=probe_env(work), capture_output=True, check=False).stdout
@@ -106,32 +143,39 @@ def main():
         print(f"tasks: {count} (stand-in solo5-hvt, 1 NET device, 2 ports each), errors: {len(errors)}")
         if errors:
             print("first error:", errors[0]["error"])
-        if args.cycles:
-            cold = by_label.get("cycle-0")
-            warm = [ms(by_label[f"cycle-{j}"]) for j in range(1, args.cycles)
-                    if f"cycle-{j}" in by_label and not by_label[f"cycle-{j}"]["error"]]
-            if cold and not cold["error"]:
-                print(f"StartTask, first of a fresh plugin (cold): {ms(cold):.1f} ms")
-            if warm:
-                print(f"StartTask with no other live task (start/stop/destroy cycles): p50 "
-                      f"{statistics.median(warm):.1f} ms, max {max(warm):.1f} ms over {len(warm)} starts")
-            lone = [ms(by_label[f"cycle-stop-{j}"]) + ms(by_label[f"cycle-destroy-{j}"]) for j in range(1, args.cycles)
-                    if f"cycle-stop-{j}" in by_label and f"cycle-destroy-{j}" in by_label]
-            if lone:
-                print(f"Stop+Destroy of a lone networked task (the same cycles): p50 {statistics.median(lone):.1f} ms, "
-                      f"max {max(lone):.1f} ms")
-        for level in levels:
+        cold = by_label.get("cold-0")
+        if cold and not cold["error"]:
+            print(f"StartTask, first of a fresh plugin (cold): {ms(cold):.1f} ms")
+
+        def timed_cycles(prefix):
+            return [ms(by_label[f"{prefix}-{j}"]) for j in range(args.cycles)
+                    if f"{prefix}-{j}" in by_label and not by_label[f"{prefix}-{j}"]["error"]]
+        lone = timed_cycles("lone")
+        if lone:
+            print(f"StartTask with no other live task (start/stop/destroy cycles, after the levels): p50 "
+                  f"{statistics.median(lone):.1f} ms, max {max(lone):.1f} ms over {len(lone)} starts")
+            lone_teardown = [ms(by_label[f"lone-{j}-stop"]) + ms(by_label[f"lone-{j}-destroy"])
+                             for j in range(args.cycles) if f"lone-{j}-stop" in by_label and f"lone-{j}-destroy" in by_label]
+            if lone_teardown:
+                print(f"Stop+Destroy of a lone networked task (the same cycles): p50 "
+                      f"{statistics.median(lone_teardown):.1f} ms, max {max(lone_teardown):.1f} ms")
+        beside = timed_cycles("beside")
+        if beside:
+            print(f"StartTask at ~1 live tasks: p50 {statistics.median(beside):.1f} ms, max {max(beside):.1f} ms "
+                  f"over {len(beside)} starts (cycles beside one live task)")
+        for level in fill_levels:
             took = [ms(by_label[l]) for l in timed[level] if l in by_label and not by_label[l]["error"]]
             if took:
                 print(f"StartTask at ~{level} live tasks: p50 {statistics.median(took):.1f} ms, "
                       f"max {max(took):.1f} ms over {len(took)} starts")
-        teardown = [ms(by_label[f"stop-{i}"]) + ms(by_label[f"destroy-{i}"])
-                    for i in range(count) if f"stop-{i}" in by_label and f"destroy-{i}" in by_label]
+        teardown = [ms(by_label[f"all-{i}-stop"]) + ms(by_label[f"all-{i}-destroy"])
+                    for i in range(count) if f"all-{i}-stop" in by_label and f"all-{i}-destroy" in by_label]
         if teardown:
             print(f"teardown (StopTask + DestroyTask) per task, all {count} back to back: p50 "
                   f"{percentile(teardown, 50):.1f} ms, p99 {percentile(teardown, 99):.1f} ms")
     finally:
         remove_cgroup_parent(cgroup_parent)
+        release_state_dir(os.path.join(work, "state"))
         subprocess.run(["ip", "netns", "delete", ns], check=False)
         shutil.rmtree(work, ignore_errors=True)
 

@@ -35,7 +35,7 @@ import threading
 import time
 import uuid
 from benchlib import (key_values, make_alloc, ms, percentile, plugin_in_netns, plugin_jvm, probe_env,
-                      remove_cgroup_parent, rss_kib, uid_range)
+                      release_state_dir, remove_cgroup_parent, rss_kib, runtime_state_dir, uid_range)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
@@ -216,7 +216,7 @@ def main():
     try:
         subprocess.run(["ip", "netns", "exec", ns, "ip", "link", "set", "lo", "up"], check=True)
         wrapper = plugin_in_netns(work, ns, args.launcher)
-        state = os.path.join(work, "state")
+        state = runtime_state_dir(work)
         image = os.path.join(args.fixtures, "images/standin-hello-net.hvt")
         flags = {k: os.path.join(work, k) for k in ("started", "go1", "recovered", "go2", "destroyed", "go3")}
         ids = [f"s{i}/t/{i:08d}" for i in range(n)]
@@ -427,6 +427,7 @@ def main():
                 probe.wait()
         remove_cgroup_parent(cgroup_parent)
         subprocess.run(["ip", "netns", "delete", ns], check=False)
+        release_state_dir(os.path.join(work, "state"))
         if os.environ.get("KEEP"):
             print("kept", work)
         else:

@@ -18,8 +18,8 @@ import statistics
 import subprocess
 import tempfile
 import time
-from benchlib import (key_values, make_alloc, ms, percentile, plugin_jvm, probe_env, remove_cgroup_parent,
-                      rss_kib, uid_range)
+from benchlib import (key_values, make_alloc, ms, percentile, plugin_jvm, probe_env, release_state_dir,
+                      remove_cgroup_parent, rss_kib, runtime_state_dir, uid_range)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
@@ -39,7 +39,7 @@ def main():
     cgroup_parent = f"mirage-bench-{os.getpid()}"
     os.chmod(work, 0o755)
     try:
-        state = os.path.join(work, "state")
+        state = runtime_state_dir(work)
         go = os.path.join(work, "go")
         ready = os.path.join(work, "ready")
         image = os.path.join(args.fixtures, "images/standin-hello.hvt")
@@ -126,6 +126,7 @@ def main():
               f"{plugin_rss / 1024:.1f} MiB (+{(plugin_rss - idle_rss) / 1024 / max(1, len(tender_files)):.2f} MiB per task)")
     finally:
         remove_cgroup_parent(cgroup_parent)
+        release_state_dir(os.path.join(work, "state"))
         shutil.rmtree(work, ignore_errors=True)
 
 

@@ -35,7 +35,8 @@ public record PluginConfig(
     public static final String DEFAULT_QEMU = "qemu-system-x86_64";
     public static final String DEFAULT_BRIDGE = "mirage0";
     public static final String DEFAULT_SUBNET = "10.99.0.0/16";
-    public static final String DEFAULT_STATE_DIR = "/var/lib/nomad-driver-mirage";
+    /** Run-time state only (a reboot ends every process and tap it describes): a tmpfs on systemd hosts. */
+    public static final String DEFAULT_STATE_DIR = "/run/nomad-driver-mirage";
     public static final String DEFAULT_LOG_LEVEL = "info";
     public static final String DEFAULT_FINGERPRINT_PERIOD = "30s";
     /** No default user: a task that names none runs as a uid of its own from {@link Limits#taskUids()}. */
@@ -102,7 +103,7 @@ public record PluginConfig(
     /** The configuration used before the host sends one (and by operator commands). */
     public static PluginConfig defaults() {
         return new PluginConfig(DEFAULT_HVT, DEFAULT_SPT, DEFAULT_QEMU, DEFAULT_BRIDGE,
-                Ipv4Cidr.parse(DEFAULT_SUBNET), Path.of(DEFAULT_STATE_DIR), List.of(), LogLevel.INFO,
+                Ipv4Cidr.parse(DEFAULT_SUBNET), StateDirDefault.effective(Path.of(DEFAULT_STATE_DIR)), List.of(), LogLevel.INFO,
                 Duration.ofSeconds(30), DEFAULT_USER, false, Limits.defaults(), DEFAULT_MAC_OUI, DEFAULT_MTU,
                 false, new Reconcile(Duration.ofMinutes(2), Duration.ofMinutes(5)));
     }

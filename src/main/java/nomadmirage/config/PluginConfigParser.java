@@ -38,7 +38,7 @@ public final class PluginConfigParser {
         Ipv4Cidr subnet = subnet(PluginConfigKeys.SUBNET, string(raw, PluginConfigKeys.SUBNET, PluginConfig.DEFAULT_SUBNET));
 
         String stateDirText = string(raw, PluginConfigKeys.STATE_DIR, PluginConfig.DEFAULT_STATE_DIR);
-        Path stateDir = absolutePath(PluginConfigKeys.STATE_DIR, stateDirText);
+        Path stateDir = StateDirDefault.effective(absolutePath(PluginConfigKeys.STATE_DIR, stateDirText));
 
         List<Path> imagePaths = new ArrayList<>();
         Object images = raw.get(PluginConfigKeys.IMAGE_PATHS);

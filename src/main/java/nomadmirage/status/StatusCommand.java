@@ -13,6 +13,7 @@ import java.util.concurrent.Callable;
 import nomadmirage.config.ConfigException;
 import nomadmirage.config.PluginConfig;
 import nomadmirage.config.PluginConfigParser;
+import nomadmirage.config.StateDirDefault;
 import nomadmirage.log.LogLevel;
 import nomadmirage.log.LogSink;
 import nomadmirage.log.Logger;
@@ -75,6 +76,7 @@ public final class StatusCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
+        stateDir = StateDirDefault.effective(stateDir);
         NetworkSettings settings;
         try {
             settings = NetworkSettings.withDefaults(PluginConfigParser.bridge("--bridge", bridge),
