@@ -14,7 +14,7 @@ Needs root, the probe and the fixtures (scripts/build-test-fixtures.sh, the prob
 for agent, the Nomad binary (scripts/build-nomad.sh).
 
 Usage: bench/all.py [--only a,b] [--skip a,b] [--launcher PATH] [--probe PATH] [--fixtures DIR]
-                    [--nomad PATH] [--tasks N] [--scale-tasks N] [--rounds N] [--burst N]
+                    [--nomad PATH] [--tasks N] [--warmup N] [--scale-tasks N] [--rounds N] [--burst N]
 """
 import argparse
 import os
@@ -36,7 +36,7 @@ def command(name, a):
     if name == "startup":
         return py + [a.launcher]
     if name == "tasks":
-        return py + ["--tasks", str(a.tasks), "--probe", a.probe] + common
+        return py + ["--tasks", str(a.tasks), "--warmup", str(a.warmup), "--probe", a.probe] + common
     if name == "network":
         return py + ["--probe", a.probe] + common
     if name == "cgroups":
@@ -84,12 +84,13 @@ def summary(out, a):
     if v is not None:
         rows.append(("plugin exec -> handshake line, median (startup.py)", fmt(v, " ms"), "-", "-"))
 
-    v = grab(t, r"^StartTask latency: p50 ([\d.]+) ms")
-    rows.append((f"StartTask p50, no networking (tasks.py, {a.tasks} tasks)", fmt(v, " ms"), "<= 5 ms",
-                 verdict(None if v is None else v <= 5)))
-    v = grab(t, r"^StartTask latency of the later half \(JIT warmer\): p50 ([\d.]+) ms")
+    v = grab(t, r"^StartTask latency of the warm-up starts .*first 100 p50 ([\d.]+) ms")
     if v is not None:
-        rows.append(("  the same, later half of the starts (JIT warmer)", fmt(v, " ms"), "<= 5 ms", verdict(v <= 5)))
+        rows.append(("StartTask p50, no networking, first 100 starts of a fresh plugin (tasks.py)", fmt(v, " ms"),
+                     "<= 5 ms", verdict(v <= 5)))
+    v = grab(t, r"^StartTask latency: p50 ([\d.]+) ms")
+    rows.append((f"StartTask p50, no networking, {a.tasks} starts after {a.warmup} earlier ones (tasks.py)",
+                 fmt(v, " ms"), "<= 5 ms", verdict(None if v is None else v <= 5)))
     v = grab(t, r"^plugin CPU \(user\+system\) per StartTask: ([\d.]+) ms")
     if v is not None:
         rows.append(("  plugin CPU per StartTask (tasks.py)", fmt(v, " ms"), "-", "-"))
@@ -176,6 +177,7 @@ def main():
     p.add_argument("--fixtures", default=os.path.join(REPO, "target/fixtures"))
     p.add_argument("--nomad", default=os.environ.get("MIRAGE_NOMAD"), help="Nomad binary for agent.py")
     p.add_argument("--tasks", type=int, default=100, help="tasks.py --tasks")
+    p.add_argument("--warmup", type=int, default=100, help="tasks.py --warmup")
     p.add_argument("--scale-tasks", type=int, default=500, help="scale.py --tasks")
     p.add_argument("--rounds", type=int, default=10, help="agent.py --rounds")
     p.add_argument("--burst", type=int, default=60, help="agent.py --burst")

@@ -7,7 +7,7 @@ Prints figures only; asserts nothing. Drives the real plugin through the Go
 plugin-probe ("tasks" scenario, real go-plugin client) with the stand-in
 solo5-hvt tender from the test fixtures (scripts/build-test-fixtures.sh).
 
-Usage: bench/tasks.py [--tasks N] [--probe PATH] [--launcher PATH] [--fixtures DIR] [--config KEY=JSON]...
+Usage: bench/tasks.py [--tasks N] [--warmup N] [--probe PATH] [--launcher PATH] [--fixtures DIR] [--config KEY=JSON]...
 """
 import argparse
 import glob
@@ -28,6 +28,8 @@ REPO = os.path.dirname(HERE)
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--tasks", type=int, default=50)
+    parser.add_argument("--warmup", type=int, default=0,
+                        help="start/stop/destroy cycles before the timed starts (reported apart)")
     parser.add_argument("--probe", default=os.path.join(REPO, "target/testbed/plugin-probe"))
     parser.add_argument("--launcher", default=os.path.join(REPO, "target/nomad-driver-mirage"))
     parser.add_argument("--fixtures", default=os.path.join(REPO, "target/fixtures"))
@@ -43,7 +45,20 @@ def main():
         go = os.path.join(work, "go")
         ready = os.path.join(work, "ready")
         image = os.path.join(args.fixtures, "images/standin-hello.hvt")
+        warmed = os.path.join(work, "warmed")
         steps = [{"op": "launch"}, {"op": "await_file", "path": ready, "timeout": "300s"}]
+        # Warm-up: start/stop/destroy cycles before the timed starts, as a plugin that has run a while has done.
+        for i in range(args.warmup):
+            alloc = make_alloc(work, f"warm{i}", image)
+            steps.append({"op": "start", "label": f"warm{i}", "task": {
+                "id": f"warm{i}/t/{i:08d}", "name": "t", "alloc_id": f"warm{i}", "alloc_dir": alloc,
+                "stdout_path": os.path.join(alloc, "alloc/logs/t.stdout"),
+                "stderr_path": os.path.join(alloc, "alloc/logs/t.stderr"), "memory_mb": 16,
+                "config": {"unikernel": "local/app.hvt", "args": ["--solo5:quiet", "--standin-run"]}}})
+            if i < args.warmup - 1:  # the last stays until the end: its tender file says the warm-up is over
+                steps.append({"op": "stop", "task_id": f"warm{i}/t/{i:08d}", "timeout": "5s"})
+                steps.append({"op": "destroy", "task_id": f"warm{i}/t/{i:08d}", "force": True})
+        steps.append({"op": "await_file", "path": warmed, "timeout": "300s"})
         for i in range(args.tasks):
             alloc = make_alloc(work, f"alloc{i}", image)
             steps.append({"op": "start", "label": f"start{i}", "task": {
@@ -52,6 +67,10 @@ def main():
                 "stderr_path": os.path.join(alloc, "alloc/logs/t.stderr"), "memory_mb": 16,
                 "config": {"unikernel": "local/app.hvt", "args": ["--solo5:quiet", "--standin-run"]}}})
         steps.append({"op": "await_file", "path": go, "timeout": "300s"})
+        if args.warmup:
+            last = f"warm{args.warmup - 1}/t/{args.warmup - 1:08d}"
+            steps.append({"op": "stop", "task_id": last, "timeout": "5s"})
+            steps.append({"op": "destroy", "task_id": last, "force": True})
         for i in range(args.tasks):
             steps.append({"op": "stop", "label": f"stop{i}", "task_id": f"bench{i}/t/{i:08d}", "timeout": "5s"})
             steps.append({"op": "destroy", "label": f"destroy{i}", "task_id": f"bench{i}/t/{i:08d}", "force": True})
@@ -76,12 +95,15 @@ def main():
             time.sleep(0.1)
         time.sleep(2)  # let start-up settle before the idle reading
         idle_rss = rss_kib(plugin_pid) if plugin_pid else 0
-        cpu_before = cpu_ticks(plugin_pid) if plugin_pid else 0
         open(ready, "w").close()
+        if args.warmup:
+            await_warm_up(state, args.warmup)
+        cpu_before = cpu_ticks(plugin_pid) if plugin_pid else 0
+        open(warmed, "w").close()
         deadline = time.time() + 300
         tender_files = []
         while time.time() < deadline:
-            tender_files = glob.glob(os.path.join(state, "tasks/*/tender"))
+            tender_files = glob.glob(os.path.join(state, "tasks/bench*/tender"))
             if len(tender_files) >= args.tasks or probe.poll() is not None:
                 break
             time.sleep(0.2)
@@ -101,7 +123,12 @@ def main():
         stop_destroy = [ms(by_label[f"stop{i}"]) + ms(by_label[f"destroy{i}"]) for i in range(args.tasks)
                         if f"stop{i}" in by_label and f"destroy{i}" in by_label]
         errors = [s for s in result["steps"] if s["error"]]
-        print(f"tasks: {args.tasks} (stand-in solo5-hvt, --standin-run), errors: {len(errors)}")
+        print(f"tasks: {args.tasks} (stand-in solo5-hvt, --standin-run), errors: {len(errors)}"
+              + (f"; timed after {args.warmup} warm-up start/stop/destroy cycles" if args.warmup else ""))
+        warm = [ms(s) for s in result["steps"] if (s.get("label") or "").startswith("warm") and not s["error"]]
+        if warm:
+            print(f"StartTask latency of the warm-up starts (a fresh plugin): p50 {percentile(warm, 50):.1f} ms, "
+                  f"first 100 p50 {percentile(warm[:100], 50):.1f} ms")
         if starts:
             print(f"StartTask latency: p50 {percentile(starts, 50):.1f} ms, p99 {percentile(starts, 99):.1f} ms, "
                   f"max {max(starts):.1f} ms")
@@ -128,6 +155,14 @@ def main():
         remove_cgroup_parent(cgroup_parent)
         release_state_dir(os.path.join(work, "state"))
         shutil.rmtree(work, ignore_errors=True)
+
+
+def await_warm_up(state, n):
+    """Returns once the last warm-up task (which stays live until the end) has its tender recorded."""
+    last = os.path.join(state, "tasks", f"warm{n - 1}.t.{n - 1:08d}", "tender")
+    deadline = time.time() + 300
+    while time.time() < deadline and not os.path.exists(last):
+        time.sleep(0.05)
 
 
 def cpu_ticks(pid):

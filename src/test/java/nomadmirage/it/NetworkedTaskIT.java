@@ -431,7 +431,8 @@ class NetworkedTaskIT {
         long plugin = pluginPid();
         awaitCondition("a reconcile waiting for the held StartTask", Duration.ofSeconds(20),
                 () -> reconcileWaitsForStarts(plugin), () -> threadDump(plugin) + "\n" + run.logTail(40));
-        assertFalse(Files.exists(held.runDir(stateDir).resolve("task.json")),
+        // The record is written while the supervisor starts the tender; the tender file only once it runs.
+        assertFalse(Files.exists(held.runDir(stateDir).resolve("tender")),
                 "the held StartTask ended before its console was read");
         // A stray tap of the plugin's shape: once it is gone, a reconcile ran after the held start.
         ns.run("ip", "tuntap", "add", "dev", marker, "mode", "tap");
