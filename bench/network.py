@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Networking benchmark: StartTask latency of a task with one NET device and
-two ports: the cold first start of a fresh plugin; then at 100 and 500 live
+two ports: the cold first start of a fresh plugin; then, after warm-up cycles, at 100 and 500 live
 tasks (it should stay flat); then, with the plugin as warm as after those
 starts, with no other task live and beside one (start/stop/destroy cycles);
 and teardown (StopTask + DestroyTask) time per task.
@@ -9,7 +9,7 @@ Prints figures only; asserts nothing. The plugin runs inside a network
 namespace this script creates (and deletes), through the Go plugin-probe and
 the stand-in solo5-hvt tender from the test fixtures.
 
-Usage: bench/network.py [--levels 1,100,500] [--sample 20] [--cycles 20] [--probe PATH] [--launcher PATH]
+Usage: bench/network.py [--levels 1,100,500] [--sample 20] [--cycles 20] [--warmup 100] [--probe PATH] [--launcher PATH]
                         [--fixtures DIR] [--config KEY=JSON]...
 """
 import argparse
@@ -56,6 +56,8 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--levels", default="1,100,500")
     parser.add_argument("--sample", type=int, default=20, help="starts timed at each level")
+    parser.add_argument("--warmup", type=int, default=100,
+                        help="start/stop/destroy cycles after the cold start, before the levels (not timed)")
     parser.add_argument("--cycles", type=int, default=20,
                         help="start/stop/destroy cycles timed with no other task live, and beside one (level 1)")
     parser.add_argument("--probe", default=os.path.join(REPO, "target/testbed/plugin-probe"))
@@ -97,6 +99,9 @@ def main():
 
         # The first start of a fresh plugin is a cold one (class loading, JIT, the bridge and chains made).
         cycles("cold", 1, 17000)
+        # Warm-up cycles, so that every level is timed with the JIT as warm as a plugin that has run a while
+        # (the fill of the first level would otherwise time a fresh plugin's first starts).
+        cycles("warm", args.warmup, 15000)
         # The levels: tasks added one by one; the last `sample` starts before each level are timed.
         timed = {}
         count = 0

@@ -35,6 +35,20 @@ static void attr(struct nl_request *r, unsigned short type, const void *data, si
     r->head.nlmsg_len = NLMSG_ALIGN(r->head.nlmsg_len) + RTA_ALIGN(a->rta_len);
 }
 
+/* Opens a nested attribute; nest_end closes it once its members are added. */
+static struct rtattr *nest_start(struct nl_request *r, unsigned short type)
+{
+    struct rtattr *nest = (struct rtattr *)((char *)r + NLMSG_ALIGN(r->head.nlmsg_len));
+    nest->rta_type = type;
+    r->head.nlmsg_len = NLMSG_ALIGN(r->head.nlmsg_len) + RTA_LENGTH(0);
+    return nest;
+}
+
+static void nest_end(struct nl_request *r, struct rtattr *nest)
+{
+    nest->rta_len = (unsigned short)((char *)r + r->head.nlmsg_len - (char *)nest);
+}
+
 static void init(struct nl_request *r, unsigned short type, unsigned char family, int index)
 {
     memset(r, 0, sizeof *r);
@@ -164,6 +178,19 @@ int tap_create(const char *name, const char *bridge, long mtu, long uid, long gi
         remove_tap(name);
         return -1;
     }
+    /*
+     * No IPv6 address of the host's on the tap (the guest's link to the host is IPv4): a link-local
+     * address per tap adds routes that every later tap's coming up walks, so each start got slower the
+     * more taps there were. A host without IPv6 refuses the attribute, and there is nothing to avoid.
+     */
+    init(&r, RTM_NEWLINK, AF_UNSPEC, index);
+    struct rtattr *spec = nest_start(&r, IFLA_AF_SPEC);
+    struct rtattr *inet6 = nest_start(&r, AF_INET6);
+    unsigned char mode = IN6_ADDR_GEN_MODE_NONE;
+    attr(&r, IFLA_INET6_ADDR_GEN_MODE, &mode, sizeof mode);
+    nest_end(&r, inet6);
+    nest_end(&r, spec);
+    (void)talk(&r);
     init(&r, RTM_NEWLINK, AF_UNSPEC, index);
     r.info.ifi_flags = IFF_UP;
     r.info.ifi_change = IFF_UP;

@@ -165,6 +165,10 @@ class NetworkedTaskIT {
         assertTrue(linkFlags(BRIDGE).contains("UP"), "the bridge is down: " + linkFlags(BRIDGE));
         String tapLink = ns.run("ip", "-o", "link", "show", "dev", tap);
         assertTrue(tapLink.contains(" master " + BRIDGE + " "), "the tap is not a port of the bridge: " + tapLink);
+        // No IPv6 address of the host's on the tap: its routes made every later tap's start walk them all.
+        assertTrue(ns.run("ip", "-d", "-o", "link", "show", "dev", tap).contains(" addrgenmode none "),
+                "the tap generates IPv6 addresses: " + ns.run("ip", "-d", "-o", "link", "show", "dev", tap));
+        assertEquals("", ns.run("ip", "-o", "-6", "addr", "show", "dev", tap).strip(), "IPv6 addresses on the tap");
         // Unprivileged, a uid of its own, and /dev/net/tun is left as it is (0600 root on this test bed).
         int uid = ownUid(task);
         assertTrue(uid >= TASK_UID_MIN && uid <= TASK_UID_MAX, "the task's own uid: " + uid);
