@@ -19,7 +19,7 @@
 plugin "nomad-driver-mirage" {
   config {
     log_level = "debug"                  # trace|debug|info|warn|error; default "info"
-    state_dir = "@RUN_DIR@/mirage-state" # default "/var/lib/nomad-driver-mirage"
+    state_dir = "@RUN_DIR@/mirage-state" # default "/run/nomad-driver-mirage"
 
     # solo5_hvt          = "solo5-hvt"          # hvt tender
     # solo5_spt          = "solo5-spt"          # spt tender

@@ -378,9 +378,27 @@ class ConfinedFilesTest {
         try (FileChannel writer = FileChannel.open(fifo, StandardOpenOption.READ, StandardOpenOption.WRITE)) {
             writer.size();
         }
+        // The released operation then fails on the FIFO and removes its staging directory; only once that is
+        // gone has it finished (else it races the layout being put back and the temp dir's removal).
+        awaitNoStagingDirectory();
         Files.delete(fifo);
         Files.move(root.resolve("data/sub.moved"), fifo);
         assertFalse(Files.exists(fifo.resolve("disk.img")));
+    }
+
+    private void awaitNoStagingDirectory() throws IOException, InterruptedException {
+        long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+        while (true) {
+            try (java.util.stream.Stream<Path> entries = Files.list(root)) {
+                if (entries.noneMatch(p -> p.getFileName().toString().startsWith(".mirage-"))) {
+                    return;
+                }
+            }
+            if (System.nanoTime() > deadline) {
+                throw new AssertionError("the released operation left its staging directory in " + root);
+            }
+            Thread.sleep(10);
+        }
     }
 
     private static boolean isRoot() {
