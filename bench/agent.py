@@ -39,7 +39,7 @@ import time
 import urllib.error
 import urllib.request
 from datetime import datetime, timezone
-from benchlib import percentile, release_state_dir, remove_cgroup_parent, runtime_state_dir, uid_range
+from benchlib import mirage_plugin_hcl, percentile, release_state_dir, remove_cgroup_parent, runtime_state_dir
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
@@ -261,22 +261,10 @@ def main():
     images = os.path.join(work, "qemu-images")
     os.makedirs(images)
     cgroup_parent = f"mirage-bench-{os.getpid()}"
-    uid_min, uid_max = uid_range()
     state = runtime_state_dir(work, "mirage-state")
     conf = os.path.join(work, "plugin.hcl")
     with open(conf, "w") as f:
-        f.write(f"""plugin "nomad-driver-mirage" {{
-  config {{
-    log_level        = "warn"
-    state_dir        = "{state}"
-    solo5_hvt        = "{fixtures}/bin/solo5-hvt"
-    image_paths      = ["{fixtures}/images"]
-    cgroup_parent    = "{cgroup_parent}"
-    dynamic_user_min = {uid_min}
-    dynamic_user_max = {uid_max}
-  }}
-}}
-
+        f.write(mirage_plugin_hcl(fixtures, state, cgroup_parent, "warn") + f"""
 # Nomad's built-in qemu driver: the per-job image copies live outside the alloc dirs.
 plugin "qemu" {{
   config {{

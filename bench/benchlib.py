@@ -138,6 +138,24 @@ def cpu_idle(window):
     return (idle1 - idle0) / max(1, total1 - total0)
 
 
+def mirage_plugin_hcl(fixtures, state_dir, cgroup_parent, log_level):
+    """The agent configuration's plugin block for the mirage driver as the agent benchmarks run it: the stand-in
+    hvt tender and images from fixtures, a cgroup parent and a dynamic_user range of the benchmark's own."""
+    uid_min, uid_max = uid_range()
+    return f"""plugin "nomad-driver-mirage" {{
+  config {{
+    log_level        = "{log_level}"
+    state_dir        = "{state_dir}"
+    solo5_hvt        = "{fixtures}/bin/solo5-hvt"
+    image_paths      = ["{fixtures}/images"]
+    cgroup_parent    = "{cgroup_parent}"
+    dynamic_user_min = {uid_min}
+    dynamic_user_max = {uid_max}
+  }}
+}}
+"""
+
+
 def runtime_state_dir(work, name="state"):
     """The plugin's state_dir for a benchmark: a tmpfs of its own under work, as the default state_dir
     (/run/nomad-driver-mirage) is on systemd hosts. This container's /run lives on its root file system, whose

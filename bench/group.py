@@ -20,7 +20,7 @@ import tempfile
 import time
 
 import agent as agentbench
-from benchlib import percentile, remove_cgroup_parent, uid_range
+from benchlib import mirage_plugin_hcl, percentile, remove_cgroup_parent
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
@@ -118,21 +118,9 @@ def main():
     os.chmod(work, 0o755)
     run = os.path.join(work, "run")
     cgroup_parent = f"mirage-bench-{os.getpid()}"
-    uid_min, uid_max = uid_range()
     conf = os.path.join(work, "plugin.hcl")
     with open(conf, "w") as f:
-        f.write(f"""plugin "nomad-driver-mirage" {{
-  config {{
-    log_level        = "debug"
-    state_dir        = "@RUN_DIR@/mirage-state"
-    solo5_hvt        = "{fixtures}/bin/solo5-hvt"
-    image_paths      = ["{fixtures}/images"]
-    cgroup_parent    = "{cgroup_parent}"
-    dynamic_user_min = {uid_min}
-    dynamic_user_max = {uid_max}
-  }}
-}}
-""")
+        f.write(mirage_plugin_hcl(fixtures, "@RUN_DIR@/mirage-state", cgroup_parent, "debug"))
     env = dict(os.environ)
     if args.nomad:
         env["MIRAGE_NOMAD"] = args.nomad

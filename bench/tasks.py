@@ -49,23 +49,13 @@ def main():
         steps = [{"op": "launch"}, {"op": "await_file", "path": ready, "timeout": "300s"}]
         # Warm-up: start/stop/destroy cycles before the timed starts, as a plugin that has run a while has done.
         for i in range(args.warmup):
-            alloc = make_alloc(work, f"warm{i}", image)
-            steps.append({"op": "start", "label": f"warm{i}", "task": {
-                "id": f"warm{i}/t/{i:08d}", "name": "t", "alloc_id": f"warm{i}", "alloc_dir": alloc,
-                "stdout_path": os.path.join(alloc, "alloc/logs/t.stdout"),
-                "stderr_path": os.path.join(alloc, "alloc/logs/t.stderr"), "memory_mb": 16,
-                "config": {"unikernel": "local/app.hvt", "args": ["--solo5:quiet", "--standin-run"]}}})
+            steps.append(start_step(work, image, "warm", i))
             if i < args.warmup - 1:  # the last stays until the end: its tender file says the warm-up is over
                 steps.append({"op": "stop", "task_id": f"warm{i}/t/{i:08d}", "timeout": "5s"})
                 steps.append({"op": "destroy", "task_id": f"warm{i}/t/{i:08d}", "force": True})
         steps.append({"op": "await_file", "path": warmed, "timeout": "300s"})
         for i in range(args.tasks):
-            alloc = make_alloc(work, f"alloc{i}", image)
-            steps.append({"op": "start", "label": f"start{i}", "task": {
-                "id": f"bench{i}/t/{i:08d}", "name": "t", "alloc_id": f"bench{i}", "alloc_dir": alloc,
-                "stdout_path": os.path.join(alloc, "alloc/logs/t.stdout"),
-                "stderr_path": os.path.join(alloc, "alloc/logs/t.stderr"), "memory_mb": 16,
-                "config": {"unikernel": "local/app.hvt", "args": ["--solo5:quiet", "--standin-run"]}}})
+            steps.append(start_step(work, image, "bench", i, label=f"start{i}", alloc_name=f"alloc{i}"))
         steps.append({"op": "await_file", "path": go, "timeout": "300s"})
         if args.warmup:
             last = f"warm{args.warmup - 1}/t/{args.warmup - 1:08d}"
@@ -155,6 +145,16 @@ def main():
         remove_cgroup_parent(cgroup_parent)
         release_state_dir(os.path.join(work, "state"))
         shutil.rmtree(work, ignore_errors=True)
+
+
+def start_step(work, image, prefix, i, label=None, alloc_name=None):
+    """The probe's StartTask step for task PREFIX<i>/t/<i> (a stand-in hvt, 16 MB) in an allocation of its own."""
+    alloc = make_alloc(work, alloc_name or f"{prefix}{i}", image)
+    return {"op": "start", "label": label or f"{prefix}{i}", "task": {
+        "id": f"{prefix}{i}/t/{i:08d}", "name": "t", "alloc_id": f"{prefix}{i}", "alloc_dir": alloc,
+        "stdout_path": os.path.join(alloc, "alloc/logs/t.stdout"),
+        "stderr_path": os.path.join(alloc, "alloc/logs/t.stderr"), "memory_mb": 16,
+        "config": {"unikernel": "local/app.hvt", "args": ["--solo5:quiet", "--standin-run"]}}}
 
 
 def await_warm_up(state, n):

@@ -167,12 +167,10 @@ int tap_create(const char *name, const char *bridge, long mtu, long uid, long gi
      * the bridge and must leave through the port it came in on.
      */
     init(&r, RTM_SETLINK, AF_BRIDGE, index);
-    struct rtattr *protinfo = (struct rtattr *)((char *)&r + NLMSG_ALIGN(r.head.nlmsg_len));
-    protinfo->rta_type = IFLA_PROTINFO | NLA_F_NESTED;
-    r.head.nlmsg_len = NLMSG_ALIGN(r.head.nlmsg_len) + RTA_LENGTH(0);
+    struct rtattr *protinfo = nest_start(&r, IFLA_PROTINFO | NLA_F_NESTED);
     unsigned char on = 1;
     attr(&r, IFLA_BRPORT_MODE, &on, sizeof on);
-    protinfo->rta_len = (unsigned short)((char *)&r + r.head.nlmsg_len - (char *)protinfo);
+    nest_end(&r, protinfo);
     if (talk(&r) < 0) {
         fail(why, whylen, "hairpin mode on tap %s", name);
         remove_tap(name);

@@ -129,20 +129,8 @@ func (n *netIface) handleARP(f []byte) []byte {
 	default:
 		return nil
 	}
-	r := make([]byte, 42)
-	copy(r[0:6], a[8:14]) // to the requester
-	copy(r[6:12], n.mac[:])
-	be.PutUint16(r[12:], 0x0806)
-	p := r[14:]
-	be.PutUint16(p[0:], 1)
-	be.PutUint16(p[2:], 0x0800)
-	p[4], p[5] = 6, 4
-	be.PutUint16(p[6:], 2) // reply
-	copy(p[8:14], n.mac[:])
-	copy(p[14:18], ip[:])
-	copy(p[18:24], a[8:14])
-	copy(p[24:28], a[14:18])
-	return r
+	// To the requester: our MAC is at our address.
+	return n.arpFrame(a[8:14], 2, ip, a[8:14], a[14:18])
 }
 
 func (n *netIface) handleIPv4(f []byte) []byte {
@@ -310,20 +298,27 @@ func (n *netIface) resolve(ip [4]byte) ([6]byte, error) {
 
 // arpRequest builds a broadcast "who has ip, tell <our address>".
 func (n *netIface) arpRequest(ip [4]byte) []byte {
+	our := n.ourIP()
+	// The target hardware address stays zero.
+	return n.arpFrame(broadcastMAC[:], 1, our, make([]byte, 6), ip[:])
+}
+
+// arpFrame builds an Ethernet/IPv4 ARP frame from our MAC to dst: operation op (1 request, 2 reply), sender
+// our MAC and senderIP, target targetMAC and targetIP.
+func (n *netIface) arpFrame(dst []byte, op uint16, senderIP [4]byte, targetMAC, targetIP []byte) []byte {
 	r := make([]byte, 42)
-	copy(r[0:6], broadcastMAC[:])
+	copy(r[0:6], dst)
 	copy(r[6:12], n.mac[:])
 	be.PutUint16(r[12:], 0x0806)
 	p := r[14:]
 	be.PutUint16(p[0:], 1)
 	be.PutUint16(p[2:], 0x0800)
 	p[4], p[5] = 6, 4
-	be.PutUint16(p[6:], 1) // request
+	be.PutUint16(p[6:], op)
 	copy(p[8:14], n.mac[:])
-	our := n.ourIP()
-	copy(p[14:18], our[:])
-	// target hardware address stays zero
-	copy(p[24:28], ip[:])
+	copy(p[14:18], senderIP[:])
+	copy(p[18:24], targetMAC)
+	copy(p[24:28], targetIP)
 	return r
 }
 

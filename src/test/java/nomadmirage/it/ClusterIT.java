@@ -31,6 +31,7 @@ import java.util.stream.Stream;
 import nomadmirage.network.MapForward;
 import nomadmirage.testing.Forwards;
 import nomadmirage.testing.NomadAgent;
+import nomadmirage.testing.UdpEchoClient;
 import nomadmirage.testing.NomadAgent.Result;
 import nomadmirage.testing.NomadCluster;
 import nomadmirage.testing.NomadCluster.Node;
@@ -362,27 +363,7 @@ class ClusterIT {
 
     /** A UDP datagram from {@code from}'s namespace to HOST:PORT; the reply (retried until {@link #REACH}). */
     private static String udpEcho(Node from, String host, int port, String payload) throws Exception {
-        String script = """
-                import socket, sys, time
-                host, port, payload, deadline = sys.argv[1], int(sys.argv[2]), sys.argv[3].encode(), time.monotonic() + float(sys.argv[4])
-                s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-                s.settimeout(0.5)
-                while True:
-                    s.sendto(payload, (host, port))
-                    try:
-                        data, peer = s.recvfrom(2048)
-                        if peer != (host, port):
-                            sys.stderr.write("reply from %s:%d, not %s:%d\\n" % (peer + (host, port)))
-                            sys.exit(2)
-                        sys.stdout.write(data.decode())
-                        sys.exit(0)
-                    except socket.timeout:
-                        if time.monotonic() > deadline:
-                            sys.stderr.write("no reply from %s:%d\\n" % (host, port))
-                            sys.exit(1)
-                """;
-        Result result = from.exec("python3", "-c", script, host, Integer.toString(port), payload,
-                Long.toString(REACH.toSeconds()));
+        Result result = from.exec(UdpEchoClient.argvReplyFromTarget(host, port, payload, REACH));
         assertEquals(0, result.exitCode(), "UDP echo from " + from + " through " + host + ":" + port + " failed: "
                 + result);
         return result.stdout();
