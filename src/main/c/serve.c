@@ -33,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -62,6 +63,7 @@ static char self_path[4096] = "mirage-supervisor";
 static struct entry *entries;
 static size_t nentries;
 static int ep = -1;
+static char *requests; /* the request buffer (1 MiB): a supervisor forked from here frees its copy */
 
 static void reply(const char *id, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void reply(const char *id, const char *fmt, ...)
@@ -189,6 +191,37 @@ static void child_ended(int i)
     drop(i);
 }
 
+/*
+ * A supervisor forked from here keeps what an exec gave it, with no exec: ps and /proc/PID/cmdline
+ * show its own command line, not the service's. ARGV (ending in NULL) is copied into one buffer of
+ * its own, which becomes the process's argument area (PR_SET_MM, which takes CAP_SYS_RESOURCE: a
+ * plugin that is not root execs instead), and ARGV then points into it. The service's descriptors
+ * are closed by supervise(); its buffers are freed by the caller.
+ */
+static int own_command_line(char **argv)
+{
+    size_t size = 0;
+    for (char **p = argv; *p != NULL; p++)
+        size += strlen(*p) + 1;
+    char *line = malloc(size);
+    if (line == NULL)
+        return -1;
+    char *at = line;
+    for (char **p = argv; *p != NULL; p++) {
+        size_t n = strlen(*p) + 1;
+        memcpy(at, *p, n);
+        *p = at;
+        at += n;
+    }
+    /* The kernel keeps start <= end at each step: which one moves first depends on where the buffer is. */
+    unsigned long start = (unsigned long)line, end = start + size;
+    if (prctl(PR_SET_MM, PR_SET_MM_ARG_START, start, 0L, 0L) == 0)
+        return prctl(PR_SET_MM, PR_SET_MM_ARG_END, end, 0L, 0L);
+    if (prctl(PR_SET_MM, PR_SET_MM_ARG_END, end, 0L, 0L) == 0)
+        return prctl(PR_SET_MM, PR_SET_MM_ARG_START, start, 0L, 0L);
+    return -1;
+}
+
 static void launch(const char *id, char *payload, size_t len)
 {
     if (len == 0 || payload[len - 1] != '\0') {
@@ -224,12 +257,13 @@ static void launch(const char *id, char *payload, size_t len)
            stderr is discarded); until then nothing of the service's may reach it. */
         if (dup2(in, 2) < 0)
             _exit(1);
-        /*
-         * Exec'd again rather than run in this fork: ps and /proc/PID/cmdline then show the supervisor's
-         * own command line (argv[0] its path), and nothing of this service's state lives on in it. The
-         * same binary even if its file was replaced meanwhile (an upgrade): /proc/self/exe.
-         */
-        argv[0] = self_path;
+        /* Run in this fork: an exec of this binary again was a tenth of a start. See own_command_line. */
+        if (own_command_line(argv) == 0) {
+            free(entries);
+            free(requests);
+            _exit(supervise((int)a, argv));
+        }
+        /* The same binary even if its file was replaced meanwhile (an upgrade): /proc/self/exe. */
         execve("/proc/self/exe", argv, environ);
         _exit(supervise((int)a, argv));
     }
@@ -393,7 +427,7 @@ int serve(void)
         return 1;
     }
     size_t cap = MAX_HEADER + MAX_PAYLOAD + 1;
-    char *buf = malloc(cap);
+    char *buf = requests = malloc(cap);
     size_t have = 0;
     if (buf == NULL)
         return 1;

@@ -98,6 +98,32 @@ class SupervisorIT {
         }
     }
 
+    /** The service forks supervisors without an exec: each must still look like, and hold only what, an exec'd one would. */
+    @Test
+    void aSupervisorShowsItsOwnCommandLineAndHoldsNothingOfTheService() throws Exception {
+        Path runDir = tmp.resolve("run");
+        SupervisedProcess p = launch(sh("exec sleep 60"), runDir);
+        Path proc = Path.of("/proc", Long.toString(p.supervisor().pid()));
+        List<String> argv = List.of(new String(Files.readAllBytes(proc.resolve("cmdline")), StandardCharsets.UTF_8)
+                .split("\0"));
+        assertEquals(binary().toRealPath().toString(), argv.get(0), argv.toString());
+        int runDirAt = argv.indexOf("--run-dir");
+        assertTrue(runDirAt > 0 && argv.get(runDirAt + 1).equals(runDir.toString()), argv.toString());
+        assertEquals("/bin/sh", argv.get(argv.indexOf("--") + 1), argv.toString());
+        List<String> held = new ArrayList<>();
+        try (var fds = Files.list(proc.resolve("fd"))) {
+            for (Path fd : (Iterable<Path>) fds::iterator) {
+                try {
+                    held.add(fd.getFileName() + " -> " + Files.readSymbolicLink(fd));
+                } catch (IOException gone) {
+                    // closed while listed
+                }
+            }
+        }
+        assertTrue(held.stream().noneMatch(fd -> fd.contains("eventpoll")), "the service's epoll: " + held);
+        assertTrue(held.size() <= 8, "descriptors beyond its stdio, pipes and pidfd: " + held);
+    }
+
     @Test
     void aRunDirectoryIsInspectedWithoutAttaching() throws Exception {
         Path empty = Files.createDirectory(tmp.resolve("never-started"));
