@@ -8,8 +8,8 @@ import java.util.Set;
 import nomadmirage.config.Ipv4Cidr;
 
 /**
- * Addresses and MACs for task devices, persisted in the lease file of the {@link nomadmirage.state.StateDirectory}
- * under the node lock, so leases survive restarts and two plugin processes never
+ * Addresses and MACs for task devices, persisted in the lease file and its journal ({@link LeaseFile}) of the
+ * {@link nomadmirage.state.StateDirectory} under the node lock, so leases survive restarts and two plugin processes never
  * hand out the same address. Leasing the same task and device again returns the
  * existing lease, so a retried or crashed start does not leak addresses.
  */
@@ -25,12 +25,23 @@ public final class Ipam {
     public Ipam(NetworkSettings settings) {
         this.subnet = settings.subnet();
         this.macOui = settings.macOui();
-        this.file = new LeaseFile(settings.state().leaseFile());
+        this.file = new LeaseFile(settings.state().leaseFile(), settings.state().leaseJournal());
         this.lock = new NodeLock(settings.state().nodeLock());
     }
 
     NodeLock lock() {
         return lock;
+    }
+
+    /**
+     * The leases stored in STATE (snapshot and journal), read under the node lock; none, and nothing
+     * created, when no networked task ever ran there. For tools and tests outside the plugin process.
+     */
+    public static List<Lease> stored(nomadmirage.state.StateDirectory state) throws NetworkSetupException {
+        if (!java.nio.file.Files.exists(state.leaseFile()) && !java.nio.file.Files.exists(state.leaseJournal())) {
+            return List.of();
+        }
+        return new NodeLock(state.nodeLock()).with(() -> new LeaseFile(state.leaseFile(), state.leaseJournal()).read().leases());
     }
 
     /** Leases the lowest free address of the subnet; {@code mac} empty means derive one. */
@@ -94,8 +105,7 @@ public final class Ipam {
             LeaseFile.Content content = file.read();
             List<Lease> released = content.leases().stream().filter(l -> l.taskId().equals(taskId)).toList();
             if (!released.isEmpty()) {
-                List<Lease> kept = content.leases().stream().filter(l -> !l.taskId().equals(taskId)).toList();
-                file.write(new LeaseFile.Content(LeaseFile.VERSION, subnet.toString(), kept));
+                file.release(Set.of(taskId), subnet.toString());
             }
             return released;
         });
@@ -111,8 +121,8 @@ public final class Ipam {
             LeaseFile.Content content = file.read();
             List<Lease> released = content.leases().stream().filter(l -> doomed.contains(l.taskId())).toList();
             if (!released.isEmpty()) {
-                List<Lease> kept = content.leases().stream().filter(l -> !doomed.contains(l.taskId())).toList();
-                file.write(new LeaseFile.Content(LeaseFile.VERSION, subnet.toString(), kept));
+                file.release(released.stream().map(Lease::taskId).collect(java.util.stream.Collectors.toSet()),
+                        subnet.toString());
             }
             return released;
         });
@@ -149,8 +159,7 @@ public final class Ipam {
     private Lease store(List<Lease> leases, String taskId, String device, int address, Optional<String> mac)
             throws NetworkSetupException {
         Lease lease = new Lease(taskId, device, Ipv4Cidr.formatAddress(address), chooseMac(leases, taskId, device, mac));
-        leases.add(lease);
-        file.write(new LeaseFile.Content(LeaseFile.VERSION, subnet.toString(), leases));
+        file.add(lease, subnet.toString());
         return lease;
     }
 

@@ -13,7 +13,8 @@ import java.util.stream.Stream;
  *   driver-state.key         the node-local key authenticating the driver state in task handles (0600)
  *   tasks/&lt;task&gt;/           one run directory per task (the supervisor's files, the task record)
  *   tasks/&lt;task&gt;/task.json  the plugin's record of the task
- *   network/leases.json      address leases
+ *   network/leases.json      address leases (the snapshot)
+ *   network/leases.journal   leases added and released since the snapshot
  *   network/lock             the node lock serialising lease and rule changes across plugin processes
  *   network/...              other network state (e.g. saved rules)
  * </pre>
@@ -65,6 +66,11 @@ public record StateDirectory(Path root) {
 
     public Path leaseFile() {
         return networkDir().resolve("leases.json");
+    }
+
+    /** The leases added and released since {@link #leaseFile()} was last written whole, one per line. */
+    public Path leaseJournal() {
+        return networkDir().resolve("leases.journal");
     }
 
     public Path nodeLock() {

@@ -370,10 +370,12 @@ class ClusterIT {
     }
 
     private static List<JsonNode> leases(Node node) throws IOException {
-        Path file = node.stateDir().resolve("network/leases.json");
         List<JsonNode> leases = new ArrayList<>();
-        if (Files.exists(file)) {
-            JSON.readTree(file.toFile()).path("leases").forEach(leases::add);
+        try {
+            JSON.valueToTree(nomadmirage.network.Ipam.stored(new nomadmirage.state.StateDirectory(node.stateDir())))
+                    .forEach(leases::add);
+        } catch (nomadmirage.network.NetworkSetupException e) {
+            throw new IOException(e.getMessage(), e);
         }
         return leases;
     }

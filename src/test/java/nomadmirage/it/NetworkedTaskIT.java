@@ -870,12 +870,13 @@ class NetworkedTaskIT {
     }
 
     private List<JsonNode> leases() throws IOException {
-        Path file = stateDir.resolve("network/leases.json");
-        if (!Files.exists(file)) {
-            return List.of();
-        }
         List<JsonNode> out = new ArrayList<>();
-        JSON.readTree(file.toFile()).path("leases").forEach(out::add);
+        try {
+            JSON.valueToTree(nomadmirage.network.Ipam.stored(new nomadmirage.state.StateDirectory(stateDir)))
+                    .forEach(out::add);
+        } catch (nomadmirage.network.NetworkSetupException e) {
+            throw new IOException(e.getMessage(), e);
+        }
         return out;
     }
 

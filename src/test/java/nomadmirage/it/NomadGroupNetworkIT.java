@@ -304,11 +304,11 @@ class NomadGroupNetworkIT {
     }
 
     private static List<Object> leases(NomadAgent agent) throws IOException {
-        Path file = agent.dir().resolve("mirage-state/network/leases.json");
-        List<Object> out = new ArrayList<>();
-        if (Files.exists(file)) {
-            new com.fasterxml.jackson.databind.ObjectMapper().readTree(file.toFile()).path("leases").forEach(out::add);
+        try {
+            return List.copyOf(nomadmirage.network.Ipam.stored(new nomadmirage.state.StateDirectory(
+                    agent.dir().resolve("mirage-state"))));
+        } catch (nomadmirage.network.NetworkSetupException e) {
+            throw new IOException(e.getMessage(), e);
         }
-        return out;
     }
 }

@@ -348,16 +348,14 @@ class NomadNetworkIT {
         return names;
     }
 
-    /** The leases in state_dir/network/leases.json (none if the file does not exist). */
+    /** The leases in state_dir/network (snapshot and journal; none if no networked task ran). */
     private static List<JsonNode> leases(NomadAgent agent) {
-        Path file = agent.dir().resolve("mirage-state/network/leases.json");
         List<JsonNode> leases = new ArrayList<>();
-        if (Files.exists(file)) {
-            try {
-                JSON.readTree(file.toFile()).path("leases").forEach(leases::add);
-            } catch (IOException e) {
-                throw new UncheckedIOException("cannot read " + file, e);
-            }
+        try {
+            JSON.valueToTree(nomadmirage.network.Ipam.stored(new nomadmirage.state.StateDirectory(
+                    agent.dir().resolve("mirage-state")))).forEach(leases::add);
+        } catch (nomadmirage.network.NetworkSetupException e) {
+            throw new IllegalStateException(e);
         }
         return leases;
     }

@@ -75,9 +75,98 @@ class IpamTest {
         Ipam reopened = ipam("10.99.0.0/24");
         assertEquals(List.of("10.99.0.2", "10.99.0.77"), reopened.leases().stream().map(Lease::ip).toList());
         assertEquals("10.99.0.3", reopened.allocate("t3", "service", DERIVED).ip());
-        String file = Files.readString(stateDir.resolve("network/leases.json"));
-        assertTrue(file.contains("\"subnet\":\"10.99.0.0/24\""), file);
-        assertTrue(file.contains("\"task_id\":\"t2\""), file);
+        String snapshot = Files.readString(stateDir.resolve("network/leases.json"));
+        assertTrue(snapshot.contains("\"subnet\":\"10.99.0.0/24\""), snapshot);
+        assertTrue(snapshot.contains("\"task_id\":\"t1\""), "the first lease writes the snapshot: " + snapshot);
+        List<String> journal = Files.readAllLines(stateDir.resolve("network/leases.journal"));
+        assertEquals(2, journal.size(), "later ones are appended: " + journal);
+        assertTrue(journal.get(0).contains("\"task_id\":\"t2\""), journal.toString());
+        assertEquals(List.of("t1", "t2", "t3"), Ipam.stored(new nomadmirage.state.StateDirectory(stateDir)).stream()
+                .map(Lease::taskId).toList(), "what a reader outside the plugin sees");
+    }
+
+    @Test
+    void aStartAppendsOneLineAndLeavesTheSnapshotAsItWas() throws Exception {
+        Ipam ipam = ipam("10.99.0.0/16");
+        for (int i = 0; i < 100; i++) {
+            ipam.allocate("t" + i, "service", DERIVED);
+        }
+        Path snapshot = stateDir.resolve("network/leases.json");
+        Object inode = Files.readAttributes(snapshot, java.nio.file.attribute.BasicFileAttributes.class).fileKey();
+        long journalBefore = Files.size(stateDir.resolve("network/leases.journal"));
+        ipam.allocate("t100", "service", DERIVED);
+        ipam.release("t5");
+        assertEquals(inode, Files.readAttributes(snapshot, java.nio.file.attribute.BasicFileAttributes.class).fileKey(),
+                "the snapshot is not rewritten for a lease");
+        List<String> added = Files.readAllLines(stateDir.resolve("network/leases.journal")).subList(99, 101);
+        assertTrue(added.get(0).contains("\"add\"") && added.get(0).contains("t100"), added.toString());
+        assertEquals("{\"release\":[\"t5\"]}", added.get(1));
+        assertTrue(Files.size(stateDir.resolve("network/leases.journal")) - journalBefore < 200, "two short lines");
+        assertEquals(100, ipam("10.99.0.0/16").leases().size());
+    }
+
+    @Test
+    void theJournalIsFoldedIntoTheSnapshotEveryFewHundredChanges() throws Exception {
+        Ipam ipam = ipam("10.99.0.0/16");
+        Ipam other = ipam("10.99.0.0/16"); // another plugin process: its cache must follow the fold
+        other.allocate("first", "service", DERIVED);
+        for (int i = 0; i < LeaseFile.COMPACT_AFTER; i++) {
+            ipam.allocate("t" + i, "service", DERIVED);
+        }
+        assertTrue(Files.exists(stateDir.resolve("network/leases.journal")));
+        ipam.release("t0");
+        assertTrue(Files.notExists(stateDir.resolve("network/leases.journal")), "folded: the journal is gone");
+        String snapshot = Files.readString(stateDir.resolve("network/leases.json"));
+        assertTrue(snapshot.contains("\"t255\"") && !snapshot.contains("\"t0\""), "the snapshot holds every change");
+        assertEquals(LeaseFile.COMPACT_AFTER, other.leases().size());
+        assertEquals("10.99.0.3", other.allocate("again", "service", DERIVED).ip(), "t0's address, free again");
+        assertEquals(LeaseFile.COMPACT_AFTER + 1, ipam.leases().size());
+    }
+
+    @Test
+    void aLineCutShortByACrashIsIgnoredAndCutOffByTheNextChange() throws Exception {
+        ipam("10.99.0.0/24").allocate("t1", "service", DERIVED);
+        ipam("10.99.0.0/24").allocate("t2", "service", DERIVED);
+        Path journal = stateDir.resolve("network/leases.journal");
+        Files.writeString(journal, "{\"add\":{\"task_id\":\"torn\",\"dev", java.nio.file.StandardOpenOption.APPEND);
+        Ipam after = ipam("10.99.0.0/24");
+        assertEquals(List.of("t1", "t2"), after.leases().stream().map(Lease::taskId).toList());
+        assertEquals("10.99.0.4", after.allocate("t3", "service", DERIVED).ip());
+        List<String> lines = Files.readAllLines(journal);
+        assertEquals(2, lines.size(), "the torn line is gone: " + lines);
+        assertTrue(lines.stream().noneMatch(l -> l.contains("torn")), lines.toString());
+        assertEquals(List.of("t1", "t2", "t3"), ipam("10.99.0.0/24").leases().stream().map(Lease::taskId).toList());
+    }
+
+    @Test
+    void aJournalReplayedOnTheSnapshotThatHoldsItChangesNothing() throws Exception {
+        Ipam ipam = ipam("10.99.0.0/24");
+        ipam.allocate("t1", "service", DERIVED);
+        ipam.allocate("t2", "service", DERIVED);
+        ipam.allocate("t3", "admin", DERIVED);
+        ipam.release("t1");
+        ipam.allocate("t1", "service", Optional.of("02:00:00:00:00:07"));
+        Path journal = stateDir.resolve("network/leases.journal");
+        String lines = Files.readString(journal);
+        List<Lease> expected = ipam.leases();
+        // A crash after the snapshot was written whole and before the journal was dropped.
+        new LeaseFile(stateDir.resolve("network/leases.json"), journal)
+                .write(new LeaseFile.Content(LeaseFile.VERSION, "10.99.0.0/24", expected));
+        Files.writeString(journal, lines);
+        assertEquals(Set.copyOf(expected), Set.copyOf(ipam("10.99.0.0/24").leases()));
+        assertEquals(3, expected.size());
+    }
+
+    @Test
+    void aMalformedJournalLineIsAClearError() throws Exception {
+        ipam("10.99.0.0/24").allocate("t1", "service", DERIVED);
+        Files.writeString(stateDir.resolve("network/leases.journal"), "{\"add\":{\"task_id\":\"x\"}}\n");
+        NetworkSetupException e = assertThrows(NetworkSetupException.class,
+                () -> ipam("10.99.0.0/24").allocate("t2", "service", DERIVED));
+        assertTrue(e.getMessage().contains("leases.journal (at byte 0) is not readable JSON"), e.getMessage());
+        Files.writeString(stateDir.resolve("network/leases.journal"), "{}\n");
+        e = assertThrows(NetworkSetupException.class, () -> ipam("10.99.0.0/24").leases());
+        assertTrue(e.getMessage().contains("neither adds nor releases exactly one thing"), e.getMessage());
     }
 
     @Test
