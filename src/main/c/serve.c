@@ -32,6 +32,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/prctl.h>
+#include <stdint.h>
 #include <sys/epoll.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
@@ -192,11 +194,58 @@ static void child_ended(int i)
 }
 
 /*
+ * Makes [START, END) this process's argument area, which /proc/PID/cmdline and ps show. PR_SET_MM_MAP
+ * sets every field of the memory map's description at once and, unlike the single-field PR_SET_MM
+ * calls (CAP_SYS_RESOURCE), needs no capability unless the executable changes: all other fields are
+ * given as they are (from /proc/self/stat, and the break from sbrk).
+ */
+static int set_argument_area(unsigned long start, unsigned long end)
+{
+    char buf[2048];
+    int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0)
+        return -1;
+    buf[n] = '\0';
+    char *p = strrchr(buf, ')'); /* the command name before it may hold anything */
+    if (p == NULL || p[1] != ' ')
+        return -1;
+    p += 2;
+    unsigned long long field[52] = {0};
+    for (int k = 3; k < 52; k++) { /* field 3 is the state letter */
+        char *next;
+        field[k] = k == 3 ? 0 : strtoull(p, &next, 10);
+        if (k == 3)
+            next = p + 1;
+        if (next == p || (*next != ' ' && !(k == 51 && (*next == '\n' || *next == ' '))))
+            return -1;
+        p = next + 1;
+    }
+    struct prctl_mm_map map;
+    memset(&map, 0, sizeof map);
+    map.start_code = field[26];
+    map.end_code = field[27];
+    map.start_stack = field[28];
+    map.start_data = field[45];
+    map.end_data = field[46];
+    map.start_brk = field[47];
+    map.brk = (uint64_t)(uintptr_t)sbrk(0);
+    map.arg_start = start;
+    map.arg_end = end;
+    map.env_start = field[50];
+    map.env_end = field[51];
+    map.exe_fd = (uint32_t)-1;
+    return prctl(PR_SET_MM, PR_SET_MM_MAP, (unsigned long)&map, sizeof map, 0L);
+}
+
+/*
  * A supervisor forked from here keeps what an exec gave it, with no exec: ps and /proc/PID/cmdline
  * show its own command line, not the service's. ARGV (ending in NULL) is copied into one buffer of
- * its own, which becomes the process's argument area (PR_SET_MM, which takes CAP_SYS_RESOURCE: a
- * plugin that is not root execs instead), and ARGV then points into it. The service's descriptors
- * are closed by supervise(); its buffers are freed by the caller.
+ * its own, which becomes the process's argument area, and ARGV then points into it. The service's
+ * descriptors are closed by supervise(); its buffers are freed by the caller.
  */
 static int own_command_line(char **argv)
 {
@@ -213,13 +262,7 @@ static int own_command_line(char **argv)
         *p = at;
         at += n;
     }
-    /* The kernel keeps start <= end at each step: which one moves first depends on where the buffer is. */
-    unsigned long start = (unsigned long)line, end = start + size;
-    if (prctl(PR_SET_MM, PR_SET_MM_ARG_START, start, 0L, 0L) == 0)
-        return prctl(PR_SET_MM, PR_SET_MM_ARG_END, end, 0L, 0L);
-    if (prctl(PR_SET_MM, PR_SET_MM_ARG_END, end, 0L, 0L) == 0)
-        return prctl(PR_SET_MM, PR_SET_MM_ARG_START, start, 0L, 0L);
-    return -1;
+    return set_argument_area((unsigned long)line, (unsigned long)line + size);
 }
 
 static void launch(const char *id, char *payload, size_t len)

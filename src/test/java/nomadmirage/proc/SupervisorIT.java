@@ -110,6 +110,8 @@ class SupervisorIT {
         int runDirAt = argv.indexOf("--run-dir");
         assertTrue(runDirAt > 0 && argv.get(runDirAt + 1).equals(runDir.toString()), argv.toString());
         assertEquals("/bin/sh", argv.get(argv.indexOf("--") + 1), argv.toString());
+        // Forked, not exec'd again through /proc/self/exe (which would name it "exe" in top and ps -o comm).
+        assertEquals("mirage-supervis", Files.readString(proc.resolve("comm")).strip());
         List<String> held = new ArrayList<>();
         try (var fds = Files.list(proc.resolve("fd"))) {
             for (Path fd : (Iterable<Path>) fds::iterator) {
