@@ -107,6 +107,11 @@ def summary(out, a):
         lo, hi = min(levels.values()), max(levels.values())
         rows.append(("  flat over the levels (max/min of their p50)", f"{hi / lo:.2f}x" if lo else "n/a",
                      "flat (<= 1.5x)", verdict(lo > 0 and hi / lo <= 1.5)))
+    back_to_back = {int(m.group(1)): float(m.group(2)) for m in re.finditer(
+        r"^StartTask at ~(\d+) live tasks, back to back: p50 ([\d.]+) ms", n or "", re.M)}
+    for level in sorted(back_to_back):
+        rows.append((f"  the same back to back at ~{level} live (beside the previous tender's start-up)",
+                     fmt(back_to_back[level], " ms"), "<= 10 ms", verdict(back_to_back[level] <= 10)))
     v = grab(s, r"^StartTask \(1 NET \+ 2 ports\), \d+ sequential starts up to (\d+) live: p50 ([\d.]+) ms", 2)
     if v is not None:
         rows.append((f"StartTask p50, 1 NET + 2 ports, 0..{a.scale_tasks} live (scale.py)", fmt(v, " ms"),
