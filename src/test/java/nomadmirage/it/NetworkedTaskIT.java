@@ -163,6 +163,9 @@ class NetworkedTaskIT {
         String bridgeAddresses = ns.run("ip", "-o", "-4", "addr", "show", "dev", BRIDGE);
         assertTrue(bridgeAddresses.contains(" inet 10.99.0.1/16 "), bridgeAddresses);
         assertTrue(linkFlags(BRIDGE).contains("UP"), "the bridge is down: " + linkFlags(BRIDGE));
+        // Multicast snooping off: with it, each new port's coming up walked every port's multicast state.
+        String bridgeDetails = ns.run("cat", "/sys/class/net/" + BRIDGE + "/bridge/multicast_snooping");
+        assertEquals("0", bridgeDetails.strip(), "multicast snooping on the bridge");
         String tapLink = ns.run("ip", "-o", "link", "show", "dev", tap);
         assertTrue(tapLink.contains(" master " + BRIDGE + " "), "the tap is not a port of the bridge: " + tapLink);
         // No IPv6 address of the host's on the tap: its routes made every later tap's start walk them all.

@@ -87,7 +87,7 @@ class IpCommandHostNetworkTest {
                 "ip -o -4 addr show dev mirage0",
                 "ip addr del 10.50.0.1/24 dev mirage0",
                 "ip addr add 10.99.0.1/16 dev mirage0",
-                "ip link set dev mirage0 mtu 1500 up"), runner.commands);
+                "ip link set dev mirage0 mtu 1500 up type bridge mcast_snooping 0"), runner.commands);
     }
 
     @Test
@@ -96,7 +96,7 @@ class IpCommandHostNetworkTest {
                 "5: mirage0    inet 10.99.0.1/16 brd 10.99.255.255 scope global mirage0\\       valid_lft forever\n", "");
         host.ensureBridge("mirage0", Ipv4Cidr.parse("10.99.0.0/16"), 1500);
         assertEquals(List.of("ip link show dev mirage0", "ip -o -4 addr show dev mirage0",
-                "ip link set dev mirage0 mtu 1500 up"), runner.commands);
+                "ip link set dev mirage0 mtu 1500 up type bridge mcast_snooping 0"), runner.commands);
     }
 
     @Test
