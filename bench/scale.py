@@ -24,6 +24,7 @@ Usage: bench/scale.py [--tasks N] [--stripped] [--probe PATH] [--launcher PATH] 
                       [--config KEY=JSON]...
 """
 import argparse
+import fcntl
 import glob
 import json
 import os
@@ -126,12 +127,35 @@ def nft_sets(ns):
 
 
 def leases(state):
-    path = os.path.join(state, "network/leases.json")
-    try:
-        with open(path) as f:
-            return json.load(f).get("leases", [])
-    except (OSError, json.JSONDecodeError):
+    """The pool's leases: the snapshot (leases.json) with the journal (leases.journal) replayed on it, read under
+    the plugin's node lock (a POSIX lock on network/lock, as the plugin takes it)."""
+    net = os.path.join(state, "network")
+    snapshot, journal = os.path.join(net, "leases.json"), os.path.join(net, "leases.journal")
+    if not os.path.exists(snapshot) and not os.path.exists(journal):
         return []
+    with open(os.path.join(net, "lock"), "a") as lock:
+        fcntl.lockf(lock, fcntl.LOCK_EX)
+        try:
+            try:
+                with open(snapshot) as f:
+                    current = json.load(f).get("leases", [])
+            except (OSError, json.JSONDecodeError):
+                current = []
+            try:
+                with open(journal) as f:
+                    lines = f.read().split("\n")[:-1]  # the last piece lacks its newline: cut short, not read
+            except OSError:
+                lines = []
+        finally:
+            fcntl.lockf(lock, fcntl.LOCK_UN)
+    for line in lines:
+        entry = json.loads(line)
+        if "add" in entry:
+            add = entry["add"]
+            current = [l for l in current if (l["task_id"], l["device"]) != (add["task_id"], add["device"])] + [add]
+        else:
+            current = [l for l in current if l["task_id"] not in entry["release"]]
+    return current
 
 
 def tenders(state):
