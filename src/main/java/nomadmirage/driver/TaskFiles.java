@@ -16,7 +16,9 @@ final class TaskFiles {
 
     static void createRunDir(Path runDir, Rollback cleanup) throws HostFailureException {
         try {
-            Files.createDirectories(runDir.getParent());
+            if (!Files.isDirectory(runDir.getParent())) { // createDirectories throws internally for one that exists
+                Files.createDirectories(runDir.getParent());
+            }
             Files.createDirectory(runDir, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
             cleanup.add(() -> AtomicFiles.deleteTree(runDir));
         } catch (java.nio.file.FileAlreadyExistsException e) {

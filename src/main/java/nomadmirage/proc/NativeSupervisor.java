@@ -3,7 +3,6 @@ package nomadmirage.proc;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
-import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -237,8 +236,12 @@ public final class NativeSupervisor implements Supervisor {
 
     /** A run dir is reused across restarts of a task, but never while its supervisor still runs. */
     private static void prepareRunDir(Path dir) throws IOException {
-        Files.createDirectories(dir);
-        if (!Files.exists(dir.resolve(RunDir.SUPERVISOR), LinkOption.NOFOLLOW_LINKS)) {
+        // No exception on the common path (createDirectories and a no-follow exists throw internally when the
+        // directory exists or the file does not); the run directory is the plugin's own.
+        if (!Files.isDirectory(dir)) {
+            Files.createDirectories(dir);
+        }
+        if (!Files.exists(dir.resolve(RunDir.SUPERVISOR))) {
             return; // a supervisor writes that file first: without it, none ever ran here and nothing is left
         }
         Optional<ProcessIdentity> previous;

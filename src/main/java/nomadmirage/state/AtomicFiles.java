@@ -37,7 +37,9 @@ public final class AtomicFiles {
 
     private static void write(Path target, byte[] content, boolean durable) throws IOException {
         Path dir = target.toAbsolutePath().getParent();
-        Files.createDirectories(dir);
+        if (!Files.isDirectory(dir)) { // createDirectories throws internally for one that exists
+            Files.createDirectories(dir);
+        }
         // Not Files.createTempFile: its SecureRandom name cost more than the rest of a small write. The name only
         // has to be new (CREATE_NEW fails on anything already there, a link included).
         Path tmp = dir.resolve("." + target.getFileName() + "." + Long.toUnsignedString(
