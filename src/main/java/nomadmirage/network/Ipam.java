@@ -2,6 +2,7 @@ package nomadmirage.network;
 
 import java.util.ArrayList;
 import java.util.HashSet;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Optional;
 import java.util.Set;
@@ -21,6 +22,8 @@ public final class Ipam {
     private final String macOui;
     private final LeaseFile file;
     private final NodeLock lock;
+    /** Guarded by the node lock. */
+    private PoolIndex index;
 
     public Ipam(NetworkSettings settings) {
         this.subnet = settings.subnet();
@@ -47,17 +50,16 @@ public final class Ipam {
     /** Leases the lowest free address of the subnet; {@code mac} empty means derive one. */
     public Lease allocate(String taskId, String device, Optional<String> mac) throws NetworkSetupException {
         return lock.with(() -> {
-            List<Lease> leases = new ArrayList<>(file.read().leases());
-            Optional<Lease> existing = find(leases, taskId, device);
-            if (existing.isPresent()) {
-                return reuse(existing.get(), Optional.empty(), mac);
+            PoolIndex pool = index();
+            Lease existing = pool.find(taskId, device);
+            if (existing != null) {
+                return reuse(existing, Optional.empty(), mac);
             }
-            Set<Integer> taken = addresses(leases);
             long size = subnet.size();
             for (long offset = 1; offset < size - 1; offset++) {
                 int candidate = (int) (Integer.toUnsignedLong(subnet.network()) + offset);
-                if (Ipv4.isAssignable(subnet, candidate) && !taken.contains(candidate)) {
-                    return store(leases, taskId, device, candidate, mac);
+                if (Ipv4.isAssignable(subnet, candidate) && pool.holderOf(candidate) == null) {
+                    return store(pool, taskId, device, candidate, mac);
                 }
             }
             throw new NetworkSetupException("the address pool " + subnet + " is exhausted: all " + (size - 3)
@@ -84,31 +86,28 @@ public final class Ipam {
             throw new InvalidNetworkRequestException(device, "address", ip, "this is the bridge's gateway address");
         }
         return lock.with(() -> {
-            List<Lease> leases = new ArrayList<>(file.read().leases());
-            Optional<Lease> existing = find(leases, taskId, device);
-            if (existing.isPresent()) {
-                return reuse(existing.get(), Optional.of(Ipv4Cidr.formatAddress(address)), mac);
+            PoolIndex pool = index();
+            Lease existing = pool.find(taskId, device);
+            if (existing != null) {
+                return reuse(existing, Optional.of(Ipv4Cidr.formatAddress(address)), mac);
             }
-            for (Lease other : leases) {
-                if (other.address() == address) {
-                    throw new InvalidNetworkRequestException(device, "address", ip,
-                            "already leased to task " + other.taskId() + " (device " + other.device() + ")");
-                }
+            Lease other = pool.holderOf(address);
+            if (other != null) {
+                throw new InvalidNetworkRequestException(device, "address", ip,
+                        "already leased to task " + other.taskId() + " (device " + other.device() + ")");
             }
-            return store(leases, taskId, device, address, mac);
+            return store(pool, taskId, device, address, mac);
         });
+    }
+
+    /** The task's leases (none when it holds none). */
+    public List<Lease> leasesOf(String taskId) throws NetworkSetupException {
+        return lock.with(() -> List.copyOf(index().of(taskId)));
     }
 
     /** Releases every lease of the task; returns what was released (empty when there was nothing). */
     public List<Lease> release(String taskId) throws NetworkSetupException {
-        return lock.with(() -> {
-            LeaseFile.Content content = file.read();
-            List<Lease> released = content.leases().stream().filter(l -> l.taskId().equals(taskId)).toList();
-            if (!released.isEmpty()) {
-                file.release(Set.of(taskId), subnet.toString());
-            }
-            return released;
-        });
+        return release(List.of(taskId));
     }
 
     /** Releases every lease of these tasks in one write; returns what was released. */
@@ -116,15 +115,21 @@ public final class Ipam {
         if (taskIds.isEmpty()) {
             return List.of();
         }
-        Set<String> doomed = new HashSet<>(taskIds);
         return lock.with(() -> {
-            LeaseFile.Content content = file.read();
-            List<Lease> released = content.leases().stream().filter(l -> doomed.contains(l.taskId())).toList();
-            if (!released.isEmpty()) {
-                file.release(released.stream().map(Lease::taskId).collect(java.util.stream.Collectors.toSet()),
-                        subnet.toString());
+            PoolIndex pool = index();
+            List<Lease> released = new ArrayList<>();
+            Set<String> holders = new HashSet<>();
+            for (String taskId : new LinkedHashSet<>(taskIds)) {
+                List<Lease> own = pool.of(taskId);
+                if (!own.isEmpty()) {
+                    released.addAll(own);
+                    holders.add(taskId);
+                }
             }
-            return released;
+            if (!released.isEmpty()) {
+                pool.released(released, file.release(holders, subnet.toString()));
+            }
+            return List.copyOf(released);
         });
     }
 
@@ -156,47 +161,39 @@ public final class Ipam {
         return existing;
     }
 
-    private Lease store(List<Lease> leases, String taskId, String device, int address, Optional<String> mac)
+    private Lease store(PoolIndex pool, String taskId, String device, int address, Optional<String> mac)
             throws NetworkSetupException {
-        Lease lease = new Lease(taskId, device, Ipv4Cidr.formatAddress(address), chooseMac(leases, taskId, device, mac));
-        file.add(lease, subnet.toString());
+        Lease lease = new Lease(taskId, device, Ipv4Cidr.formatAddress(address), chooseMac(pool, taskId, device, mac));
+        pool.added(lease, file.add(lease, subnet.toString()));
         return lease;
     }
 
-    private String chooseMac(List<Lease> leases, String taskId, String device, Optional<String> wanted)
+    private String chooseMac(PoolIndex pool, String taskId, String device, Optional<String> wanted)
             throws InvalidNetworkRequestException {
-        Set<String> used = new HashSet<>();
-        for (Lease lease : leases) {
-            used.add(lease.mac());
-        }
         if (wanted.isPresent()) {
             String mac = wanted.get();
-            for (Lease other : leases) {
-                if (other.mac().equals(mac)) {
-                    throw new InvalidNetworkRequestException(device, "mac", mac,
-                            "already used by task " + other.taskId() + " (device " + other.device() + ")");
-                }
+            Lease other = pool.holderOfMac(mac);
+            if (other != null) {
+                throw new InvalidNetworkRequestException(device, "mac", mac,
+                        "already used by task " + other.taskId() + " (device " + other.device() + ")");
             }
             return mac;
         }
         for (int attempt = 0; attempt < MAC_ATTEMPTS; attempt++) {
             String mac = MacAddresses.derive(macOui, taskId, device, attempt);
-            if (!used.contains(mac)) {
+            if (pool.holderOfMac(mac) == null) {
                 return mac;
             }
         }
         throw new IllegalStateException("no free MAC after " + MAC_ATTEMPTS + " attempts for " + taskId + "/" + device);
     }
 
-    private static Optional<Lease> find(List<Lease> leases, String taskId, String device) {
-        return leases.stream().filter(l -> l.taskId().equals(taskId) && l.device().equals(device)).findFirst();
-    }
-
-    private static Set<Integer> addresses(List<Lease> leases) {
-        Set<Integer> out = new HashSet<>();
-        for (Lease lease : leases) {
-            out.add(lease.address());
+    /** The index of what the lease file holds now: rebuilt only when another process (or a fresh read) changed it. */
+    private PoolIndex index() throws NetworkSetupException {
+        LeaseFile.Content content = file.read();
+        if (index == null || !index.isOf(content)) {
+            index = PoolIndex.of(content);
         }
-        return out;
+        return index;
     }
 }

@@ -136,26 +136,27 @@ final class LeaseFile {
         }
     }
 
-    /** Adds LEASE (replacing that task's lease for its device) in a pool of SUBNET. */
-    void add(Lease lease, String subnet) throws NetworkSetupException {
-        change(Entry.adding(lease), subnet);
+    /** Adds LEASE (replacing that task's lease for its device) in a pool of SUBNET; returns the new content. */
+    Content add(Lease lease, String subnet) throws NetworkSetupException {
+        return change(Entry.adding(lease), subnet);
     }
 
-    /** Releases every lease of these tasks in a pool of SUBNET. */
-    void release(Set<String> taskIds, String subnet) throws NetworkSetupException {
-        change(Entry.releasing(taskIds), subnet);
+    /** Releases every lease of these tasks in a pool of SUBNET; returns the new content. */
+    Content release(Set<String> taskIds, String subnet) throws NetworkSetupException {
+        return change(Entry.releasing(taskIds), subnet);
     }
 
-    private void change(Entry entry, String subnet) throws NetworkSetupException {
+    private Content change(Entry entry, String subnet) throws NetworkSetupException {
         Content current = read();
         Content next = new Content(VERSION, subnet, entry.applyTo(current.leases()));
         if (cached == null || !current.subnet().equals(subnet) || cached.journalLines() >= COMPACT_AFTER) {
             write(next);
-            return;
+            return next;
         }
         try {
             long end = append(entry, cached.journalEnd());
             cached = new Cached(cached.snapshot(), next, attributes(journal).fileKey(), end, cached.journalLines() + 1);
+            return next;
         } catch (IOException e) {
             cached = null;
             throw new NetworkSetupException("cannot append to the lease journal " + journal + ": " + e.getMessage(), e);

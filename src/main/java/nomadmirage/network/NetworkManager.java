@@ -126,10 +126,8 @@ public final class NetworkManager {
         reconcileLock.readLock().lock();
         try (Rollback rollback = new Rollback(log, taskId, "reconcile will remove the leftover")) {
             Set<String> leftover = new HashSet<>();
-            for (Lease lease : ipam.leases()) {
-                if (lease.taskId().equals(taskId)) {
-                    leftover.add(lease.device());
-                }
+            for (Lease lease : ipam.leasesOf(taskId)) {
+                leftover.add(lease.device());
             }
             rollback.add(() -> ipam.release(taskId));
             List<Lease> leases = new ArrayList<>();
