@@ -39,6 +39,19 @@ def taps(ns):
     return sum(1 for line in links.splitlines() if line.split(": ")[1].startswith("mg"))
 
 
+def signal_warm_quiet(ns, done, flag):
+    """Creates flag once the warm-up cycles are done (done exists), the reaper has removed their taps and the CPU
+    is idle again: the levels then time starts, not the warm-up's teardown."""
+    while not os.path.exists(done):
+        time.sleep(0.1)
+    while taps(ns) > 0:
+        time.sleep(0.2)
+    waited = 0.0
+    while cpu_idle(1.0) < 0.9 and waited < 60:
+        waited += 1.0
+    open(flag, "w").close()
+
+
 def signal_quiet(ns, state, count, flag):
     """Creates flag once the tasks have all been destroyed, the reaper has removed their taps and the CPU is idle
     again. Until the last DestroyTask it only counts run directories (on the state tmpfs): listing the links of
@@ -123,6 +136,9 @@ def main():
         # Warm-up cycles, so that every level is timed with the JIT as warm as a plugin that has run a while
         # (the fill of the first level would otherwise time a fresh plugin's first starts).
         cycles("warm", args.warmup, 15000)
+        warm_done, warm_quiet = os.path.join(work, "warm-done"), os.path.join(work, "warm-quiet")
+        steps.append({"op": "touch", "path": warm_done})
+        steps.append({"op": "await_file", "path": warm_quiet, "timeout": "300s"})
         # The levels: tasks added one by one, each once the tender before it is up. The last `sample` starts
         # before each level are timed so: a start at N live tasks. The `sample` before those are timed back to
         # back: each start then also shares the CPUs with the previous tenders' own start-up (Solo5's tap
@@ -172,6 +188,7 @@ def main():
             json.dump(script, f)
         watcher = threading.Thread(target=signal_quiet, args=(ns, state, count, quiet), daemon=True)
         watcher.start()
+        threading.Thread(target=signal_warm_quiet, args=(ns, warm_done, warm_quiet), daemon=True).start()
         out = subprocess.run([args.probe, "-plugin", wrapper, "-include-log=false", "-timeout", "1800s",
                               "-script", os.path.join(work, "script.json"), "tasks"],
                              env=probe_env(work), capture_output=True, check=False).stdout
