@@ -114,7 +114,7 @@ def summary(out, a):
                      fmt(back_to_back[level], " ms"), "<= 10 ms", verdict(back_to_back[level] <= 10)))
     v = grab(s, r"^StartTask \(1 NET \+ 2 ports\), \d+ sequential starts up to (\d+) live: p50 ([\d.]+) ms", 2)
     if v is not None:
-        rows.append((f"StartTask p50, 1 NET + 2 ports, 0..{a.scale_tasks} live (scale.py)", fmt(v, " ms"),
+        rows.append((f"StartTask p50, 1 NET + 2 ports, 0..{a.scale_tasks} live back to back (scale.py)", fmt(v, " ms"),
                      "<= 10 ms", verdict(v <= 10)))
     v = grab(t, r"^Stop\+Destroy per task: p50 ([\d.]+) ms")
     rows.append(("Stop+Destroy p50, no networking (tasks.py)", fmt(v, " ms"), "<= 20 ms",
