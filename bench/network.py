@@ -44,12 +44,7 @@ def signal_warm_quiet(ns, done, flag):
     is idle again: the levels then time starts, not the warm-up's teardown."""
     while not os.path.exists(done):
         time.sleep(0.1)
-    while taps(ns) > 0:
-        time.sleep(0.2)
-    waited = 0.0
-    while cpu_idle(1.0) < 0.9 and waited < 60:
-        waited += 1.0
-    open(flag, "w").close()
+    flag_when_quiet(ns, flag)
 
 
 def signal_quiet(ns, state, count, flag):
@@ -69,6 +64,12 @@ def signal_quiet(ns, state, count, flag):
         time.sleep(0.2)
     while run_dirs() > 0:
         time.sleep(0.2)
+    flag_when_quiet(ns, flag)
+
+
+def flag_when_quiet(ns, flag):
+    """Creates flag once the reaper has removed every tap of the namespace and the CPU is idle again (at most a
+    minute of waiting for the idle)."""
     while taps(ns) > 0:
         time.sleep(0.2)
     waited = 0.0
