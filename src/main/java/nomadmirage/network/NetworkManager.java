@@ -323,7 +323,10 @@ public final class NetworkManager {
             try {
                 reapBatch(batch);
             } catch (RuntimeException e) {
-                batch.forEach(r -> r.done().completeExceptionally(e));
+                batch.forEach(r -> {
+                    releasing.remove(r.teardown().taskId());
+                    r.done().completeExceptionally(e);
+                });
             } finally {
                 batch.forEach(r -> releasing.remove(r.teardown().taskId()));
                 reconcileLock.readLock().unlock();
@@ -413,6 +416,8 @@ public final class NetworkManager {
         }
         for (Release release : batch) {
             List<String> failed = problems.get(release.teardown().taskId());
+            // Before its future completes: whoever waits for it must find the task no longer releasing.
+            releasing.remove(release.teardown().taskId());
             if (failed.isEmpty()) {
                 log.info("task network detached", "task_id", release.teardown().taskId(), "tap",
                         release.teardown().taps().toString());
