@@ -250,29 +250,37 @@ int parse_long(const char *s, long min, long long max, long long *out)
     return 0;
 }
 
-/* State (field 3) and start time (field 22) from /proc/PID/stat; comm may hold ')' and spaces. */
-int read_stat(pid_t pid, char *state, unsigned long long *start_ticks)
+char *stat_fields(pid_t pid, char *buf, size_t size)
 {
-    char path[64], buf[2048];
+    char path[64];
     snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
-        return -1;
+        return NULL;
     ssize_t n;
     do
-        n = read(fd, buf, sizeof buf - 1);
+        n = read(fd, buf, size - 1);
     while (n < 0 && errno == EINTR);
     int saved = errno;
     close(fd);
     if (n <= 0) {
         errno = n < 0 ? saved : ESRCH;
-        return -1;
+        return NULL;
     }
     buf[n] = '\0';
-    char *p = strrchr(buf, ')');
+    char *p = strrchr(buf, ')'); /* the command name before it may hold ')' and spaces */
     if (p == NULL || p[1] != ' ')
-        return errno = EINVAL, -1;
-    p += 2;
+        return errno = EINVAL, NULL;
+    return p + 2;
+}
+
+/* State (field 3) and start time (field 22) from /proc/PID/stat. */
+int read_stat(pid_t pid, char *state, unsigned long long *start_ticks)
+{
+    char buf[2048];
+    char *p = stat_fields(pid, buf, sizeof buf);
+    if (p == NULL)
+        return -1;
     *state = *p;
     for (int field = 3; field < 22; field++) {
         p = strchr(p, ' ');

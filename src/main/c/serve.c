@@ -202,25 +202,17 @@ static void child_ended(int i)
 static int set_argument_area(unsigned long start, unsigned long end)
 {
     char buf[2048];
-    int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
+    char *p = stat_fields(getpid(), buf, sizeof buf);
+    if (p == NULL)
         return -1;
-    ssize_t n = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    if (n <= 0)
+    if (p[0] == '\0' || p[1] != ' ')
         return -1;
-    buf[n] = '\0';
-    char *p = strrchr(buf, ')'); /* the command name before it may hold anything */
-    if (p == NULL || p[1] != ' ')
-        return -1;
-    p += 2;
+    p += 2; /* past the state letter, field 3 */
     unsigned long long field[52] = {0};
-    for (int k = 3; k < 52; k++) { /* field 3 is the state letter */
+    for (int k = 4; k < 52; k++) {
         char *next;
-        field[k] = k == 3 ? 0 : strtoull(p, &next, 10);
-        if (k == 3)
-            next = p + 1;
-        if (next == p || (*next != ' ' && !(k == 51 && (*next == '\n' || *next == ' '))))
+        field[k] = strtoull(p, &next, 10);
+        if (next == p || (*next != ' ' && *next != '\n'))
             return -1;
         p = next + 1;
     }

@@ -12,6 +12,8 @@ void putf(int fd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void one_line(char *s);
 int parse_long(const char *s, long min, long long max, long long *out);
 int read_stat(pid_t pid, char *state, unsigned long long *start_ticks);
+/* The text of /proc/PID/stat from field 3 (the state) on, read into BUF; NULL (errno set) when unreadable. */
+char *stat_fields(pid_t pid, char *buf, size_t size);
 int write_atomic(const char *dir, const char *name, const char *content);
 void close_inherited_fds(void);
 /* 0: sent; EXIT_GONE: that process is gone; 1: error (told on stderr). */

@@ -16,9 +16,7 @@ final class TaskFiles {
 
     static void createRunDir(Path runDir, Rollback cleanup) throws HostFailureException {
         try {
-            if (!Files.isDirectory(runDir.getParent())) { // createDirectories throws internally for one that exists
-                Files.createDirectories(runDir.getParent());
-            }
+            AtomicFiles.ensureDirectories(runDir.getParent());
             Files.createDirectory(runDir, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
             cleanup.add(() -> AtomicFiles.deleteTree(runDir));
         } catch (java.nio.file.FileAlreadyExistsException e) {

@@ -1,5 +1,6 @@
 package nomadmirage.network;
 
+import java.nio.file.Files;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.LinkedHashSet;
@@ -7,6 +8,7 @@ import java.util.List;
 import java.util.Optional;
 import java.util.Set;
 import nomadmirage.config.Ipv4Cidr;
+import nomadmirage.state.StateDirectory;
 
 /**
  * Addresses and MACs for task devices, persisted in the lease file and its journal ({@link LeaseFile}) of the
@@ -40,8 +42,8 @@ public final class Ipam {
      * The leases stored in STATE (snapshot and journal), read under the node lock; none, and nothing
      * created, when no networked task ever ran there. For tools and tests outside the plugin process.
      */
-    public static List<Lease> stored(nomadmirage.state.StateDirectory state) throws NetworkSetupException {
-        if (!java.nio.file.Files.exists(state.leaseFile()) && !java.nio.file.Files.exists(state.leaseJournal())) {
+    public static List<Lease> stored(StateDirectory state) throws NetworkSetupException {
+        if (!Files.exists(state.leaseFile()) && !Files.exists(state.leaseJournal())) {
             return List.of();
         }
         return new NodeLock(state.nodeLock()).with(() -> new LeaseFile(state.leaseFile(), state.leaseJournal()).read().leases());

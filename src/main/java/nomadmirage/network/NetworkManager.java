@@ -323,12 +323,8 @@ public final class NetworkManager {
             try {
                 reapBatch(batch);
             } catch (RuntimeException e) {
-                batch.forEach(r -> {
-                    releasing.remove(r.teardown().taskId());
-                    r.done().completeExceptionally(e);
-                });
+                batch.forEach(r -> finish(r, e));
             } finally {
-                batch.forEach(r -> releasing.remove(r.teardown().taskId()));
                 reconcileLock.readLock().unlock();
                 synchronized (pendingReleases) {
                     pendingReleases.addAndGet(-batch.size());
@@ -416,17 +412,26 @@ public final class NetworkManager {
         }
         for (Release release : batch) {
             List<String> failed = problems.get(release.teardown().taskId());
-            // Before its future completes: whoever waits for it must find the task no longer releasing.
-            releasing.remove(release.teardown().taskId());
             if (failed.isEmpty()) {
                 log.info("task network detached", "task_id", release.teardown().taskId(), "tap",
                         release.teardown().taps().toString());
-                release.done().complete(null);
+                finish(release, null);
             } else {
-                release.done().completeExceptionally(new NetworkSetupException("releasing the network of task "
+                finish(release, new NetworkSetupException("releasing the network of task "
                         + release.teardown().taskId() + " left " + failed.size() + " problem(s); first: "
                         + failed.getFirst()));
             }
+        }
+    }
+
+    /** Ends a release (failed when FAILURE is not null); the task leaves {@code releasing} first, so whoever waits
+     *  for the release finds the task no longer releasing. */
+    private void finish(Release release, Throwable failure) {
+        releasing.remove(release.teardown().taskId());
+        if (failure == null) {
+            release.done().complete(null);
+        } else {
+            release.done().completeExceptionally(failure);
         }
     }
 

@@ -3,12 +3,12 @@ package nomadmirage.network;
 import java.io.IOException;
 import java.nio.channels.FileChannel;
 import java.nio.channels.FileLock;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentMap;
 import java.util.concurrent.locks.ReentrantLock;
+import nomadmirage.state.AtomicFiles;
 
 /**
  * Mutual exclusion over node-wide network state, between threads and between
@@ -54,7 +54,7 @@ final class NodeLock {
 
     private void acquireFileLock() throws NetworkSetupException {
         try {
-            Files.createDirectories(lockFile.getParent());
+            AtomicFiles.ensureDirectories(lockFile.getParent());
             channel = FileChannel.open(lockFile, StandardOpenOption.CREATE, StandardOpenOption.WRITE);
             fileLock = channel.lock();
         } catch (IOException e) {

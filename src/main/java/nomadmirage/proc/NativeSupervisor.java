@@ -14,6 +14,7 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.stream.Collectors;
+import nomadmirage.state.AtomicFiles;
 
 /**
  * Supervises each tender with one mirage-supervisor process (src/main/c/mirage-supervisor.c):
@@ -236,11 +237,9 @@ public final class NativeSupervisor implements Supervisor {
 
     /** A run dir is reused across restarts of a task, but never while its supervisor still runs. */
     private static void prepareRunDir(Path dir) throws IOException {
-        // No exception on the common path (createDirectories and a no-follow exists throw internally when the
-        // directory exists or the file does not); the run directory is the plugin's own.
-        if (!Files.isDirectory(dir)) {
-            Files.createDirectories(dir);
-        }
+        AtomicFiles.ensureDirectories(dir);
+        // Following links: a no-follow check throws internally for a missing file (the common case); the run
+        // directory is the plugin's own.
         if (!Files.exists(dir.resolve(RunDir.SUPERVISOR))) {
             return; // a supervisor writes that file first: without it, none ever ran here and nothing is left
         }

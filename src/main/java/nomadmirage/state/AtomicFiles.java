@@ -27,6 +27,16 @@ public final class AtomicFiles {
     private AtomicFiles() {
     }
 
+    /**
+     * {@link Files#createDirectories} that costs no exception when the directory is there, the common case on a
+     * start (createDirectories throws and catches one internally for an existing directory).
+     */
+    public static void ensureDirectories(Path dir) throws IOException {
+        if (!Files.isDirectory(dir)) {
+            Files.createDirectories(dir);
+        }
+    }
+
     public static void write(Path target, byte[] content) throws IOException {
         write(target, content, true);
     }
@@ -37,9 +47,7 @@ public final class AtomicFiles {
 
     private static void write(Path target, byte[] content, boolean durable) throws IOException {
         Path dir = target.toAbsolutePath().getParent();
-        if (!Files.isDirectory(dir)) { // createDirectories throws internally for one that exists
-            Files.createDirectories(dir);
-        }
+        ensureDirectories(dir);
         // Not Files.createTempFile: its SecureRandom name cost more than the rest of a small write. The name only
         // has to be new (CREATE_NEW fails on anything already there, a link included).
         Path tmp = dir.resolve("." + target.getFileName() + "." + Long.toUnsignedString(
