@@ -68,7 +68,8 @@ if [ ! -x "\$home/runtime/bin/java" ]; then
   exit 1
 fi
 aot=
-[ -f "\$home/app.aot" ] && aot="-XX:AOTCache=\$home/app.aot"
+# The cache also says which methods the training run compiled: the JIT compiles them at their first call.
+[ -f "\$home/app.aot" ] && aot="-XX:AOTCache=\$home/app.aot -XX:+UnlockExperimentalVMOptions -XX:+AOTCompileEagerly"
 # JVM diagnostics go to stderr: stdout carries only the go-plugin handshake line.
 # C1 only, compiling after a tenth of the usual invocation counts: the start path runs once per task,
 # so with the defaults much of it stayed interpreted for the first few hundred starts.
@@ -105,32 +106,51 @@ fi
 mv -f "$supervisor_out" "$libexec/mirage-supervisor"
 
 # --- ahead-of-time cache (JDK 25+) ----------------------------------------------
-# One training run of the real start-up path (listen, handshake, shut down)
-# records the loaded and linked classes, which roughly halves the time to the
-# handshake line. Whether the runtime can write one is asked of its flag table:
-# nothing is ever written to a device path (as root, the JVM would replace
-# /dev/null with a regular file when given it as the cache output).
-rm -f "$libexec/app.aot" "$libexec/app.aot.tmp"
+# A training run of the real plugin records the classes it loaded and linked and
+# which methods the JIT compiled; the launcher maps the cache and has the JIT
+# compile those methods at their first call (AOTCompileEagerly). With the
+# compiled test classes, the run is nomadmirage.release.AotTraining: tasks
+# through the whole StartTask .. DestroyTask path (a fresh plugin's first starts
+# then run compiled code); without them (-Dmaven.test.skip), only the start-up
+# path (listen, handshake, shut down), which still halves the time to the
+# handshake line. Whether the runtime can write a cache is asked of its flag
+# table: nothing is ever written to a device path (as root, the JVM would
+# replace /dev/null with a regular file when given it as the cache output).
+rm -f "$libexec/app.aot" "$libexec/app.aot.tmp" "$libexec/app.aot.tmp.config"
+training_cycles=${MIRAGE_AOT_TRAINING_CYCLES:-200}
 if "$runtime/bin/java" -XX:+PrintFlagsFinal -version 2>/dev/null | grep -q '[[:space:]]AOTCacheOutput[[:space:]]'; then
   training=$(mktemp -d)
-  NOMAD_PLUGIN_MAGIC_COOKIE=e4327c2e01eabfd75a8a67adb114fb34a757d57eee7728d857a8cec6e91a7255 \
-  PLUGIN_PROTOCOL_VERSIONS=2 TMPDIR="$training" \
-  MIRAGE_JAVA_OPTS="-XX:AOTCacheOutput=$libexec/app.aot.tmp -Dio.netty.native.workdir=$training" \
-    "$launcher" > "$training/stdout" 2> "$training/stderr" < /dev/null &
-  pid=$!
-  for _ in $(seq 600); do
-    [ -s "$training/stdout" ] && break
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  kill -TERM "$pid" 2>/dev/null || true
-  wait "$pid" || true
+  chmod 0755 "$training"
+  training_opts="-XX:AOTCacheOutput=$libexec/app.aot.tmp -Dio.netty.native.workdir=$training"
+  if [[ -f "$target/test-classes/nomadmirage/release/AotTraining.class" && $(id -u) == 0 ]]; then
+    if ! MIRAGE_JAVA_OPTS="$training_opts" "$java_home/bin/java" \
+        -cp "$target/test-classes:$target/classes:$target/lib/*" nomadmirage.release.AotTraining \
+        "$launcher" "$training" "$training_cycles"; then
+      echo "AOT training run failed; the plugin said:" >&2
+      cat "$training/plugin.stderr" >&2 || true
+      rm -f "$libexec/app.aot.tmp"
+    fi
+  else
+    echo "AOT training: start-up path only (the task cycles need the compiled test classes and root)" >&2
+    NOMAD_PLUGIN_MAGIC_COOKIE=e4327c2e01eabfd75a8a67adb114fb34a757d57eee7728d857a8cec6e91a7255 \
+    PLUGIN_PROTOCOL_VERSIONS=2 TMPDIR="$training" MIRAGE_JAVA_OPTS="$training_opts" \
+      "$launcher" > "$training/stdout" 2> "$training/plugin.stderr" < /dev/null &
+    pid=$!
+    for _ in $(seq 600); do
+      [ -s "$training/stdout" ] && break
+      kill -0 "$pid" 2>/dev/null || break
+      sleep 0.1
+    done
+    kill -TERM "$pid" 2>/dev/null || true
+    wait "$pid" || true
+  fi
+  rm -f "$libexec/app.aot.tmp.config"
   # Published in one rename: a plugin starting meanwhile never maps a half-written cache.
   if [ -f "$libexec/app.aot.tmp" ]; then
     mv -f "$libexec/app.aot.tmp" "$libexec/app.aot"
   else
     echo "AOT training run produced no cache; see below" >&2
-    cat "$training/stderr" >&2
+    cat "$training/plugin.stderr" >&2 || true
   fi
   rm -rf "$training"
 fi

@@ -146,10 +146,12 @@ public final class TaskManager {
         StartPlan plan = planner.plan(request, taskConfig, plugin);
         boolean ownUid = UserPolicy.wantsOwnUid(request.user(), plugin) && users.canSwitchUsers();
         Optional<TaskUser> named = ownUid ? Optional.empty() : UserPolicy.resolve(users, request.user(), plugin);
-        emit(request, "Read unikernel manifest: target " + plan.unikernel().abi().target().elftoolName()
+        // What the start found and set up goes to Nomad as one event, once the tender runs: Nomad persists
+        // every task event in its client state before it goes on, so each event costs the start a write there.
+        List<String> startDetails = new ArrayList<>();
+        startDetails.add("unikernel target " + plan.unikernel().abi().target().elftoolName()
                 + ", ABI version " + plan.unikernel().abi().version() + ", devices "
-                + deviceList(plan.unikernel().manifest().devices()),
-                Map.of("target", plan.unikernel().abi().target().elftoolName(), "tender", plan.kind().configName()));
+                + deviceList(plan.unikernel().manifest().devices()));
 
         phases.mark("plan");
         DriverStateSeal sealer = sealFor(state, true)
@@ -163,6 +165,7 @@ public final class TaskManager {
             TaskFiles.createRunDir(runDir, cleanup);
             phases.mark("run_dir");
             CgroupPlan cgroupPlan = planCgroups(request, plan, plugin, runDir, cleanup);
+            cgroupSummary(cgroupPlan, plan).ifPresent(startDetails::add);
             phases.mark("cgroups");
             Optional<TaskUser> user = named;
             if (ownUid) {
@@ -185,7 +188,7 @@ public final class TaskManager {
             // 3. The tender's command line from the bound plan, and the launch.
             LaunchPlan launch = plan.bind(attachment);
             if (!launch.blocks().isEmpty() || !launch.nets().isEmpty()) {
-                emit(request, "Attached devices: " + attachments(launch, attachment), Map.of());
+                startDetails.add("attached devices: " + attachments(launch, attachment));
             }
             List<String> argv = TenderCommand.argv(launch);
             phases.mark("files");
@@ -238,7 +241,9 @@ public final class TaskManager {
             tasks.put(request.id(), handle);
             cleanup.commit();
             emit(handle, "Started " + plan.kind().configName() + " (pid " + process.tender().pid() + ", "
-                    + plan.memoryMb() + " MB)", Map.of("pid", Long.toString(process.tender().pid())));
+                    + plan.memoryMb() + " MB): " + String.join("; ", startDetails),
+                    Map.of("pid", Long.toString(process.tender().pid()),
+                            "target", plan.unikernel().abi().target().elftoolName(), "tender", plan.kind().configName()));
             taskLog.info("task started", "task_id", request.id(), "tender", plan.kind().configName(),
                     "pid", process.tender().pid());
             taskLog.debug("tender command line", "task_id", request.id(), "argv", String.join(" ", argv));
@@ -323,14 +328,21 @@ public final class TaskManager {
                 throw new IOException("cgroups left: " + failures);
             }
         });
+        return cgroupPlan;
+    }
+
+    /** The limits a tender's cgroups get, for the start event; empty when it gets no cgroup. */
+    private static Optional<String> cgroupSummary(CgroupPlan cgroupPlan, StartPlan plan) {
+        if (cgroupPlan.isEmpty()) {
+            return Optional.empty();
+        }
         CgroupLimits limits = cgroupPlan.limits();
-        emit(request, "Cgroup limits (" + cgroupPlan.version().attribute() + "): memory "
+        return Optional.of("cgroup limits (" + cgroupPlan.version().attribute() + "): memory "
                 + limits.memoryLimitBytes() / (1024 * 1024) + " MiB (guest " + plan.memoryMb() + " MiB + tender), "
                 + (limits.cpuShares() > 0 ? "cpu shares " + limits.cpuShares() + " (weight " + limits.cpuWeight() + "), "
                         : "")
                 + "pids " + limits.pidsMax()
-                + (limits.cpus().isEmpty() ? "" : ", cores " + limits.cpus()), Map.of());
-        return cgroupPlan;
+                + (limits.cpus().isEmpty() ? "" : ", cores " + limits.cpus()));
     }
 
     private Optional<Attachment> attachNetwork(TaskRequest request, TaskConfig taskConfig, StartPlan plan,

@@ -164,6 +164,25 @@ class ReleaseIT {
                         + classes.stdout().lines().filter(l -> l.contains("nomadmirage.Main ")).toList());
     }
 
+    /**
+     * The cache was trained on whole task lifecycles (nomadmirage.release.AotTraining), not only on the
+     * handshake: a class only a StartTask loads is in it, and the launcher has the JIT compile what the
+     * training compiled at its first call.
+     */
+    @Test
+    void theAotCacheHoldsTheStartPathAndTheJitCompilesItsMethodsEagerly() throws Exception {
+        Result classes = run(List.of(withoutJdk.toString(), "env", "MIRAGE_JAVA_OPTS=-Xlog:class+load=info:stdout",
+                linkedLauncher.toString(), "version"));
+        assertTrue(classes.stdout().contains("nomadmirage.tender.TenderCommand source: shared objects file"),
+                "the tender's command line builder (used by StartTask only) is not in the AOT cache:\n"
+                        + classes.stdout().lines().filter(l -> l.contains("nomadmirage.tender.")).toList());
+        Result flags = run(List.of(withoutJdk.toString(), "env", "MIRAGE_JAVA_OPTS=-XX:+PrintFlagsFinal",
+                linkedLauncher.toString(), "version"));
+        assertTrue(flags.stdout().lines().anyMatch(l -> l.matches("\\s*bool AOTCompileEagerly\\s+= true\\s.*")),
+                "the launcher does not ask for AOTCompileEagerly:\n"
+                        + flags.stdout().lines().filter(l -> l.contains("AOT")).toList());
+    }
+
     @Test
     void goPluginClientRunsATaskWithTheUnpackedPlugin() throws Exception {
         Path work = Files.createDirectory(scratch.resolve("probe"));

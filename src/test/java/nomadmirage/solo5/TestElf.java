@@ -15,7 +15,7 @@ import java.util.List;
  * out from include/elf_abi.h and include/mft_abi.h. Setters choose the values
  * a field gets; {@link Image} edits bytes at named offsets afterwards.
  */
-final class TestElf {
+public final class TestElf {
     static final int ABI1 = 0x31494241;
     static final int MFT1 = 0x3154464d;
     static final int RESERVED_FIRST = 1 << 30;
@@ -59,6 +59,11 @@ final class TestElf {
 
     static TestElf unikernel() {
         return new TestElf();
+    }
+
+    /** A unikernel for {@code target} (ABI version 2, as Solo5 v0.9 to v0.12) that declares no devices. */
+    public static byte[] withoutDevices(AbiTarget target) {
+        return unikernel().target(target, 2).bytes();
     }
 
     TestElf target(AbiTarget target, int version) {
