@@ -27,6 +27,8 @@ if [[ -x scripts/build-test-fixtures.sh ]]; then
   echo "== building test fixtures" >&2
   scripts/build-test-fixtures.sh target/fixtures
   export MIRAGE_FIXTURES="$repo/target/fixtures"
+  echo "== testing the Solo5 tender stand-in" >&2
+  (cd testbed && go test ./cmd/solo5-standin/)
 fi
 
 echo "== building and testing the plugin" >&2

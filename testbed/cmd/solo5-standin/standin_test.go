@@ -605,3 +605,18 @@ func TestRunAppSend(t *testing.T) {
 		}
 	}
 }
+
+// TestLinkFlags: the getifaddrs-shaped lookup finds lo (up, loopback) with the
+// flags the kernel reports and no link under a name nobody uses.
+func TestLinkFlags(t *testing.T) {
+	flags, found, err := linkFlags("lo")
+	if err != nil || !found {
+		t.Fatalf("lo: found %v, err %v", found, err)
+	}
+	if flags&syscall.IFF_LOOPBACK == 0 || flags&syscall.IFF_UP == 0 {
+		t.Fatalf("lo flags %#x: want IFF_LOOPBACK and IFF_UP", flags)
+	}
+	if _, found, err := linkFlags("no-such-link0"); err != nil || found {
+		t.Fatalf("no-such-link0: found %v, err %v", found, err)
+	}
+}

@@ -7,7 +7,6 @@ package main
 // as with the real tender.
 
 import (
-	"net"
 	"os"
 	"strconv"
 	"strings"
@@ -58,11 +57,14 @@ func tapAttach(ifname string) (*os.File, int, error) {
 	if len(ifname) >= ifNameSize {
 		return nil, -1, syscall.ENAMETOOLONG
 	}
-	ifi, err := net.InterfaceByName(ifname)
+	flags, found, err := linkFlags(ifname)
 	if err != nil {
+		return nil, -1, err
+	}
+	if !found {
 		return nil, -1, syscall.ENOENT
 	}
-	if ifi.Flags&(net.FlagUp|net.FlagRunning) == 0 {
+	if flags&(syscall.IFF_UP|syscall.IFF_RUNNING) == 0 {
 		return nil, -1, syscall.ENETDOWN
 	}
 	fd, err := syscall.Open("/dev/net/tun", syscall.O_RDWR|syscall.O_NONBLOCK|syscall.O_CLOEXEC, 0)
