@@ -184,7 +184,7 @@ def main():
     p.add_argument("--tasks", type=int, default=100, help="tasks.py --tasks")
     p.add_argument("--warmup", type=int, default=100, help="tasks.py --warmup")
     p.add_argument("--scale-tasks", type=int, default=500, help="scale.py --tasks")
-    p.add_argument("--rounds", type=int, default=20, help="agent.py --rounds")
+    p.add_argument("--rounds", type=int, default=30, help="agent.py --rounds")
     p.add_argument("--burst", type=int, default=60, help="agent.py --burst")
     a = p.parse_args()
     a.launcher, a.probe, a.fixtures = (os.path.abspath(x) for x in (a.launcher, a.probe, a.fixtures))
