@@ -54,6 +54,14 @@ rm -rf "$libexec/lib" "$libexec"/*.jar
 cp -a "$target/lib" "$libexec/lib"
 cp -a "$target/$jar" "$libexec/$jar"
 
+# AOTCompileEagerly (experimental in JDK 25) is asked for only if the bundled runtime has it: an unknown
+# -XX option would keep the plugin from starting at all.
+eager=
+if "$runtime/bin/java" -XX:+UnlockExperimentalVMOptions -XX:+PrintFlagsFinal -version 2>/dev/null \
+    | grep -q '[[:space:]]AOTCompileEagerly[[:space:]]'; then
+  eager=" -XX:+UnlockExperimentalVMOptions -XX:+AOTCompileEagerly"
+fi
+
 launcher="$tree/nomad-driver-mirage"
 cat > "$launcher" <<LAUNCHER
 #!/bin/sh
@@ -69,7 +77,7 @@ if [ ! -x "\$home/runtime/bin/java" ]; then
 fi
 aot=
 # The cache also says which methods the training run compiled: the JIT compiles them at their first call.
-[ -f "\$home/app.aot" ] && aot="-XX:AOTCache=\$home/app.aot -XX:+UnlockExperimentalVMOptions -XX:+AOTCompileEagerly"
+[ -f "\$home/app.aot" ] && aot="-XX:AOTCache=\$home/app.aot$eager"
 # JVM diagnostics go to stderr: stdout carries only the go-plugin handshake line.
 # C1 only, compiling after a tenth of the usual invocation counts: the start path runs once per task,
 # so with the defaults much of it stayed interpreted for the first few hundred starts.
@@ -122,16 +130,21 @@ if "$runtime/bin/java" -XX:+PrintFlagsFinal -version 2>/dev/null | grep -q '[[:s
   training=$(mktemp -d)
   chmod 0755 "$training"
   training_opts="-XX:AOTCacheOutput=$libexec/app.aot.tmp -Dio.netty.native.workdir=$training"
+  trained=
   if [[ -f "$target/test-classes/nomadmirage/release/AotTraining.class" && $(id -u) == 0 ]]; then
-    if ! MIRAGE_JAVA_OPTS="$training_opts" "$java_home/bin/java" \
+    if MIRAGE_JAVA_OPTS="$training_opts" "$java_home/bin/java" \
         -cp "$target/test-classes:$target/classes:$target/lib/*" nomadmirage.release.AotTraining \
         "$launcher" "$training" "$training_cycles"; then
-      echo "AOT training run failed; the plugin said:" >&2
+      trained=yes
+    else
+      echo "AOT training on task lifecycles failed (the plugin said below); training on the start-up path alone" >&2
       cat "$training/plugin.stderr" >&2 || true
-      rm -f "$libexec/app.aot.tmp"
+      rm -f "$libexec/app.aot.tmp" "$libexec/app.aot.tmp.config"
     fi
   else
     echo "AOT training: start-up path only (the task cycles need the compiled test classes and root)" >&2
+  fi
+  if [[ -z "$trained" ]]; then
     NOMAD_PLUGIN_MAGIC_COOKIE=e4327c2e01eabfd75a8a67adb114fb34a757d57eee7728d857a8cec6e91a7255 \
     PLUGIN_PROTOCOL_VERSIONS=2 TMPDIR="$training" MIRAGE_JAVA_OPTS="$training_opts" \
       "$launcher" > "$training/stdout" 2> "$training/plugin.stderr" < /dev/null &

@@ -149,7 +149,7 @@ public final class TaskManager {
         // What the start found and set up goes to Nomad as one event, once the tender runs: Nomad persists
         // every task event in its client state before it goes on, so each event costs the start a write there.
         List<String> startDetails = new ArrayList<>();
-        startDetails.add("unikernel target " + plan.unikernel().abi().target().elftoolName()
+        startDetails.add("unikernel manifest: target " + plan.unikernel().abi().target().elftoolName()
                 + ", ABI version " + plan.unikernel().abi().version() + ", devices "
                 + deviceList(plan.unikernel().manifest().devices()));
 

@@ -9,11 +9,11 @@ import org.msgpack.core.MessagePack;
 import org.msgpack.core.MessagePacker;
 
 /** Encodes plain values (strings, numbers, booleans, lists, maps, null) as cty's msgpack does for an HCL object. */
-final class TestMsgpack {
+public final class TestMsgpack {
     private TestMsgpack() {
     }
 
-    static byte[] encode(Map<String, ?> object) {
+    public static byte[] encode(Map<String, ?> object) {
         try (MessageBufferPacker packer = MessagePack.newDefaultBufferPacker()) {
             write(packer, object);
             return packer.toByteArray();

@@ -31,6 +31,7 @@ import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import nomadmirage.cgroup.CgroupLayout;
 import nomadmirage.cgroup.CgroupTree;
+import nomadmirage.nomad.TestMsgpack;
 import nomadmirage.proto.base.BasePluginGrpc;
 import nomadmirage.proto.base.ConfigSchemaRequest;
 import nomadmirage.proto.base.PluginInfoRequest;
@@ -58,9 +59,6 @@ import nomadmirage.proto.drivers.TaskStatsResponse;
 import nomadmirage.proto.drivers.WaitTaskRequest;
 import nomadmirage.solo5.AbiTarget;
 import nomadmirage.solo5.TestElf;
-import org.msgpack.core.MessageBufferPacker;
-import org.msgpack.core.MessagePack;
-import org.msgpack.core.MessagePacker;
 
 /**
  * The training run of the release's ahead-of-time cache (called by scripts/assemble-launcher.sh): runs the
@@ -99,6 +97,8 @@ public final class AotTraining {
     private final Path work;
     private final int cycles;
     private final String cgroupParent = "mirage-aot-training-" + ProcessHandle.current().pid();
+    /** Tasks started and not destroyed yet: a run that fails midway destroys them before the plugin goes. */
+    private final List<String> live = new ArrayList<>();
 
     private AotTraining(Path launcher, Path work, int cycles) {
         this.launcher = launcher;
@@ -193,7 +193,7 @@ public final class AotTraining {
         long low = ThreadLocalRandom.current().nextLong(100_000, 2_000_000_000L);
         config.put("dynamic_user_min", low);
         config.put("dynamic_user_max", low + 999);
-        base.setConfig(SetConfigRequest.newBuilder().setMsgpackConfig(ByteString.copyFrom(msgpack(config))).build());
+        base.setConfig(SetConfigRequest.newBuilder().setMsgpackConfig(ByteString.copyFrom(TestMsgpack.encode(config))).build());
 
         DriverGrpc.DriverBlockingStub driver = DriverGrpc.newBlockingStub(channel);
         DriverGrpc.DriverStub async = DriverGrpc.newStub(channel);
@@ -215,6 +215,14 @@ public final class AotTraining {
                 }
             }
         } finally {
+            for (String taskId : List.copyOf(live)) {
+                try {
+                    driver.withDeadlineAfter(60, TimeUnit.SECONDS)
+                            .destroyTask(DestroyTaskRequest.newBuilder().setTaskId(taskId).setForce(true).build());
+                } catch (StatusRuntimeException e) {
+                    System.err.println("AOT training: task " + taskId + " not destroyed: " + e.getStatus());
+                }
+            }
             streams.cancel(null);
         }
     }
@@ -250,13 +258,14 @@ public final class AotTraining {
                                 .setMemory(AllocatedMemoryResources.newBuilder().setMemoryMb(16)))
                         .setLinuxResources(LinuxResources.newBuilder().setCpuShares(100)
                                 .setMemoryLimitBytes(16L << 20)))
-                .setMsgpackDriverConfig(ByteString.copyFrom(msgpack(taskConfig)))
+                .setMsgpackDriverConfig(ByteString.copyFrom(TestMsgpack.encode(taskConfig)))
                 .build();
         StartTaskResponse started = driver.withDeadlineAfter(60, TimeUnit.SECONDS)
                 .startTask(StartTaskRequest.newBuilder().setTask(task).build());
         if (started.getResult() != StartTaskResponse.Result.SUCCESS) {
             throw new IllegalStateException("training task " + taskId + " did not start: " + started.getDriverErrorMsg());
         }
+        live.add(taskId);
         driver.inspectTask(InspectTaskRequest.newBuilder().setTaskId(taskId).build());
         firstStats(driver, taskId);
         if (!selfExit) {
@@ -266,6 +275,7 @@ public final class AotTraining {
         driver.withDeadlineAfter(60, TimeUnit.SECONDS).waitTask(WaitTaskRequest.newBuilder().setTaskId(taskId).build());
         driver.withDeadlineAfter(60, TimeUnit.SECONDS)
                 .destroyTask(DestroyTaskRequest.newBuilder().setTaskId(taskId).setForce(true).build());
+        live.remove(taskId);
     }
 
     /** The first message of the task's stats stream, as Nomad's stats hook reads it; then the stream is cancelled. */
@@ -289,7 +299,7 @@ public final class AotTraining {
         TaskConfig task = TaskConfig.newBuilder().setId(taskId).setName("t")
                 .setAllocId(String.format("%08x-0000-4000-9000-%012x", i, i))
                 .setAllocDir(work.resolve("allocs").resolve("a" + i).toString())
-                .setMsgpackDriverConfig(ByteString.copyFrom(msgpack(taskConfig))).build();
+                .setMsgpackDriverConfig(ByteString.copyFrom(TestMsgpack.encode(taskConfig))).build();
         try {
             driver.withDeadlineAfter(60, TimeUnit.SECONDS).startTask(StartTaskRequest.newBuilder().setTask(task).build());
             throw new IllegalStateException("the plugin started a task whose unikernel does not exist");
@@ -316,37 +326,6 @@ public final class AotTraining {
             } catch (IOException e) {
                 System.err.println("AOT training: cgroup " + dir + " not removed: " + e.getMessage());
             }
-        }
-    }
-
-    /** Plain values as cty's msgpack encodes an HCL object (what Nomad sends as configuration). */
-    private static byte[] msgpack(Map<String, ?> object) {
-        try (MessageBufferPacker packer = MessagePack.newDefaultBufferPacker()) {
-            pack(packer, object);
-            return packer.toByteArray();
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
-    }
-
-    private static void pack(MessagePacker out, Object value) throws IOException {
-        switch (value) {
-            case String s -> out.packString(s);
-            case Long l -> out.packLong(l);
-            case List<?> list -> {
-                out.packArrayHeader(list.size());
-                for (Object item : list) {
-                    pack(out, item);
-                }
-            }
-            case Map<?, ?> map -> {
-                out.packMapHeader(map.size());
-                for (Map.Entry<?, ?> e : map.entrySet()) {
-                    out.packString((String) e.getKey());
-                    pack(out, e.getValue());
-                }
-            }
-            default -> throw new IllegalArgumentException("cannot encode " + value.getClass());
         }
     }
 
