@@ -13,6 +13,7 @@ import nomadmirage.proc.CommandRunner;
 public final class IpCommandHostNetwork implements HostNetwork {
     private static final Pattern LINK_NAME = Pattern.compile("^\\d+:\\s+([^:@\\s]+)[@:]");
     private static final Pattern INET = Pattern.compile("\\sinet\\s+(\\d+\\.\\d+\\.\\d+\\.\\d+/\\d+)");
+    private static final Pattern ETHER = Pattern.compile("\\slink/ether\\s+([0-9a-f]{2}(?::[0-9a-f]{2}){5})\\s");
 
     private final HostCommands commands;
 
@@ -22,12 +23,15 @@ public final class IpCommandHostNetwork implements HostNetwork {
 
     @Override
     public void ensureBridge(String bridge, Ipv4Cidr subnet, int mtu) throws NetworkSetupException {
-        if (!commands.attempt("ip", "link", "show", "dev", bridge).succeeded()) {
+        CommandResult shown = commands.attempt("ip", "link", "show", "dev", bridge);
+        if (!shown.succeeded()) {
             CommandResult add = commands.attempt("ip", "link", "add", "name", bridge, "type", "bridge");
             if (!add.succeeded() && !add.stderr().contains("File exists")) {
                 throw HostCommands.failure(add);
             }
+            shown = commands.attempt("ip", "link", "show", "dev", bridge);
         }
+        Matcher ether = ETHER.matcher(shown.stdout());
         String wanted = Ipv4Cidr.formatAddress(subnet.gateway()) + "/" + subnet.prefixLength();
         boolean present = false;
         for (String address : addresses(bridge)) {
@@ -44,8 +48,15 @@ public final class IpCommandHostNetwork implements HostNetwork {
         // Multicast snooping off: with it, every port that comes up makes the kernel walk the multicast state
         // of every port (br_port_state_selection), a start's tap 0.3 ms slower at 500 tasks; unknown multicast
         // is flooded to all ports either way.
-        commands.require("ip", "link", "set", "dev", bridge, "mtu", Integer.toString(mtu), "up", "type", "bridge",
-                "mcast_snooping", "0");
+        // Its own address set, to the one it has: a bridge whose address was never set takes the lowest of its
+        // ports' (the taps' random ones), so the gateway's MAC the guests had learnt changed as tasks came and went
+        // (and was gone with the tap it came from), and every tap added or removed made the kernel walk all ports.
+        List<String> set = new ArrayList<>(List.of("ip", "link", "set", "dev", bridge));
+        if (ether.find() && !ether.group(1).equals("00:00:00:00:00:00")) {
+            set.addAll(List.of("address", ether.group(1)));
+        }
+        set.addAll(List.of("mtu", Integer.toString(mtu), "up", "type", "bridge", "mcast_snooping", "0"));
+        commands.require(set.toArray(String[]::new));
     }
 
     private List<String> addresses(String bridge) throws NetworkSetupException {

@@ -2,6 +2,7 @@ package nomadmirage.it;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
@@ -168,6 +169,13 @@ class NetworkedTaskIT {
         assertEquals("0", bridgeDetails.strip(), "multicast snooping on the bridge");
         String tapLink = ns.run("ip", "-o", "link", "show", "dev", tap);
         assertTrue(tapLink.contains(" master " + BRIDGE + " "), "the tap is not a port of the bridge: " + tapLink);
+        // The bridge's address is its own and set (NET_ADDR_SET): one never set takes the lowest of its ports'
+        // random ones, so the gateway's MAC the guests had learnt changed as taps came and went.
+        assertEquals("3", ns.run("cat", "/sys/class/net/" + BRIDGE + "/addr_assign_type").strip(),
+                "the bridge's address is not set");
+        String bridgeMac = ns.run("cat", "/sys/class/net/" + BRIDGE + "/address").strip();
+        assertNotEquals(ns.run("cat", "/sys/class/net/" + tap + "/address").strip(), bridgeMac,
+                "the bridge took its only port's address");
         // No IPv6 address of the host's on the tap: its routes made every later tap's start walk them all.
         assertTrue(ns.run("ip", "-d", "-o", "link", "show", "dev", tap).contains(" addrgenmode none "),
                 "the tap generates IPv6 addresses: " + ns.run("ip", "-d", "-o", "link", "show", "dev", tap));

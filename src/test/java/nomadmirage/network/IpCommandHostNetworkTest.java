@@ -84,6 +84,7 @@ class IpCommandHostNetworkTest {
         assertEquals(List.of(
                 "ip link show dev mirage0",
                 "ip link add name mirage0 type bridge",
+                "ip link show dev mirage0",
                 "ip -o -4 addr show dev mirage0",
                 "ip addr del 10.50.0.1/24 dev mirage0",
                 "ip addr add 10.99.0.1/16 dev mirage0",
@@ -97,6 +98,20 @@ class IpCommandHostNetworkTest {
         host.ensureBridge("mirage0", Ipv4Cidr.parse("10.99.0.0/16"), 1500);
         assertEquals(List.of("ip link show dev mirage0", "ip -o -4 addr show dev mirage0",
                 "ip link set dev mirage0 mtu 1500 up type bridge mcast_snooping 0"), runner.commands);
+    }
+
+    @Test
+    void bridgeKeepsItsOwnAddressOnceSet() throws Exception {
+        // Never set, a bridge's address follows the lowest of its ports': setting it to what it is freezes it.
+        runner.answer("ip link show dev mirage0", 0, """
+                5: mirage0: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 qdisc noqueue state UP mode DEFAULT group default qlen 1000
+                    link/ether e2:cb:92:db:36:25 brd ff:ff:ff:ff:ff:ff
+                """, "").answer("ip -o -4 addr show dev mirage0", 0,
+                "5: mirage0    inet 10.99.0.1/16 brd 10.99.255.255 scope global mirage0\\       valid_lft forever\n", "");
+        host.ensureBridge("mirage0", Ipv4Cidr.parse("10.99.0.0/16"), 1500);
+        assertEquals(List.of("ip link show dev mirage0", "ip -o -4 addr show dev mirage0",
+                "ip link set dev mirage0 address e2:cb:92:db:36:25 mtu 1500 up type bridge mcast_snooping 0"),
+                runner.commands);
     }
 
     @Test
