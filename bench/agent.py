@@ -3,7 +3,7 @@
 
 Starts a Nomad agent (scripts/dev-agent.sh: -dev mode, its own network namespace) with the plugin
 given by --launcher, the stand-in solo5-hvt from the fixtures and real qemu (TCG), and runs batch
-jobs one at a time, interleaved for --rounds rounds:
+jobs one at a time (each registered once the previous one's task has ended), interleaved for --rounds rounds:
 
   hvt      mirage driver, stand-in solo5-hvt, fixtures images/standin-hello.hvt (16 MB)
   virtio   mirage driver, real qemu TCG, fixtures images/virtio-hello.virtio (128 MB)
@@ -159,6 +159,19 @@ def wait_job(job_id, count, limit):
     return [api("GET", f"/v1/allocation/{a['ID']}") for a in stubs]
 
 
+def wait_terminal(job_id, limit):
+    """Polls until every allocation of the job has ended (or limit seconds passed); returns them with events."""
+    deadline = time.time() + limit
+    while time.time() < deadline:
+        stubs = api("GET", f"/v1/job/{job_id}/allocations")
+        if stubs and all(a["ClientStatus"] in ("complete", "failed", "lost") for a in stubs):
+            break
+        time.sleep(0.05)
+    else:
+        stubs = api("GET", f"/v1/job/{job_id}/allocations")
+    return [api("GET", f"/v1/allocation/{a['ID']}") for a in stubs]
+
+
 def purge(job_id):
     try:
         api("DELETE", f"/v1/job/{job_id}?purge=true")
@@ -175,7 +188,10 @@ def inside(params_path):
         for kind in (kinds if r % 2 == 0 else tuple(reversed(kinds))):
             name = f"bench-{kind}-{r}"
             job_id, t0 = register(hcl_job(name, kind, p))
-            allocs = wait_job(job_id, 1, 180)
+            wait_job(job_id, 1, 180)
+            # The next job is registered once this one's task has ended (each runs to its exit within a second):
+            # a task still booting, or being stopped by the purge, would share the CPUs with the next start.
+            allocs = wait_terminal(job_id, 60)
             for a in allocs:
                 out["single"].append({"kind": kind, "job": job_id, "alloc": a["ID"], "status": a["ClientStatus"],
                                       "registered": t0, "events": events_of(a)})
