@@ -45,6 +45,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 GOAL_RATIO = 1.5
 API = "http://127.0.0.1:4646"
+ENDED = ("complete", "failed", "lost")
 DEBUG_EXIT = "isa-debug-exit,iobase=0xf4,iosize=0x4"  # port the virtio-hello kernel writes its exit to
 
 
@@ -146,25 +147,24 @@ def events_of(alloc):
 def wait_job(job_id, count, limit):
     """Polls until `count` allocations of the job have a Started event (or ended); returns the full
     allocations (with events)."""
-    deadline = time.time() + limit
-    while time.time() < deadline:
-        stubs = api("GET", f"/v1/job/{job_id}/allocations")
-        done = [a for a in stubs if a["ClientStatus"] in ("complete", "failed", "lost")
-                or any(t == "Started" for t, _, _ in events_of(a))]
-        if len(stubs) >= count and len(done) >= count:
-            break
-        time.sleep(0.05)
-    else:
-        stubs = api("GET", f"/v1/job/{job_id}/allocations")
-    return [api("GET", f"/v1/allocation/{a['ID']}") for a in stubs]
+    def started(stubs):
+        done = [a for a in stubs if a["ClientStatus"] in ENDED or any(t == "Started" for t, _, _ in events_of(a))]
+        return len(stubs) >= count and len(done) >= count
+    return poll_allocations(job_id, limit, started)
 
 
 def wait_terminal(job_id, limit):
     """Polls until every allocation of the job has ended (or limit seconds passed); returns them with events."""
+    return poll_allocations(job_id, limit, lambda stubs: stubs and all(a["ClientStatus"] in ENDED for a in stubs))
+
+
+def poll_allocations(job_id, limit, ready):
+    """Polls the job's allocation stubs until ready(stubs) holds (or limit seconds passed); returns the full
+    allocations (with events)."""
     deadline = time.time() + limit
     while time.time() < deadline:
         stubs = api("GET", f"/v1/job/{job_id}/allocations")
-        if stubs and all(a["ClientStatus"] in ("complete", "failed", "lost") for a in stubs):
+        if ready(stubs):
             break
         time.sleep(0.05)
     else:
@@ -188,10 +188,9 @@ def inside(params_path):
         for kind in (kinds if r % 2 == 0 else tuple(reversed(kinds))):
             name = f"bench-{kind}-{r}"
             job_id, t0 = register(hcl_job(name, kind, p))
-            wait_job(job_id, 1, 180)
             # The next job is registered once this one's task has ended (each runs to its exit within a second):
             # a task still booting, or being stopped by the purge, would share the CPUs with the next start.
-            allocs = wait_terminal(job_id, 60)
+            allocs = wait_terminal(job_id, 180)
             for a in allocs:
                 out["single"].append({"kind": kind, "job": job_id, "alloc": a["ID"], "status": a["ClientStatus"],
                                       "registered": t0, "events": events_of(a)})

@@ -23,7 +23,7 @@ import subprocess
 import sys
 import time
 
-from benchlib import cpu_idle
+from benchlib import await_idle
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
@@ -65,12 +65,8 @@ def fmt(v, unit=""):
 def settle(limit=90.0, quiet=0.95):
     """Waits until the machine is quiet (>= 95% idle over a second) before a benchmark: the previous one's
     tenders, cgroups and namespaces are torn down by the kernel for a while after it returns, and a
-    benchmark started into that measures the teardown. Quiet has no event to wait for; this polls it."""
-    t0 = time.monotonic()
-    idle = cpu_idle(1.0)
-    while idle < quiet and time.monotonic() - t0 < limit:
-        idle = cpu_idle(1.0)
-    return time.monotonic() - t0, idle
+    benchmark started into that measures the teardown."""
+    return await_idle(limit, quiet)
 
 
 def verdict(ok):

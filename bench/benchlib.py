@@ -138,6 +138,16 @@ def cpu_idle(window):
     return (idle1 - idle0) / max(1, total1 - total0)
 
 
+def await_idle(limit, quiet=0.9):
+    """Returns once the CPUs were at least `quiet` idle over a second, or once about limit seconds have passed;
+    returns the seconds waited and the last idle share. Quiet has no event to wait for; this polls it."""
+    t0 = time.monotonic()
+    idle = cpu_idle(1.0)
+    while idle < quiet and time.monotonic() - t0 < limit:
+        idle = cpu_idle(1.0)
+    return time.monotonic() - t0, idle
+
+
 def mirage_plugin_hcl(fixtures, state_dir, cgroup_parent, log_level):
     """The agent configuration's plugin block for the mirage driver as the agent benchmarks run it: the stand-in
     hvt tender and images from fixtures, a cgroup parent and a dynamic_user range of the benchmark's own."""

@@ -23,7 +23,7 @@ import tempfile
 import threading
 import time
 import uuid
-from benchlib import (cpu_idle, make_alloc, ms, percentile, plugin_in_netns, probe_env, release_state_dir, remove_cgroup_parent,
+from benchlib import (await_idle, make_alloc, ms, percentile, plugin_in_netns, probe_env, release_state_dir, remove_cgroup_parent,
                       runtime_state_dir, uid_range)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -71,9 +71,7 @@ def signal_idle(done, flag):
     """Creates flag once done exists and the CPU is idle again (at most half a minute of waiting for the idle)."""
     while not os.path.exists(done):
         time.sleep(0.05)
-    waited = 0.0
-    while cpu_idle(1.0) < 0.9 and waited < 30:
-        waited += 1.0
+    await_idle(30)
     open(flag, "w").close()
 
 
@@ -82,9 +80,7 @@ def flag_when_quiet(ns, flag):
     minute of waiting for the idle)."""
     while taps(ns) > 0:
         time.sleep(0.2)
-    waited = 0.0
-    while cpu_idle(1.0) < 0.9 and waited < 60:
-        waited += 1.0
+    await_idle(60)
     open(flag, "w").close()
 
 
