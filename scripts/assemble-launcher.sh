@@ -125,7 +125,6 @@ mv -f "$supervisor_out" "$libexec/mirage-supervisor"
 # table: nothing is ever written to a device path (as root, the JVM would
 # replace /dev/null with a regular file when given it as the cache output).
 rm -f "$libexec/app.aot" "$libexec/app.aot.tmp" "$libexec/app.aot.tmp.config"
-training_cycles=${MIRAGE_AOT_TRAINING_CYCLES:-200}
 if "$runtime/bin/java" -XX:+PrintFlagsFinal -version 2>/dev/null | grep -q '[[:space:]]AOTCacheOutput[[:space:]]'; then
   training=$(mktemp -d)
   chmod 0755 "$training"
@@ -134,7 +133,7 @@ if "$runtime/bin/java" -XX:+PrintFlagsFinal -version 2>/dev/null | grep -q '[[:s
   if [[ -f "$target/test-classes/nomadmirage/release/AotTraining.class" && $(id -u) == 0 ]]; then
     if MIRAGE_JAVA_OPTS="$training_opts" "$java_home/bin/java" \
         -cp "$target/test-classes:$target/classes:$target/lib/*" nomadmirage.release.AotTraining \
-        "$launcher" "$training" "$training_cycles"; then
+        "$launcher" "$training" 200; then
       trained=yes
     else
       echo "AOT training on task lifecycles failed (the plugin said below); training on the start-up path alone" >&2
